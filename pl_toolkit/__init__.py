@@ -1,0 +1,17 @@
+"""pl_toolkit: measure the constants of the PL-based convergence theory of shallow networks.
+
+The network is the paper's ``x -> V phi(W x)`` (Song et al., NeurIPS 2021),
+with data stored as rows (``X`` of shape ``(n, d0)``).
+"""
+
+__version__ = "0.1.0"
+
+from .activations import Activation, available_activations, get_activation, register_activation
+
+__all__ = [
+    "__version__",
+    "Activation",
+    "available_activations",
+    "get_activation",
+    "register_activation",
+]
