@@ -15,3 +15,11 @@ __all__ = [
     "get_activation",
     "register_activation",
 ]
+
+# -- network and NTK (foundation) --
+from .network import ShallowNet
+from .ntk import (NTKBlocks, NTKOperator, gradient, jvp, loss, ntk_gram, ntk_operator, residual,
+                  vjp)
+
+__all__ += ["ShallowNet", "NTKBlocks", "NTKOperator", "gradient", "jvp", "loss", "ntk_gram",
+            "ntk_operator", "residual", "vjp"]

@@ -1,0 +1,502 @@
+"""Loss, derivatives and the empirical NTK of the shallow network.
+
+Everything here is exact (closed form) and never forms the Jacobian.  With
+``Z = X W^T + b1``, ``H = phi(Z)``, ``G = phi'(Z)`` (all ``(n, d1)``) and the
+residual ``R = H V^T + b2 - Y`` (``(n, d2)``):
+
+* loss ``h = ||R||_F^2`` (the paper's ``||V phi(W X) - Y||_F^2``);
+* vector-Jacobian product with ``U`` (``(n, d2)``):
+  ``g_V = U^T H``, ``g_b2 = 1^T U``, ``M = (U V) o G``, ``g_W = M^T X``,
+  ``g_b1 = 1^T M``; the gradient is the VJP with ``U = 2 R``;
+* Jacobian-vector product with ``(t_W, t_b1, t_V, t_b2)``:
+  ``H t_V^T + t_b2 + ((X t_W^T + t_b1) o G) V^T``;
+* NTK Gram, sample-major (row ``a d2 + p`` is output ``p`` of sample ``a``):
+  ``K = (H H^T + b2) (x) I_{d2} + (X X^T + b1) (x) 1 o (A A^T)`` with
+  ``A[a d2 + p] = G[a] o V[p]``.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator
+
+from . import _reference
+from ._jit import prange, serial_and_parallel
+from .network import ShallowNet, check_layers
+
+__all__ = ["loss", "residual", "gradient", "jvp", "vjp", "ntk_gram", "ntk_operator",
+           "NTKBlocks", "NTKOperator"]
+
+# Temporaries of shape (rows, d1) are kept below this many bytes by chunking rows.
+_CHUNK_BYTES = 1 << 27
+
+
+class NTKBlocks(NamedTuple):
+    """The two layer-wise terms of the empirical NTK; ``W + V`` is the whole.
+
+    Attributes
+    ----------
+    W : ndarray
+        First-layer term ``(X X^T) o (A A^T)`` (plus the ``b1`` term).
+    V : ndarray
+        Second-layer term: the conjugate kernel ``phi(X W^T) phi(X W^T)^T``
+        tensored with ``I_{d2}`` (plus the ``b2`` term).
+    """
+
+    W: np.ndarray
+    V: np.ndarray
+
+
+def _check_net(net):
+    if not isinstance(net, ShallowNet):
+        raise ValueError(f"net must be a ShallowNet, got {type(net).__name__}")
+    return net
+
+
+def _features(net, X, parallel=True):
+    """Return ``(H, G)``; ``H`` reuses the buffer of the preactivations."""
+    Z = net._preactivations(X)
+    return net.activation.phi_dphi(Z, H=Z, parallel=parallel)
+
+
+def _check_backend(backend):
+    if backend not in ("numba", "numpy"):
+        raise ValueError(f"backend must be 'numba' or 'numpy', got {backend!r}")
+    return backend
+
+
+def residual(net, X, Y):
+    """Return ``R = f(X) - Y`` of shape (n, d2).
+
+    Parameters
+    ----------
+    net : ShallowNet
+        The network.
+    X : array_like of shape (n, d0)
+        Inputs as rows.
+    Y : array_like of shape (n, d2) or (n,)
+        Targets.
+
+    Returns
+    -------
+    ndarray of shape (n, d2)
+        The residual.
+    """
+    net = _check_net(net)
+    X = net.check_data(X)
+    Y = net.check_targets(Y, X.shape[0])
+    return net.forward(X) - Y
+
+
+def loss(net, X, Y):
+    """The paper's loss ``h(Theta) = ||V phi(W X) - Y||_F^2``.
+
+    Parameters
+    ----------
+    net : ShallowNet
+        The network.
+    X : array_like of shape (n, d0)
+        Inputs as rows.
+    Y : array_like of shape (n, d2) or (n,)
+        Targets.
+
+    Returns
+    -------
+    float
+        Sum of squared residuals (no 1/2 and no 1/n factor).
+
+    Notes
+    -----
+    Section 5 of the paper, with ``f(z) = ||z - Y||^2`` so that
+    ``||grad f||^2 = 4 f``: alpha_f = beta_f = 2.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pl_toolkit import ShallowNet, loss
+    >>> net = ShallowNet(np.eye(2), [[1.0, 1.0]], activation="identity")
+    >>> loss(net, [[1.0, 2.0]], [0.0])
+    9.0
+    """
+    r = residual(net, X, Y)
+    return float(np.einsum("ij,ij->", r, r))
+
+
+def vjp(net, X, U, layers=("W", "V"), *, parallel=True):
+    """Vector-Jacobian product ``J^T u`` of ``Phi`` without forming ``J``.
+
+    Parameters
+    ----------
+    net : ShallowNet
+        The network.
+    X : array_like of shape (n, d0)
+        Inputs as rows.
+    U : array_like of shape (n, d2) or (n*d2,)
+        Cotangent (sample-major when flat).
+    layers : tuple of {"W", "V"}, default ("W", "V")
+        Parameters to differentiate with respect to.
+    parallel : bool, default True
+        Use the row-parallel activation kernel.
+
+    Returns
+    -------
+    ndarray
+        Flat vector ordered as :meth:`ShallowNet.parameters`.
+
+    Notes
+    -----
+    Cost ``O(n d1 (d0 + d2))``.  The adjoint of the paper's derivative
+    (Section 3, "PL / NTK link"):
+    ``grad Phi*(Theta)[Z] = ((V^T Z o phi'(W X)) X^T, Z phi(W X)^T)``.
+    """
+    net = _check_net(net)
+    layers = check_layers(layers)
+    X = net.check_data(X)
+    U = _as_cotangent(net, U, X.shape[0])
+    H, G = _features(net, X, parallel)
+    return _vjp_from_features(net, X, H, G, U, layers)
+
+
+def _as_cotangent(net, U, n, name="U"):
+    from ._validation import as_float_array
+
+    U = as_float_array(U, name, ndim=(1, 2))
+    if U.ndim == 1:
+        if U.shape[0] != n * net.d2:
+            raise ValueError(f"{name} has length {U.shape[0]}, expected n*d2 = {n * net.d2}")
+        U = U.reshape(n, net.d2)
+    if U.shape != (n, net.d2):
+        raise ValueError(f"{name} has shape {U.shape}, expected ({n}, {net.d2})")
+    return U
+
+
+def _vjp_from_features(net, X, H, G, U, layers):
+    parts = []
+    if "W" in layers:
+        M = (U @ net.V) * G
+        parts.append((M.T @ X).ravel())
+        if net.b1 is not None:
+            parts.append(M.sum(axis=0))
+    if "V" in layers:
+        parts.append((U.T @ H).ravel())
+        if net.b2 is not None:
+            parts.append(U.sum(axis=0))
+    return np.concatenate(parts)
+
+
+def jvp(net, X, t, layers=("W", "V"), *, parallel=True):
+    """Jacobian-vector product ``J t`` of ``Phi`` without forming ``J``.
+
+    Parameters
+    ----------
+    net : ShallowNet
+        The network.
+    X : array_like of shape (n, d0)
+        Inputs as rows.
+    t : array_like
+        Flat tangent ordered as :meth:`ShallowNet.parameters` ``(layers)``.
+    layers : tuple of {"W", "V"}, default ("W", "V")
+        Parameters the tangent covers.
+    parallel : bool, default True
+        Use the row-parallel activation kernel.
+
+    Returns
+    -------
+    ndarray of shape (n, d2)
+        Directional derivative of the outputs.
+    """
+    net = _check_net(net)
+    layers = check_layers(layers)
+    X = net.check_data(X)
+    parts = net.unflatten(t, layers, name="t")
+    H, G = _features(net, X, parallel)
+    return _jvp_from_features(net, X, H, G, parts)
+
+
+def _jvp_from_features(net, X, H, G, parts):
+    out = np.zeros((X.shape[0], net.d2))
+    if "W" in parts:
+        T = X @ parts["W"].T
+        if "b1" in parts:
+            T += parts["b1"]
+        T *= G
+        out += T @ net.V.T
+    if "V" in parts:
+        out += H @ parts["V"].T
+        if "b2" in parts:
+            out += parts["b2"]
+    return out
+
+
+def gradient(net, X, Y, layers=("W", "V"), *, parallel=True):
+    """Analytic gradient of the loss ``h`` with respect to ``layers``.
+
+    Parameters
+    ----------
+    net : ShallowNet
+        The network.
+    X : array_like of shape (n, d0)
+        Inputs as rows.
+    Y : array_like of shape (n, d2) or (n,)
+        Targets.
+    layers : tuple of {"W", "V"}, default ("W", "V")
+        Parameters to differentiate with respect to.
+    parallel : bool, default True
+        Use the row-parallel activation kernel.
+
+    Returns
+    -------
+    ndarray
+        Flat gradient ordered as :meth:`ShallowNet.parameters`.
+
+    Notes
+    -----
+    ``grad h = 2 J^T r`` with ``r`` the residual; hence
+    ``||grad h||^2 = 4 r^T K r`` with ``K = J J^T`` the NTK.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pl_toolkit import ShallowNet, gradient
+    >>> net = ShallowNet([[1.0]], [[2.0]], activation="identity")
+    >>> gradient(net, [[1.0]], [0.0]).tolist()   # h = (v w x - y)^2
+    [8.0, 4.0]
+    """
+    net = _check_net(net)
+    layers = check_layers(layers)
+    X = net.check_data(X)
+    Y = net.check_targets(Y, X.shape[0])
+    H, G = _features(net, X, parallel)
+    R = H @ net.V.T
+    if net.b2 is not None:
+        R += net.b2
+    R -= Y
+    R *= 2.0
+    return _vjp_from_features(net, X, H, G, R, layers)
+
+
+# --------------------------------------------------------------------------
+# Gram matrix
+# --------------------------------------------------------------------------
+def _combine(S, XX, KV, d2, use_w, use_v, out):
+    # out[i, j] = S[i, j] XX[a, b] + [p == q] KV[a, b], i = a d2 + p, j = b d2 + q.
+    for i in prange(out.shape[0]):
+        a = i // d2
+        p = i - a * d2
+        for j in range(out.shape[1]):
+            b = j // d2
+            q = j - b * d2
+            v = 0.0
+            if use_w:
+                v += S[i, j] * XX[a, b]
+            if use_v and p == q:
+                v += KV[a, b]
+            out[i, j] = v
+
+
+_COMBINE = serial_and_parallel(_combine)
+_EMPTY = np.zeros((1, 1))
+
+
+def _scaled_jacobian_rows(G, V):
+    """``A[a d2 + p] = G[a] o V[p]`` (in place on ``G`` when ``d2 = 1``)."""
+    if V.shape[0] == 1:
+        G *= V[0]
+        return G
+    n, d1 = G.shape
+    return (G[:, None, :] * V[None, :, :]).reshape(n * V.shape[0], d1)
+
+
+def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba", parallel=True):
+    """Empirical NTK Gram matrix of the network with respect to ``layers``.
+
+    Parameters
+    ----------
+    net : ShallowNet
+        The network.
+    X : array_like of shape (n, d0)
+        Inputs as rows.
+    X2 : array_like of shape (n2, d0), optional
+        Second set of inputs for the cross kernel ``J(X) J(X2)^T``.
+    blocks : bool, default False
+        Return the first- and second-layer terms separately.
+    layers : tuple of {"W", "V"}, default ("W", "V")
+        Trained parameters (``"W"`` includes ``b1``, ``"V"`` includes ``b2``).
+    backend : {"numba", "numpy"}, default "numba"
+        Compiled kernels, or the plain NumPy reference.
+    parallel : bool, default True
+        Use the row-parallel kernels (results are bitwise equal).
+
+    Returns
+    -------
+    ndarray of shape (n*d2, n2*d2) or NTKBlocks
+        ``K = J J^T``, sample-major: row ``a*d2 + p`` is output ``p`` of
+        sample ``a`` -- the numbers neural-tangents returns with
+        ``trace_axes=()`` after transposing to ``(n, d2, n, d2)``.
+
+    Raises
+    ------
+    ValueError
+        On bad data or arguments (see :meth:`ShallowNet.check_data`).
+
+    Notes
+    -----
+    For ``d2 = 1`` (Section 3, "PL / NTK link"),
+    ``K_ab = sum_r phi(w_r x_a) phi(w_r x_b)
+    + sum_r v_r^2 phi'(w_r x_a) phi'(w_r x_b) (x_a . x_b)``.
+    The first sum is the conjugate kernel, whose smallest eigenvalue is
+    ``mu_Phi^2`` of Lemma 3 (eq. 18) at initialization.  Cost: one GEMM for
+    the preactivations and two symmetric rank-``d1`` products.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pl_toolkit import ShallowNet, ntk_gram
+    >>> net = ShallowNet.init(d0=3, d1=50, seed=0)
+    >>> X = np.eye(3)
+    >>> K = ntk_gram(net, X)
+    >>> K.shape, bool(np.allclose(K, K.T))
+    ((3, 3), True)
+    >>> parts = ntk_gram(net, X, blocks=True)
+    >>> bool(np.allclose(parts.W + parts.V, K))
+    True
+    """
+    net = _check_net(net)
+    layers = check_layers(layers)
+    _check_backend(backend)
+    X = net.check_data(X)
+    X2c = None if X2 is None else net.check_data(X2, "X2")
+    if backend == "numpy":
+        return _reference.ntk_gram(net, X, X2c, blocks=blocks, layers=layers)
+    sym = X2c is None
+    d2 = net.d2
+    H1, G1 = _features(net, X, parallel)
+    if sym:
+        H2, G2, X2c = H1, G1, X
+    else:
+        H2, G2 = _features(net, X2c, parallel)
+    KV = XX = S = _EMPTY
+    use_w, use_v = "W" in layers, "V" in layers
+    if use_v:
+        KV = H1 @ H1.T if sym else H1 @ H2.T
+        if net.b2 is not None:
+            KV += 1.0
+    if use_w:
+        XX = X @ X.T if sym else X @ X2c.T
+        if net.b1 is not None:
+            XX += 1.0
+        A1 = _scaled_jacobian_rows(G1, net.V)
+        if sym:
+            S = A1 @ A1.T
+        else:
+            S = A1 @ _scaled_jacobian_rows(G2, net.V).T
+    shape = (X.shape[0] * d2, X2c.shape[0] * d2)
+    combine = _COMBINE[bool(parallel)]
+    if not blocks:
+        out = S if (use_w and d2 == 1) else np.empty(shape)
+        combine(S, XX, KV, d2, use_w, use_v, out)
+        return out
+    KW_full = np.zeros(shape)
+    KV_full = np.zeros(shape)
+    if use_w:
+        combine(S, XX, KV, d2, True, False, KW_full)
+    if use_v:
+        combine(S, XX, KV, d2, False, True, KV_full)
+    return NTKBlocks(W=KW_full, V=KV_full)
+
+
+# --------------------------------------------------------------------------
+# Matrix-free operator
+# --------------------------------------------------------------------------
+class NTKOperator(LinearOperator):
+    """Matrix-free empirical NTK ``u -> J (J^T u)``; see :func:`ntk_operator`."""
+
+    def __init__(self, net, X, layers=("W", "V"), parallel=True):
+        self.net = _check_net(net)
+        self.layers = check_layers(layers)
+        self.X = net.check_data(X)
+        n = self.X.shape[0]
+        self._Hf, self._Gf = _features(net, self.X, parallel)
+        self.n = n
+        self.matvecs = 0
+        rows = max(1, _CHUNK_BYTES // (8 * max(net.d1, 1)))
+        self._chunks = [slice(i, min(i + rows, n)) for i in range(0, n, rows)]
+        super().__init__(dtype=np.float64, shape=(n * net.d2, n * net.d2))
+
+    def _apply(self, U):
+        net, X, H, G = self.net, self.X, self._Hf, self._Gf
+        out = np.zeros_like(U)
+        if "V" in self.layers:
+            gV = U.T @ H
+            out += H @ gV.T
+            if net.b2 is not None:
+                out += U.sum(axis=0)
+        if "W" in self.layers:
+            gW = np.zeros((net.d1, net.d0))
+            gb1 = np.zeros(net.d1)
+            for c in self._chunks:
+                M = (U[c] @ net.V) * G[c]
+                gW += M.T @ X[c]
+                if net.b1 is not None:
+                    gb1 += M.sum(axis=0)
+            for c in self._chunks:
+                T = X[c] @ gW.T
+                if net.b1 is not None:
+                    T += gb1
+                T *= G[c]
+                out[c] += T @ net.V.T
+        return out
+
+    def _matvec(self, u):
+        self.matvecs += 1
+        U = np.ascontiguousarray(np.asarray(u, dtype=np.float64).reshape(self.n, self.net.d2))
+        return self._apply(U).reshape(-1)
+
+    def _rmatvec(self, u):
+        return self._matvec(u)
+
+    def _adjoint(self):
+        return self
+
+
+def ntk_operator(net, X, layers=("W", "V"), *, parallel=True):
+    """The empirical NTK as a matrix-free ``LinearOperator``.
+
+    Parameters
+    ----------
+    net : ShallowNet
+        The network.
+    X : array_like of shape (n, d0)
+        Inputs as rows.
+    layers : tuple of {"W", "V"}, default ("W", "V")
+        Trained parameters.
+    parallel : bool, default True
+        Use the row-parallel activation kernel once, at construction.
+
+    Returns
+    -------
+    NTKOperator
+        Symmetric ``(n*d2, n*d2)`` operator; ``op @ u`` equals
+        ``ntk_gram(net, X) @ u``.  Its ``matvecs`` attribute counts
+        products.
+
+    Notes
+    -----
+    ``K u = J (J^T u)`` with the closed-form VJP and JVP of the module
+    docstring: ``O(n d0 d1)`` time per product and ``O(n d1 + d0 d1)``
+    memory (``phi(Z)`` and ``phi'(Z)`` are stored; row chunks bound the
+    temporaries).  Works with ``scipy.sparse.linalg.eigsh``, ``lobpcg``
+    and ``cg``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pl_toolkit import ShallowNet, ntk_gram, ntk_operator
+    >>> net = ShallowNet.init(d0=5, d1=40, d2=2, seed=3)
+    >>> X = np.random.default_rng(0).standard_normal((6, 5))
+    >>> op = ntk_operator(net, X)
+    >>> u = np.ones(12)
+    >>> bool(np.allclose(op @ u, ntk_gram(net, X) @ u))
+    True
+    """
+    return NTKOperator(net, X, layers, parallel)
