@@ -23,3 +23,8 @@ from .ntk import (NTKBlocks, NTKOperator, gradient, jvp, loss, ntk_gram, ntk_ope
 
 __all__ += ["ShallowNet", "NTKBlocks", "NTKOperator", "gradient", "jvp", "loss", "ntk_gram",
             "ntk_operator", "residual", "vjp"]
+
+# -- Khatri-Rao powers, Hermite analysis, infinite-width kernels (issue 3, items 5-7) --
+from .khatri_rao import khatri_rao_gram, khatri_rao_power, sigma_min_khatri_rao
+
+__all__ += ["khatri_rao_gram", "khatri_rao_power", "sigma_min_khatri_rao"]
