@@ -281,7 +281,7 @@ def lemma2_bound(nu=S.nu_Phi, mu=S.mu_Phi, h_0=S.h0, alpha=S.alpha_f, C=S.C_L2):
     Examples
     --------
     >>> lemma2_bound()
-    C_L2*nu_Phi*sqrt(h0)/(mu_Phi**2*sqrt(alpha_f))
+    C_L2*sqrt(h0)*nu_Phi/(sqrt(alpha_f)*mu_Phi**2)
     """
     return C * nu * sqrt(h_0) / (mu**2 * sqrt(alpha))
 

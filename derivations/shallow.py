@@ -107,7 +107,7 @@ def followup_constants(mu=S.mu_Phi, sigma_max_X=S.sigma_max_X, sigma_max_V0=S.si
     Examples
     --------
     >>> followup_constants()["chi_max"]
-    sigma_max_V0 + sqrt(2)*mu_Phi/(4*phi_dot_max*sigma_max_X)
+    sqrt(2)*mu_Phi/(4*phi_dot_max*sigma_max_X) + sigma_max_V0
     """
     beta = (sqrt(2) * sigma_max_X * (phi_dot_max + sigma_max_V0)
             + phi_ddot_max * mu / (2 * phi_dot_max))
@@ -452,7 +452,7 @@ def followup_scaling_constants(ct=S.c_t, c_0=S.c0, tt=S.t, delta1=None, delta2=N
     Examples
     --------
     >>> followup_scaling_constants()["a"]
-    sqrt(c_t**2*(1 - delta_1)/factorial(t))
+    sqrt(1 - delta_1)*Abs(c_t)/sqrt(factorial(t))
     """
     if delta1 is None:
         delta1 = Symbol("delta_1", nonnegative=True)
