@@ -25,6 +25,8 @@ __all__ += ["ShallowNet", "NTKBlocks", "NTKOperator", "gradient", "jvp", "loss",
             "ntk_operator", "residual", "vjp"]
 
 # -- Khatri-Rao powers, Hermite analysis, infinite-width kernels (issue 3, items 5-7) --
+from .hermite import hermite_coefficients, hermite_norm
 from .khatri_rao import khatri_rao_gram, khatri_rao_power, sigma_min_khatri_rao
 
-__all__ += ["khatri_rao_gram", "khatri_rao_power", "sigma_min_khatri_rao"]
+__all__ += ["hermite_coefficients", "hermite_norm",
+            "khatri_rao_gram", "khatri_rao_power", "sigma_min_khatri_rao"]
