@@ -60,3 +60,12 @@ def assert_eigenpair(A, w, v, n_eps_factor=10.0):
     res = np.linalg.norm(A @ v - w * v)
     bound = residual_tol(A.shape[0], np.linalg.norm(A, 2), n_eps_factor)
     assert res <= bound, f"eigen residual {res:.3e} > {bound:.3e}"
+
+
+# -- appended by the foundation test-writer --
+# Maximum of |phi'| or |phi''| over a uniform grid of spacing 1e-4 against the
+# exact sup: near an interior maximizer the grid misses it by at most
+# |f''| (5e-5)^2 / 2 ~ 1e-9 |f''|, and where the sup is only approached at
+# infinity (softplus phi' -> 1) the grid end x = 30 is within e^-30 ~ 1e-13.
+# 1e-6 relative is the issue's bar and leaves ample room.
+TOL[(np.float64, "grid_max")] = (1e-6, 0.0)
