@@ -30,3 +30,8 @@ from .khatri_rao import khatri_rao_gram, khatri_rao_power, sigma_min_khatri_rao
 
 __all__ += ["hermite_coefficients", "hermite_norm",
             "khatri_rao_gram", "khatri_rao_power", "sigma_min_khatri_rao"]
+
+# -- the paper's constants (Lemma 3) --
+from .constants import Lemma3Constants, lemma3_constants
+
+__all__ += ["Lemma3Constants", "lemma3_constants"]

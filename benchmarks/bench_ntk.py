@@ -1,0 +1,144 @@
+"""Benchmark: empirical NTK Gram against the BLAS floor, NumPy, and neural-tangents.
+
+For each (n, d0, d1), d2 = 1, float64, GELU, this prints the median over
+``--repeat`` runs in one process of:
+
+* ``ntk_gram`` (numba backend, parallel);
+* the BLAS floor: one GEMM for the preactivations ``X W^T`` plus the
+  symmetric rank-k products the closed form needs (``H H^T``, ``A A^T`` and
+  ``X X^T``), timed on arrays of the same shapes;
+* a plain NumPy closed form ``(X X^T) o (A A^T) + H H^T`` with SciPy's
+  activation (``backend="numpy"``);
+* optionally, neural-tangents' ``STRUCTURED_DERIVATIVES`` empirical NTK with
+  x64 enabled, jit-compiled and warmed, run in another interpreter given by
+  ``--nt-python`` (an environment with neural-tangents and jax installed).
+
+Ratios are printed, not absolute targets: the machine is shared and noisy.
+
+Usage::
+
+    python benchmarks/bench_ntk.py [--repeat 5] [--sizes 2000,100,4000 2000,784,2000]
+                                   [--nt-python /path/to/nt-venv/bin/python]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import numpy as np
+
+import pl_toolkit as pl
+
+NT_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    import numpy as np
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    import neural_tangents as nt
+    d = np.load(sys.argv[1])
+    X, W, v = (jnp.asarray(d[k]) for k in ("X", "W", "v"))
+    def f(params, x):
+        W, v = params
+        return jax.nn.gelu(x @ W.T, approximate=False) @ v[:, None]
+    out = {}
+    for impl in (3, 1):
+        if impl == 1 and X.shape[0] * W.shape[0] * W.shape[1] > 2e9:
+            continue  # the Jacobian contraction needs n*P doubles; skip the huge case
+        fn = jax.jit(nt.empirical_ntk_fn(f, trace_axes=(), vmap_axes=0, implementation=impl))
+        K = np.asarray(fn(X, None, (W, v)))  # compile and warm
+        ts = []
+        for _ in range(int(sys.argv[2])):
+            t = time.perf_counter()
+            fn(X, None, (W, v)).block_until_ready()
+            ts.append(time.perf_counter() - t)
+        out[impl] = float(np.median(ts))
+        np.save(sys.argv[3] + f"_{impl}.npy", K.reshape(X.shape[0], X.shape[0]))
+    print(json.dumps(out))
+    """
+)
+
+
+def median_time(fn, repeat):
+    fn()  # warm (compilation, page faults)
+    ts = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return float(np.median(ts))
+
+
+def blas_floor(X, W, repeat):
+    n, d1 = X.shape[0], W.shape[0]
+    H = np.random.default_rng(1).standard_normal((n, d1))
+    A = np.random.default_rng(2).standard_normal((n, d1))
+
+    def floor():
+        X @ W.T
+        H @ H.T
+        A @ A.T
+        X @ X.T
+
+    return median_time(floor, repeat)
+
+
+def run_nt(python, X, W, v, repeat):
+    with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, "d.npz")
+        np.savez(data, X=X, W=W, v=v)
+        script = os.path.join(tmp, "nt.py")
+        with open(script, "w") as fh:
+            fh.write(NT_SCRIPT)
+        proc = subprocess.run([python, script, data, str(repeat), os.path.join(tmp, "K")],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            print("  neural-tangents run failed:", proc.stderr.strip().splitlines()[-1:])
+            return None, None
+        times = {int(k): t for k, t in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
+        kernels = {impl: np.load(os.path.join(tmp, f"K_{impl}.npy")) for impl in times}
+        return times, kernels
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--sizes", nargs="*", default=["2000,100,4000", "2000,784,2000"])
+    ap.add_argument("--nt-python", default=None, help="python of an environment with neural-tangents")
+    args = ap.parse_args(argv)
+    print(f"pl_toolkit {pl.__version__}, numpy {np.__version__}, median of {args.repeat} runs")
+    for spec in args.sizes:
+        n, d0, d1 = (int(x) for x in spec.split(","))
+        rng = np.random.default_rng(np.random.SeedSequence(0))
+        X = rng.standard_normal((n, d0))
+        X /= np.linalg.norm(X, axis=1, keepdims=True)
+        net = pl.ShallowNet.init(d0, d1, 1, activation="gelu", seed=1)
+        t_pl = median_time(lambda: pl.ntk_gram(net, X), args.repeat)
+        t_serial = median_time(lambda: pl.ntk_gram(net, X, parallel=False), args.repeat)
+        t_floor = blas_floor(X, np.asarray(net.W), args.repeat)
+        t_np = median_time(lambda: pl.ntk_gram(net, X, backend="numpy"), max(1, args.repeat // 2))
+        print(f"\n(n, d0, d1) = ({n}, {d0}, {d1}), d2 = 1, GELU, float64")
+        print(f"  ntk_gram (parallel)      {t_pl:8.3f} s   {t_pl / t_floor:5.2f} x BLAS floor")
+        print(f"  ntk_gram (serial kernels){t_serial:8.3f} s   {t_serial / t_floor:5.2f} x BLAS floor")
+        print(f"  BLAS floor               {t_floor:8.3f} s")
+        print(f"  NumPy closed form        {t_np:8.3f} s   {t_np / t_pl:5.2f} x slower than ntk_gram")
+        if args.nt_python:
+            times, kernels = run_nt(args.nt_python, X, np.asarray(net.W), np.asarray(net.V[0]),
+                                    args.repeat)
+            if times:
+                K = pl.ntk_gram(net, X)
+                for impl, t in sorted(times.items()):
+                    err = np.max(np.abs(kernels[impl] - K)) / np.max(np.abs(K))
+                    label = {3: "STRUCTURED_DERIVATIVES", 1: "JACOBIAN_CONTRACTION"}[impl]
+                    print(f"  neural-tangents {label:23s}{t:8.3f} s   "
+                          f"ntk_gram is {t / t_pl:5.2f} x faster; max rel diff {err:.1e}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
