@@ -311,8 +311,9 @@ def _make_custom_kernels(phi, dphi, ddphi):
     def phi_dphi_kernel(code, Z, H, G):
         for i in prange(Z.shape[0]):
             for j in range(Z.shape[1]):
-                H[i, j] = phi(Z[i, j])
-                G[i, j] = dphi(Z[i, j])
+                z = Z[i, j]  # read once: H may alias Z
+                H[i, j] = phi(z)
+                G[i, j] = dphi(z)
 
     def apply_kernel(code, order, z, out):
         for i in prange(z.shape[0]):
