@@ -35,7 +35,8 @@ __all__ = [
     "lemma1_radius", "lemma1_steps", "lemma2_bound", "lemma2_steps",
     "theorem1_condition", "theorem1_condition_steps", "theorem2_step_size",
     "theorem2_rate", "pl_ball_radius", "pl_ball_steps", "ntk_pl_steps",
-    "one_minus_sqrt_bound",
+    "one_minus_sqrt_bound", "pl_ball_radius_general", "pl_ball_contraction_general",
+    "pl_ball_general_steps",
 ]
 
 
@@ -650,4 +651,120 @@ def ntk_pl_steps(mu=S.mu_Phi):
                  4 * lam * Hh - mu**2 * Hh, {lam: mu**2 / 4 + e})),
         Step("alpha_h", mu**2 * Hh, "==", 2 * (2 * mu**2 / 4) * Hh, tag="[DERIVED]",
              source="PL/NTK", note="alpha_h = alpha_f mu_Phi^2 / 4 = mu_Phi^2 / 2"),
+    ]
+
+
+def pl_ball_radius_general(beta=S.beta_pl, L_0=S.L0, mu=S.mu_pl, step=S.eta):
+    """PL-ball radius for a general step ``eta < 2/beta``.
+
+    Parameters
+    ----------
+    beta, L_0, mu : sympy.Expr
+        Smoothness, ``L(w0)``, PL constant (``||grad L||^2 >= 2 mu L``).
+    step : sympy.Expr
+        Step size ``eta``.
+
+    Returns
+    -------
+    sympy.Expr
+        ``R(eta) = sqrt(L0 / eta) / (mu (1 - beta eta / 2)^{3/2})``; equals
+        ``2 sqrt(2 beta L0)/mu`` at ``eta = 1/beta``.
+
+    Notes
+    -----
+    [DERIVED]; see :func:`pl_ball_general_steps`.
+
+    Examples
+    --------
+    >>> from derivations.symbols import beta_pl
+    >>> pl_ball_radius_general(step=1 / beta_pl)
+    2*sqrt(2)*sqrt(L_0)*sqrt(beta)/mu
+    """
+    return sqrt(L_0 / step) / (mu * (1 - beta * step / 2) ** Rational(3, 2))
+
+
+def pl_ball_contraction_general(beta=S.beta_pl, mu=S.mu_pl, step=S.eta):
+    """Per-step contraction ``1 - 2 mu eta (1 - beta eta / 2)`` for ``eta < 2/beta``.
+
+    Parameters
+    ----------
+    beta, mu, step : sympy.Expr
+
+    Returns
+    -------
+    sympy.Expr
+
+    Notes
+    -----
+    [DERIVED]; equals ``1 - mu/beta`` at ``eta = 1/beta``.
+
+    Examples
+    --------
+    >>> from derivations.symbols import beta_pl
+    >>> pl_ball_contraction_general(step=1 / beta_pl)
+    1 - mu/beta
+    """
+    return 1 - 2 * mu * step * (1 - beta * step / 2)
+
+
+def pl_ball_general_steps(mu=S.mu_pl, beta=S.beta_pl, L_0=S.L0, Lt=S.L_t, Lnext=S.L_next,
+                          gn=S.g_norm, step=S.eta):
+    """The PL-ball argument with a general step ``0 < eta < 2/beta``.
+
+    Parameters
+    ----------
+    mu, beta, L_0, Lt, Lnext, gn, step : sympy.Symbol
+
+    Returns
+    -------
+    list of Step
+
+    Notes
+    -----
+    [DERIVED].  With ``c = 1 - beta eta / 2 > 0``: descent
+    ``L_{t+1} <= L_t - eta c ||g||^2 <= q L_t``, ``q = 1 - 2 mu eta c``;
+    step ``||w_{t+1} - w_t||^2 = eta^2 ||g||^2 <= (eta / c)(L_t -
+    L_{t+1}) <= eta L_t / c``; total length ``<= sqrt(eta L0 / c) / (1 -
+    sqrt(q)) <= 2 sqrt(eta L0 / c) / (1 - q) = R(eta)``.
+
+    Examples
+    --------
+    >>> all(s.verify() in (True, None) for s in pl_ball_general_steps())
+    True
+    """
+    c = Symbol("c", positive=True)  # c = 1 - beta eta / 2
+    e = Symbol("e", nonnegative=True)
+    sq = Symbol("s", positive=True)
+    q = 1 - 2 * mu * step * c
+    desc = Lt - step * c * gn**2
+    R = pl_ball_radius_general(beta, L_0, mu, step)
+
+    def radius_proof():
+        # q = s^2, so 2 mu eta c = 1 - s^2; compare 1/(1 - s) with 2/(1 - s^2)
+        A = sqrt(step * L_0 / c)
+        lhs = A / (1 - sq)
+        rhs = 2 * A / (1 - sq**2)
+        diff_ = cancel(rhs - lhs)
+        ok = is_zero(diff_ - A / (1 + sq)) and _nonneg(diff_)
+        # and 2 A / (2 mu eta c) is R(eta) once c = 1 - beta eta/2
+        same = is_zero((2 * A / (2 * mu * step * c)).subs(c, 1 - beta * step / 2) ** 2 - R**2)
+        return ok and same
+
+    return [
+        Step("descent_general", Lt - step * gn**2 + beta * step**2 / 2 * gn**2, "==",
+             Lt - step * (1 - beta * step / 2) * gn**2, tag="[DERIVED]", source="PL ball",
+             given="descent lemma (assumption, see pl_ball_steps)"),
+        Step("contraction_general", desc, "<=", q * Lt, tag="[DERIVED]", source="PL ball",
+             given="||g||^2 = 2 mu L_t + e, e >= 0; c = 1 - beta eta/2 > 0",
+             proof=lambda: _nonneg(q * Lt - desc, {gn: sqrt(2 * mu * Lt + e)})),
+        Step("step_general", step**2 * gn**2, "==", step / c * (step * c * gn**2),
+             tag="[DERIVED]", source="PL ball",
+             note="and eta c ||g||^2 <= L_t - L_{t+1} <= L_t"),
+        Step("radius_general", sqrt(step * L_0 / c) / (1 - sq), "<=", R, tag="[DERIVED]",
+             source="PL ball", given="s = sqrt(q) in (0, 1), 1 - sqrt(q) >= (1 - q)/2",
+             proof=radius_proof),
+        Step("radius_at_1_over_beta", pl_ball_radius_general(beta, L_0, mu, 1 / beta), "==",
+             pl_ball_radius(beta, L_0, mu), tag="[DERIVED]", source="PL ball"),
+        Step("contraction_at_1_over_beta", pl_ball_contraction_general(beta, mu, 1 / beta),
+             "==", 1 - mu / beta, tag="[DERIVED]", source="PL ball"),
     ]

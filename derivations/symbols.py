@@ -27,7 +27,7 @@ __all__ = [
     "rho_Phi", "chi_max", "sigma_max_X", "s_t", "sigma_min_phi", "sigma_max_phi",
     "sigma_max_V0", "phi_dot_max", "phi_ddot_max", "grad_f0",
     "a_mu", "b_nu", "c_beta", "k_h0", "C_9", "C_13", "C_14", "C_L2", "C_20",
-    "lambda0", "delta", "p_fail", "omega", "c_t", "c0",
+    "lambda0", "delta", "omega", "c_t", "c0",
     "mu_pl", "beta_pl", "L0", "L_t", "L_next", "g_norm", "x_frac", "q_rate",
     "sigma_smin", "sigma_smax", "dist_w", "x", "g", "rho",
     "ALL_SYMBOLS",
@@ -64,8 +64,6 @@ C_9, C_13, C_14, C_L2, C_20 = symbols("C_9 C_13 C_14 C_L2 C_20", positive=True)
 # ------------------------------------------- data quantities of baselines
 #: lambda0 = lambda_min of an infinite-width NTK; delta = min separation
 lambda0, delta = symbols("lambda0 delta", positive=True)
-#: failure probability of the high-probability baselines
-p_fail = Symbol("p", positive=True)
 
 # ------------------------------------------------------------------ Hermite
 omega = Symbol("omega", positive=True)
@@ -93,7 +91,12 @@ ALL_SYMBOLS = (
     mu_Phi, nu_Phi, beta_Phi, alpha_f, beta_f, eta, h0, rho_Phi, chi_max, grad_f0,
     sigma_max_X, s_t, sigma_min_phi, sigma_max_phi, sigma_max_V0, phi_dot_max,
     phi_ddot_max, a_mu, b_nu, c_beta, k_h0, C_9, C_13, C_14, C_L2, C_20,
-    lambda0, delta, p_fail, omega, c_t, c0, x, g, rho,
+    lambda0, delta, omega, c_t, c0, x, g, rho,
     mu_pl, beta_pl, L0, L_t, L_next, g_norm, x_frac, q_rate,
     sigma_smin, sigma_smax, dist_w,
 )
+
+#: failure probability of Du et al. (their "delta"), apart from the separation
+delta_fail = Symbol("delta_fail", positive=True)
+ALL_SYMBOLS = ALL_SYMBOLS + (delta_fail,)
+__all__.append("delta_fail")

@@ -1,0 +1,245 @@
+"""Theory ledger: the width each Table-1 theorem demands on given data.
+
+For a data set (through its quantities ``n``, ``d0``, ``lambda0``,
+``delta``, ``sigma_max(X)``, ``s_t``) the ledger evaluates every
+:class:`~derivations.baselines.Baseline` with unknown constants and logs
+set to 1 (and says so in each row), and places beside it the width at
+which gradient descent was measured to converge.
+
+Notes
+-----
+The ratio column is ``required / measured``: how many times wider than
+what sufficed in practice each theorem asks the network to be.  With
+constants set to 1 these numbers are orders of magnitude, not bounds.
+
+Examples
+--------
+>>> led = theory_ledger(n=40, d0=64, lambda0=0.05, delta=0.2,
+...                     sigma_max_X=5.0, s_t=0.3, measured_width=200)
+>>> row = led.row("song_2021_eq21")
+>>> round(row.width_required, 2)
+3.95
+"""
+
+import json
+import math
+from dataclasses import asdict, dataclass
+
+from . import symbols as S
+from .baselines import baselines
+from .numeric import evaluate
+
+__all__ = ["LedgerRow", "Ledger", "theory_ledger"]
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One row of the ledger.
+
+    Parameters
+    ----------
+    key, reference, trains, setting, activation : str
+        From the baseline.
+    formula : str
+        Width requirement ``d1 >= formula`` (SymPy string).
+    table_scaling : str
+        The scaling Table 1 reports.
+    width_required, params_required : float
+        The formula evaluated on the data (constants and logs = 1) and
+        ``d0`` times it.
+    measured_width : float
+        Width at which GD was run.
+    ratio : float
+        ``width_required / measured_width``.
+    constants : str
+        Which unknowns were set to what.
+    form_source, note : str
+    """
+
+    key: str
+    reference: str
+    trains: str
+    setting: str
+    activation: str
+    formula: str
+    table_scaling: str
+    width_required: float
+    params_required: float
+    measured_width: float
+    ratio: float
+    constants: str
+    form_source: str
+    note: str
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """The ledger: rows plus the inputs they were computed from.
+
+    Parameters
+    ----------
+    rows : tuple of LedgerRow
+    inputs : dict
+        Data quantities, measured width, whether GD converged, context.
+    """
+
+    rows: tuple
+    inputs: dict
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        return self.rows[i]
+
+    def row(self, key):
+        """Return the row with ``key``.
+
+        Parameters
+        ----------
+        key : str
+
+        Returns
+        -------
+        LedgerRow
+
+        Raises
+        ------
+        KeyError
+            If there is no such row.
+        """
+        for r in self.rows:
+            if r.key == key:
+                return r
+        raise KeyError(key)
+
+    def to_json(self, indent=2):
+        """Serialize to JSON (rows and inputs).
+
+        Parameters
+        ----------
+        indent : int, default 2
+
+        Returns
+        -------
+        str
+        """
+        return json.dumps({"inputs": self.inputs, "rows": [asdict(r) for r in self.rows]},
+                          indent=indent, default=float)
+
+    def to_markdown(self):
+        """Render as a Markdown table with a header listing the inputs.
+
+        Returns
+        -------
+        str
+        """
+        inp = self.inputs
+        head = ", ".join(f"{k} = {_fmt(v)}" for k, v in inp.items() if k != "context")
+        lines = []
+        if inp.get("context"):
+            lines.append(f"Data: {inp['context']}")
+        lines += [f"Inputs: {head}", "",
+                  "| theorem | trains | width requirement (constants = 1) | Table 1 "
+                  "| required d1 | required d0*d1 | measured d1 | required / measured |",
+                  "|---|---|---|---|---:|---:|---:|---:|"]
+        for r in self.rows:
+            lines.append(f"| {r.key} | {r.trains} | `{r.formula}` | {r.table_scaling} | "
+                         f"{_fmt(r.width_required)} | {_fmt(r.params_required)} | "
+                         f"{_fmt(r.measured_width)} | {_fmt(r.ratio)} |")
+        lines += ["", "Unknown universal constants, xi and logarithmic factors are set to 1 "
+                  "in every row; see each row's form_source (JSON) for where the form comes "
+                  "from."]
+        return "\n".join(lines)
+
+
+def _fmt(v):
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, (int, float)):
+        if v == 0 or (1e-3 <= abs(v) < 1e6):
+            return f"{v:.4g}"
+        return f"{v:.3e}"
+    return str(v)
+
+
+def theory_ledger(n, d0, lambda0, delta, sigma_max_X, s_t, measured_width, *, L=1,
+                  failure_probability=0.1, converged=None, context=""):
+    """The width every Table-1 theorem demands, beside the measured width.
+
+    Parameters
+    ----------
+    n, d0 : int
+        Samples and input dimension.
+    lambda0 : float
+        Smallest eigenvalue of the infinite-width NTK the baselines use
+        (Du et al.'s ``H_inf`` for ReLU; pass what pl_toolkit measured).
+    delta : float
+        Minimum separation ``min_{i != j} ||x_i - x_j||``.
+    sigma_max_X : float
+        ``sigma_max(X)``.
+    s_t : float
+        ``sigma_min(X^{*t})``.
+    measured_width : float
+        Width at which GD was measured to converge.
+    L : int, default 1
+        Depth used in the deep baselines (1 hidden layer here).
+    failure_probability : float, default 0.1
+        Du et al.'s failure probability.
+    converged : bool, optional
+        Whether GD converged at ``measured_width`` (recorded in inputs).
+    context : str, optional
+        Data set / activation / initialization description.
+
+    Returns
+    -------
+    Ledger
+        One :class:`LedgerRow` per baseline.
+
+    Raises
+    ------
+    ValueError
+        If a quantity is not positive and finite.
+
+    Notes
+    -----
+    ``paper.md`` section 5.  Unknown constants are 1, logs are dropped.
+
+    Examples
+    --------
+    >>> led = theory_ledger(40, 64, 0.05, 0.2, 5.0, 0.3, 200)
+    >>> f"{led.row('du_2019').width_required:.2e}"
+    '6.55e+17'
+    """
+    vals = dict(n=n, d0=d0, lambda0=lambda0, delta=delta, sigma_max_X=sigma_max_X, s_t=s_t,
+                measured_width=measured_width, L=L, delta_fail=failure_probability)
+    for name, v in vals.items():
+        v = float(v)
+        if not (math.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be positive and finite, got {v}")
+    values = {S.n.name: float(n), S.d0.name: float(d0), S.lambda0.name: float(lambda0),
+              S.delta.name: float(delta), S.sigma_max_X.name: float(sigma_max_X),
+              S.s_t.name: float(s_t), S.L_depth.name: float(L),
+              S.delta_fail.name: float(failure_probability)}
+    rows = []
+    for b in baselines():
+        w = evaluate(b.width, **values)
+        rows.append(LedgerRow(
+            key=b.key, reference=b.reference, trains="+".join(b.trains), setting=b.setting,
+            activation=b.activation, formula=str(b.width), table_scaling=str(b.table_scaling),
+            width_required=w, params_required=float(d0) * w,
+            measured_width=float(measured_width), ratio=w / float(measured_width),
+            constants="universal constants = 1, logs = 1"
+                      + (f", failure probability = {failure_probability}"
+                         if S.delta_fail in b.width.free_symbols else "")
+                      + (f", L = {L}" if S.L_depth in b.width.free_symbols else ""),
+            form_source=b.form_source, note=b.note))
+    inputs = {"n": int(n), "d0": int(d0), "lambda0": float(lambda0), "delta": float(delta),
+              "sigma_max_X": float(sigma_max_X), "s_t": float(s_t),
+              "measured_width": float(measured_width), "converged": converged,
+              "L": int(L), "failure_probability": float(failure_probability),
+              "context": context}
+    return Ledger(rows=tuple(rows), inputs=inputs)
