@@ -38,7 +38,7 @@ Examples
 ...     converged=True, steps=100)
 >>> recs = {r.name: r for r in check_theorems(m)}
 >>> recs["eq9_hypothesis"].status, round(recs["eq9_hypothesis"].implied_constant, 1)
-('implied-constant', 1600.0)
+('implied-constant', 450.0)
 """
 
 import json
