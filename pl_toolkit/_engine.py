@@ -423,7 +423,9 @@ def _run_dask(fn, keys, root_seed, dask_scheduler, record):
 class SweepResult:
     """Summary of one call of :func:`run_sweep`.
 
-    Attributes
+    The fields are read-only attributes of the same names.
+
+    Parameters
     ----------
     outdir : str
         The output directory.
@@ -455,7 +457,13 @@ class SweepResult:
 
     @property
     def complete(self):
-        """bool: True when every requested cell has a result."""
+        """Tell whether every requested cell has a result (no error).
+
+        Returns
+        -------
+        bool
+            ``n_error == 0``.
+        """
         return self.n_error == 0
 
 
@@ -633,8 +641,8 @@ def load_results(outdir):
     Parameters
     ----------
     outdir : str or path-like
-        Output directory of :func:`run_sweep`.  The database is opened
-        read-only, so this works while a sweep is still running.
+        Output directory of :func:`run_sweep`.  The database is only
+        read, so this works while a sweep is still running.
 
     Returns
     -------
@@ -664,8 +672,11 @@ def load_results(outdir):
     path = pathlib.Path(os.fspath(outdir)) / DATABASE_NAME
     if not path.is_file():
         raise FileNotFoundError(f"outdir {os.fspath(outdir)!r} holds no {DATABASE_NAME}")
-    conn = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True, timeout=60)
+    # A plain connection, made read-only by query_only: unlike a "mode=ro"
+    # one, it can recover the write-ahead log of a sweep killed mid-write.
+    conn = sqlite3.connect(path, timeout=60)
     try:
+        conn.execute("PRAGMA query_only = ON")
         rows = conn.execute(
             "SELECT key, status, result, error, seconds FROM cells ORDER BY key").fetchall()
     finally:
