@@ -35,3 +35,8 @@ __all__ += ["hermite_coefficients", "hermite_norm",
 from .constants import Lemma3Constants, lemma3_constants
 
 __all__ += ["Lemma3Constants", "lemma3_constants"]
+
+# -- Hessian of the loss (issue 4) --
+from .hessian import hessian_top_eigenvalue, hessian_vector_product
+
+__all__ += ["hessian_top_eigenvalue", "hessian_vector_product"]
