@@ -65,7 +65,8 @@ def _expected_seed(root_seed, cell):
 
 
 def test_cell_key_is_canonical():
-    assert cell_key({"b": 1, "a": [1, 2]}) == cell_key({"a": (1, 2), "b": 1}) == '{"a":[1,2],"b":1}'
+    expected = '{"a":[1,2],"b":1}'
+    assert cell_key({"b": 1, "a": [1, 2]}) == cell_key({"a": (1, 2), "b": 1}) == expected
     assert cell_key({"n": np.int64(4), "x": np.float64(0.5)}) == cell_key({"n": 4, "x": 0.5})
     assert cell_key({"n": 1}) != cell_key({"n": 1.0})
     with pytest.raises(ValueError, match="cell is not canonical JSON"):
@@ -289,7 +290,7 @@ def test_bad_results_are_cell_errors(tmp_path, fn, message):
 def test_existing_sweep_needs_resume_and_same_config(tmp_path):
     settings = dict(name="grid", config={"widths": [8, 16], "lr": 0.1}, root_seed=4)
     _run(cells_mod.draw, CELLS[:2], tmp_path, **settings)
-    with pytest.raises(ValueError, match="pass resume=True to continue it or choose another outdir"):
+    with pytest.raises(ValueError, match="pass resume=True to continue it or choose another"):
         _run(cells_mod.draw, CELLS, tmp_path, **settings)
     changes = {
         "name": dict(settings, name="other"),
