@@ -45,7 +45,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, fields
 
-from sympy import Abs, factorial, sqrt
+from sympy import Abs, cancel, factorial, sqrt
 
 from . import symbols as S
 from .framework import (lemma1_radius, lemma2_bound, pl_ball_contraction_general,
@@ -259,7 +259,8 @@ def _num(expr, m):
         "sigma_max_X": m.sigma_max_X, "s_t": m.sigma_min_khatri_rao, "t": m.t,
         "c_t": m.c_t, "c_0": m.c0,
     }
-    return float(evaluate(expr, **{k: float(v) for k, v in vals.items() if v is not None}))
+    return float(evaluate(expr, **{k: (v if isinstance(v, int) else float(v))
+                                   for k, v in vals.items() if v is not None}))
 
 
 def _o_le(name, statement, kind, lhs, rhs, feeds, observed, note=""):
@@ -361,7 +362,7 @@ def check_theorems(measured):
               note="largest C that the measured width satisfies (xi and logs inside C)"))
     d21 = eq21_derivation()
     add(_o_ge("eq21_width", "eq. (21): d1 >= C n^{3/2} / d0 (heuristic sigma estimates)",
-              "O-hypothesis", float(m.d1), _num(d21["d1_min"] / d21["xi"], m),
+              "O-hypothesis", float(m.d1), _num(cancel(d21["d1_min"] / d21["xi"]), m),
               "Thm 3: GD converges linearly", conv,
               note="largest C that the measured width satisfies"))
     add(_o_le("h0_scaling", "Sec. 4 [DERIVED]: h(w0) <= k sigma_max(X)^2 (input to (20))",
@@ -443,16 +444,22 @@ def check_theorems(measured):
         ok_step = m.eta * m.smoothness_h < 2
         vals = {S.beta_pl.name: m.smoothness_h, S.mu_pl.name: mu_pl, S.eta.name: m.eta,
                 S.L0.name: m.h0}
+        scale_note = ""
+        if not ok_step:
+            # the argument does not cover this step; show its guarantee at eta = 1/beta_h
+            vals[S.eta.name] = 1.0 / m.smoothness_h
+            scale_note = ("; eta * beta_h >= 2, so the argument does not cover the run's step: "
+                          "rhs evaluated at eta = 1/beta_h for scale")
         q_pred = float(evaluate(pl_ball_contraction_general(), **vals))
         add(_exact("pl_ball_contraction", "PL ball [DERIVED]: per-step contraction <= 1 - 2 mu "
                    "eta (1 - beta_h eta/2), mu = 2 min lambda_min", m.observed_rate, "<=",
                    q_pred, "linear convergence", conv, applicable=ok_step,
-                   note="beta_h = smoothness_h (a bound along the run)"))
-        R = float(evaluate(pl_ball_radius_general(), **vals)) if ok_step else float("inf")
+                   note="beta_h = smoothness_h (a bound along the run)" + scale_note))
+        R = float(evaluate(pl_ball_radius_general(), **vals))
         add(_exact("pl_ball_radius", "PL ball [DERIVED]: sum ||w_{i+1} - w_i|| <= R(eta) = "
                    "sqrt(h0/eta) / (mu (1 - beta_h eta/2)^{3/2})", m.path_length, "<=", R,
                    "iterates stay in B(w0, R)", True, applicable=ok_step,
-                   note="R(1/beta) = 2 sqrt(2 beta h0)/mu"))
+                   note="R(1/beta) = 2 sqrt(2 beta h0)/mu" + scale_note))
     else:
         for nm in ("pl_ball_contraction", "pl_ball_radius"):
             add(_na(nm, "PL ball", "exact", "linear convergence", "smoothness_h"))

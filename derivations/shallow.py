@@ -301,6 +301,8 @@ def eq20_derivation(a=S.a_mu, b=S.b_nu, c=S.c_beta, k=S.k_h0, C=S.C_9, alpha=S.a
                * st ** exponent(d1_min, st))
     xi = cancel(d1_min / scaling)
     d1sq = k * b**2 * c**2 * sigma**4 * n / (C * alpha * a**6 * st**6)
+    # the constant as the digest writes it, typed independently of solve()
+    xi_paper = sqrt(k * b**2 * c**2 / (C * alpha * a**6))
     steps = [
         Step("eq9", S.h0, "<=", cond9.rhs, how="assumption", tag="[EXACT]",
              source="eq. (9)", given="Theorem 1's hypothesis (O-statement, constant C)"),
@@ -316,18 +318,21 @@ def eq20_derivation(a=S.a_mu, b=S.b_nu, c=S.c_beta, k=S.k_h0, C=S.C_9, alpha=S.a
         Step("scaling_h0", S.h0, "==", subs[S.h0], how="assumption", tag="[DERIVED]",
              source="Sec. 4", given="initial output at LeCun init (initial_loss_steps)"),
         Step("substituted_rhs", rhs9, "==", rhs_target, tag="[DERIVED]", source="eq. (9)",
+             lhs_label="[right side of (9) after the substitutions]",
              note="(9) becomes k sigma^2 <= C alpha a^6 d1^2 s_t^6 / (b^2 c^2 n sigma^2)"),
         Step("rhs_increasing_in_d1", diff(rhs9, d1), ">", 0, tag="[DERIVED]",
              source="eq. (20)", note="so (9) holds iff d1 >= the positive root",
              proof=lambda: diff(rhs9, d1).is_positive is True),
         Step("solve_d1", d1_min**2, "==", d1sq, tag="[DERIVED]", source="eq. (20)",
+             lhs_label="d1_min**2  [d1_min = the positive root in d1 of (9), by solve]",
              note="d1^2 >= k b^2 c^2 sigma^4 n / (C alpha a^6 s_t^6)"),
-        Step("eq20", d1_min, "==", xi * sigma**2 * sqrt(n) / st**3, tag="[EXACT]",
+        Step("eq20", d1_min, "==", xi_paper * sigma**2 * sqrt(n) / st**3, tag="[EXACT]",
+             lhs_label="d1_min",
              source="eq. (20)",
              note="d1 = Omega(xi sigma_max(X)^2 sqrt(n) / sigma_min(X^{*t})^3); the paper's "
                   "xi(C_delta, t, phi, {c_i}) and logs are not retrieved"),
     ]
-    return {"d1_min": d1_min, "scaling": scaling, "xi": xi,
+    return {"d1_min": d1_min, "scaling": scaling, "xi": xi, "xi_paper": xi_paper,
             "substituted": (lhs9, rhs9), "steps": steps}
 
 
@@ -364,7 +369,7 @@ def eq21_derivation(d0=S.d0, n=S.n, sigma=S.sigma_max_X, st=S.s_t, **kwargs):
     heur = {sigma: sqrt(n / d0), st: 1}
     d1_min = out20["d1_min"].subs(heur)
     params = d0 * d1_min
-    xi = out20["xi"]
+    xi = out20["xi_paper"]
     lin = d1_min.subs(d0, sqrt(n))
     res = {
         "d1_min": d1_min, "parameter_count": params, "xi": xi,
@@ -378,14 +383,19 @@ def eq21_derivation(d0=S.d0, n=S.n, sigma=S.sigma_max_X, st=S.s_t, **kwargs):
         Step("heuristic_s_t", st, "==", 1, how="assumption", tag="[EXACT]",
              source="Sec. 2 / 5.3", given="sigma_min(X^{*t}) ~ sqrt(n/d0^t) ~ 1 for n ~ d0^t"),
         Step("eq21", d1_min, "==", xi * n ** Rational(3, 2) / d0, tag="[EXACT]",
+             lhs_label="d1_min at sigma_max_X = sqrt(n/d0), s_t = 1",
              source="eq. (21)", note="d1 >~ n^{3/2}/d0"),
         Step("width_exponent_n", res["width_n"], "==", Rational(3, 2), tag="[DERIVED]",
+             lhs_label="exponent of n in d1_min (log-derivative n d'/d)",
              source="eq. (21)"),
         Step("parameter_count", params, "==", xi * n ** Rational(3, 2), tag="[EXACT]",
+             lhs_label="d0 * d1_min",
              source="Sec. 5.3", note="d0 d1 = Omega~(n^{3/2}): the 3/2 of Table 1"),
         Step("params_exponent_n", res["params_n"], "==", Rational(3, 2), tag="[EXACT]",
+             lhs_label="exponent of n in d0 * d1_min",
              source="Table 1"),
         Step("linear_width", lin, "==", xi * n, tag="[EXACT]", source="Sec. 5.3",
+             lhs_label="d1_min at d0 = sqrt(n)",
              given="d0 = sqrt(n)", note="linear width d1 = O~(n) when d0 = Omega~(sqrt(n))"),
     ]
     return res

@@ -89,6 +89,9 @@ class Step:
         The hypotheses the step uses, in words.
     note : str
         Remarks.
+    lhs_label : str
+        How the left side was obtained, printed instead of its expression
+        by :func:`format_steps` when the left side is a computed result.
 
     Examples
     --------
@@ -108,6 +111,7 @@ class Step:
     proof: Optional[Callable[[], bool]] = field(default=None, compare=False, repr=False)
     given: str = ""
     note: str = ""
+    lhs_label: str = ""
 
     def __post_init__(self):
         if self.rel not in _RELATIONS:
@@ -186,7 +190,10 @@ def format_steps(steps, title=None):
         v = s.verify()
         mark = {True: "proved by SymPy", False: "FAILED", None: "stated: " + s.how}[v]
         lines.append(f"({i}) {s.name}  [{mark}] {s.tag} {s.source}")
-        lines.append(f"      {sstr(s.lhs)}  {s.rel}  {sstr(s.rhs)}")
+        if s.lhs_label:
+            lines.append(f"      {s.lhs_label}  {s.rel}  {sstr(s.rhs)}")
+        else:
+            lines.append(f"      {sstr(s.lhs)}  {s.rel}  {sstr(s.rhs)}")
         if s.given:
             lines.append(f"      given: {s.given}")
         if s.note:
