@@ -1,0 +1,139 @@
+"""Hermite coefficients: closed forms against pl_toolkit and mpmath quadrature."""
+
+import mpmath
+import numpy as np
+import pytest
+from numpy.polynomial.hermite_e import hermegauss
+from scipy.special import ndtr
+from sympy import Integer, Rational, diff, pi, sqrt
+
+from _tolerances import tol
+from derivations import symbols as S
+from derivations.hermite import (closed_form_coefficients, dual_kernel_polynomial,
+                                 gelu_coefficient, gelu_expr, hermite_coefficient_polynomial,
+                                 hermite_coefficients_mpmath, parity_vanishing,
+                                 stein_identity_polynomial, tanh_expr)
+from derivations.numeric import make_function
+from derivations.steps import is_zero
+from pl_toolkit import hermite_coefficients
+
+K_MAX = 4
+DPS = 20  # mpmath working digits: ample for the 1e-12 "mpmath" tolerance
+OMEGAS = [1, pytest.param(Rational(1, 28), marks=pytest.mark.slow),
+          pytest.param(2, marks=pytest.mark.slow)]
+
+
+def _gelu_mp(z):
+    return z * mpmath.ncdf(z)
+
+
+def test_gelu_closed_forms_match_the_paper():
+    assert gelu_coefficient(0) == 1 / (2 * sqrt(pi))
+    assert gelu_coefficient(1) == Rational(1, 2)
+    assert gelu_coefficient(2) == 3 / (4 * sqrt(pi))
+    assert gelu_coefficient(3) == 0
+    # digest: c4 = -.3526 and c2(1/sqrt(784)) = 1.016e-3
+    assert abs(float(gelu_coefficient(4)) + 0.3526) < 5e-5
+    assert abs(float(gelu_coefficient(2, 1 / sqrt(784))) - 1.016e-3) < 5e-7
+
+
+def test_gelu_odd_coefficients_vanish_for_every_omega():
+    for kk in (3, 5):
+        assert gelu_coefficient(kk, S.omega) == 0
+
+
+@pytest.mark.parametrize("omega", OMEGAS)
+def test_gelu_closed_forms_against_mpmath_and_pl_toolkit(omega):
+    closed = np.array([float(gelu_coefficient(kk, omega)) for kk in range(K_MAX + 1)])
+    om = mpmath.mpf(Rational(omega).p) / Rational(omega).q
+    ref = np.array([float(v) for v in hermite_coefficients_mpmath(_gelu_mp, K_MAX, omega=om,
+                                                                  dps=DPS)])
+    np.testing.assert_allclose(closed, ref, **tol("mpmath"))
+    ours = hermite_coefficients("gelu", K_MAX, omega=float(omega))
+    np.testing.assert_allclose(closed, ours, **tol("mpmath"))
+
+
+def test_stein_lemma_for_gelu_numerically():
+    """c_k(omega) = E[phi(omega g) He_k(g)] = omega^k E[phi^(k)(omega g)], two quadratures."""
+    om = mpmath.mpf(3) / 4
+    defn = hermite_coefficients_mpmath(_gelu_mp, 3, omega=om, dps=DPS)
+    for kk in range(4):
+        dk = make_function(diff(gelu_expr(S.x), S.x, kk), backend="mpmath") if kk else None
+        with mpmath.workdps(DPS):
+            if kk == 0:
+                f = lambda z: _gelu_mp(om * z) * mpmath.npdf(z)  # noqa: E731
+            else:
+                f = lambda z, dk=dk: dk(x=om * z) * mpmath.npdf(z)  # noqa: E731
+            stein = om**kk * mpmath.quad(f, [-mpmath.inf, 0, mpmath.inf])
+        np.testing.assert_allclose(float(stein), float(defn[kk]), **tol("mpmath"))
+
+
+def test_stein_identity_for_polynomials_is_exact():
+    assert all(s.verify() for s in stein_identity_polynomial(6))
+
+
+def test_tanh_even_coefficients_vanish():
+    pv = parity_vanishing(tanh_expr())
+    assert pv["even_k_vanish"] is True
+    assert closed_form_coefficients("tanh", 4) == [0, None, 0, None, 0]
+    ref = hermite_coefficients_mpmath(mpmath.tanh, K_MAX, dps=DPS)
+    ours = hermite_coefficients("tanh", K_MAX)
+    for kk in range(0, K_MAX + 1, 2):
+        assert abs(float(ref[kk])) < tol("mpmath")["atol"]
+        assert abs(ours[kk]) < tol("mpmath")["atol"]
+    odd = [kk for kk in range(K_MAX + 1) if kk % 2]
+    np.testing.assert_allclose(ours[odd], [float(ref[kk]) for kk in odd], **tol("mpmath"))
+
+
+def test_gelu_parity_structure():
+    pv = parity_vanishing(gelu_expr())
+    assert is_zero(pv["odd_part"] - S.x / 2)
+    assert pv["odd_k_vanish_from"] == 3
+    assert pv["even_k_vanish"] is False
+
+
+@pytest.mark.parametrize("name", ["quadratic", "identity"])
+@pytest.mark.parametrize("omega", [1, Rational(3, 2)])
+def test_polynomial_coefficients_against_pl_toolkit_and_mpmath(name, omega):
+    closed = np.array([float(v) for v in closed_form_coefficients(name, K_MAX, omega)])
+    np.testing.assert_allclose(closed, hermite_coefficients(name, K_MAX, omega=float(omega)),
+                               **tol("mpmath"))
+    f = (lambda z: z * z) if name == "quadratic" else (lambda z: z)
+    ref = hermite_coefficients_mpmath(f, K_MAX, omega=float(omega), dps=DPS)
+    np.testing.assert_allclose(closed, [float(v) for v in ref], **tol("mpmath"))
+
+
+@pytest.mark.parametrize("poly", [S.x**2, S.x**3 - S.x, S.x**4 + 2 * S.x**3 - S.x + 1,
+                                  (S.x - 1) ** 5])
+def test_dual_kernel_identity_for_polynomials_is_exact(poly):
+    lhs, rhs = dual_kernel_polynomial(poly)
+    assert is_zero(lhs - rhs)
+    lhs2, rhs2 = dual_kernel_polynomial(poly.subs(S.x, Rational(2, 3) * S.x))
+    assert is_zero(lhs2 - rhs2)
+
+
+def test_dual_kernel_series_for_gelu_numerically():
+    """E[phi(u) phi(v)] by 2-D Gauss-Hermite against sum_k c_k^2/k! rho^k."""
+    g, w = hermegauss(90)
+    w = w / w.sum()
+    c = hermite_coefficients("gelu", 40)
+    fact = np.cumprod(np.concatenate([[1.0], np.arange(1, 41)]))
+    gelu = lambda z: z * ndtr(z)  # noqa: E731
+    G1, G2 = np.meshgrid(g, g, indexing="ij")
+    W2 = np.outer(w, w)
+    phi1 = gelu(G1)
+    for rho in (-0.6, 0.0, 0.3, 0.7):
+        v = rho * G1 + np.sqrt(1 - rho**2) * G2
+        lhs = np.sum(W2 * phi1 * gelu(v))
+        rhs = np.sum(c**2 / fact * rho ** np.arange(41))
+        np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-12)
+
+
+def test_unknown_activation_name_raises():
+    with pytest.raises(ValueError, match="name"):
+        closed_form_coefficients("relu6", 2)
+
+
+def test_polynomial_coefficient_small_cases():
+    assert [hermite_coefficient_polynomial(S.x**3, kk) for kk in range(4)] == [0, 3, 0, 6]
+    assert hermite_coefficient_polynomial(S.x**2, 2, omega=Integer(3)) == 18
