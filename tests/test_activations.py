@@ -313,9 +313,16 @@ def _msin(x):
     return -math.sin(x)
 
 
+def user_sin_activation():
+    """The user activation sin, registered once per process (compiling it costs ~1 s)."""
+    if "test_user_sin" in available_activations():
+        return get_activation("test_user_sin")
+    return register_activation("test_user_sin", _sin, _cos, _msin)
+
+
 @pytest.fixture(scope="module")
 def user_sin():
-    return register_activation("test_user_sin", _sin, _cos, _msin, overwrite=True)
+    return user_sin_activation()
 
 
 def test_user_activation_record(user_sin):
@@ -332,14 +339,13 @@ def test_user_activation_record(user_sin):
     np.testing.assert_allclose(user_sin.ddphi(xs), -np.sin(xs), **tol("same_math"))
 
 
-@pytest.mark.parametrize("parallel", [
-    pytest.param(False, marks=pytest.mark.xfail(
-        strict=True, reason="bug: custom phi_dphi kernel writes H[i, j] before reading Z[i, j] "
-                            "for G; ntk._features passes H=Z, so the serial build computes "
-                            "G = phi'(phi(Z))")),
-    True])
+@pytest.mark.parametrize("parallel", [False, True])
 def test_user_activation_phi_dphi_in_place(user_sin, parallel):
-    """phi_dphi with H aliasing Z (as the NTK code calls it)."""
+    """phi_dphi with H aliasing Z (as the NTK code calls it).
+
+    Regression: the serial closure once wrote H[i, j] before reading Z[i, j]
+    for G, giving G = phi'(phi(Z)).
+    """
     Z = np.linspace(-3, 3, 24).reshape(4, 6)
     Zc = Z.copy()
     H, G = user_sin.phi_dphi(Zc, H=Zc, parallel=parallel)
@@ -347,10 +353,7 @@ def test_user_activation_phi_dphi_in_place(user_sin, parallel):
     np.testing.assert_allclose(G, np.cos(Z), **tol("same_math"))
 
 
-@pytest.mark.parametrize("parallel", [
-    pytest.param(False, marks=pytest.mark.xfail(
-        strict=True, reason="bug: serial custom phi_dphi with H aliasing Z gives G = phi'(phi(Z))")),
-    True])
+@pytest.mark.parametrize("parallel", [False, True])
 def test_user_activation_end_to_end_ntk(user_sin, rng, parallel):
     """ntk_gram of a user activation against an explicit Jacobian built with np.sin/np.cos."""
     n, d0, d1, d2 = 5, 3, 6, 2
