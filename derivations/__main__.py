@@ -68,7 +68,8 @@ def main(argv=None):
     measured, extra = run_tiny_gd(n=args.n, d1=args.d1, steps=args.steps, seed=args.seed)
     context = (f"digits subset n={measured['n']} (seed {args.seed}), unit rows, d0=64, GELU, "
                f"LeCun init, plain GD on both layers, eta = 0.5/lambda_max(K0), "
-               f"{measured['steps']} steps, h_T/h_0 = {measured['final_loss'] / measured['h0']:.3g}")
+               f"{measured['steps']} steps, "
+               f"h_T/h_0 = {measured['final_loss'] / measured['h0']:.3g}")
     ledger = theory_ledger(n=measured["n"], d0=measured["d0"], lambda0=extra["lambda0"],
                            delta=extra["delta"], sigma_max_X=extra["sigma_max_X"],
                            s_t=extra["s_t"], measured_width=measured["d1"],

@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass, fields
 from sympy import Abs, cancel, factorial, sqrt
 
 from . import symbols as S
-from .framework import (lemma1_radius, lemma2_bound, pl_ball_contraction_general,
+from .framework import (lemma2_bound, pl_ball_contraction_general,
                         pl_ball_radius_general, theorem1_condition, theorem2_rate,
                         theorem2_step_size)
 from .numeric import evaluate

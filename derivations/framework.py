@@ -323,7 +323,8 @@ def lemma2_steps(mu=S.mu_Phi, nu=S.nu_Phi, alpha=S.alpha_f, h_0=S.h0):
              given="||grad h|| = ||grad Phi* grad f|| >= (mu/2)||grad f|| (Lemma 1) and "
                    "||grad f||^2 >= 2 alpha f (PL)"),
         Step("speed_identity", -(2 * sqrt(H) / G) * dsqrt_h, "==", G, tag="[DERIVED]",
-             source="Lemma 2", note="||gamma'|| = ||grad h|| = -(2 sqrt(h)/||grad h||) d sqrt(h)/dt"),
+             source="Lemma 2",
+             note="||gamma'|| = ||grad h|| = -(2 sqrt(h)/||grad h||) d sqrt(h)/dt"),
         Step("speed_factor", 2 * sqrt(H) / (mu / 2 * sqrt(2 * alpha * H)), "==",
              2 * sqrt(2) / (mu * sqrt(alpha)), tag="[DERIVED]", source="Lemma 2",
              note="bound on 2 sqrt(h)/||grad h|| from grad_lower; h cancels"),
