@@ -260,3 +260,41 @@ def test_layouts_and_dtypes_are_converted():
     # Integer weights.
     net_i = ShallowNet(np.ones((D1, D0), dtype=int), np.ones((1, D1), dtype=np.int32), "tanh")
     assert net_i.W.dtype == np.float64 and net_i.V.dtype == np.float64
+
+
+# --------------------------------------------------------------------------
+# Activation.phi_dphi is public: it must not return wrong numbers or leak a
+# numba typing error for input the other array methods accept.
+# --------------------------------------------------------------------------
+PHI_DPHI_INPUTS = {
+    "int_matrix": np.array([[0, 1], [2, -1]]),
+    "list": [[0.5, 1.0]],
+    "vector": np.array([0.5, 1.0, -2.0]),
+    "float32": np.array([[0.5, 1.0]], dtype=np.float32),
+}
+_PHI_DPHI_BUGS = {
+    "int_matrix": "bug: phi_dphi allocates H, G like an integer Z and truncates "
+                  "tanh(1) = 0.76 to 0 silently",
+    "list": "bug: phi_dphi passes a list to the kernel: numba TypingError",
+    "vector": "bug: phi_dphi passes a 1-D array to the 2-D kernel: numba TypingError",
+    "float32": "bug: phi_dphi returns float32 H, G for float32 Z (compiles a float32 "
+               "specialization) instead of float64",
+}
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=_PHI_DPHI_BUGS[k]))
+    if k in _PHI_DPHI_BUGS else k for k in PHI_DPHI_INPUTS])
+def test_phi_dphi_input(case):
+    """Either a ValueError naming Z, or the right float64 values."""
+    act = get_activation("tanh")
+    Z = PHI_DPHI_INPUTS[case]
+    try:
+        H, G = act.phi_dphi(Z)
+    except ValueError as exc:
+        assert str(exc).startswith("Z")
+        return
+    Zf = np.asarray(Z, dtype=np.float64)
+    assert H.dtype == G.dtype == np.float64
+    np.testing.assert_allclose(H, act.phi(Zf), **tol("same_math"))
+    np.testing.assert_allclose(G, act.dphi(Zf), **tol("same_math"))

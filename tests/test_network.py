@@ -197,6 +197,16 @@ def test_save_load_round_trip(tmp_path, rng, bias, d2):
     np.testing.assert_array_equal(back.forward(X), net.forward(X))
 
 
+@pytest.mark.parametrize("which", ["b1", "b2"])
+def test_save_load_one_bias(tmp_path, rng, which):
+    net = ShallowNet(rng.standard_normal((3, 2)), rng.standard_normal((2, 3)), "erf",
+                     **{which: rng.standard_normal(3 if which == "b1" else 2)})
+    net.save(tmp_path / "one.npz")
+    back = ShallowNet.load(tmp_path / "one.npz")
+    assert back == net
+    assert (back.b1 is None) == (which == "b2") and (back.b2 is None) == (which == "b1")
+
+
 def test_save_load_explicit_weights(tmp_path, rng):
     net = ShallowNet(rng.standard_normal((3, 2)), rng.standard_normal(3), "relu")
     net.save(str(tmp_path / "explicit.npz"))

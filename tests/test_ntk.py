@@ -387,3 +387,27 @@ def test_jvp_vjp(rng, d2, bias, layers):
     fd = (net.with_parameters(theta + step * t, layers).forward(X)
           - net.with_parameters(theta - step * t, layers).forward(X)) / (2 * step)
     np.testing.assert_allclose(jt, fd, **tol("finite_difference"))
+
+
+@pytest.mark.parametrize("d2", [1, 3])
+@pytest.mark.parametrize("which", ["b1", "b2"])
+def test_one_bias_only(rng, d2, which):
+    """Only one of the biases present: every route still agrees."""
+    net = make_net(rng, "softplus", d2=d2, bias=True)
+    net = net.replace(**{("b2" if which == "b1" else "b1"): None})
+    X = make_data(rng, net, 6)
+    Y = rng.standard_normal((6, d2))
+    J = explicit_jacobian(net, X)
+    assert J.shape[1] == net.num_parameters()
+    K = ntk_gram(net, X)
+    assert rel_err(K, J @ J.T) <= rtol_of("analytic_jacobian")
+    J_fd = fd_jacobian(net, X)
+    np.testing.assert_allclose(J_fd, J, **tol("finite_difference"))
+    op = ntk_operator(net, X)
+    assert rel_err(op @ np.eye(K.shape[0]), J @ J.T) <= rtol_of("analytic_jacobian")
+    r = (own_forward(net, X) - Y).ravel()
+    np.testing.assert_allclose(gradient(net, X, Y), 2 * J.T @ r, **tol("analytic_jacobian"))
+    parts = ntk_gram(net, X, blocks=True)
+    H, _ = own_features(net, X)
+    CK = H @ H.T + (1.0 if which == "b2" else 0.0)
+    np.testing.assert_allclose(parts.V, np.kron(CK, np.eye(d2)), **tol("analytic_jacobian"))
