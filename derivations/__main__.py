@@ -32,6 +32,7 @@ def main(argv=None):
     Parameters
     ----------
     argv : list of str, optional
+        Command-line arguments (default: ``sys.argv[1:]``).
 
     Returns
     -------

@@ -36,7 +36,7 @@ __all__ = ["Baseline", "baselines", "get_baseline"]
 class Baseline:
     """One Table-1 theorem as a symbolic width requirement.
 
-    Parameters
+    Attributes
     ----------
     key : str
         Identifier, e.g. ``'du_2019'``.
@@ -106,6 +106,7 @@ def baselines(n=S.n, d0=S.d0, L=S.L_depth, lambda0=S.lambda0, delta=S.delta, p=S
     Returns
     -------
     list of Baseline
+        One record per theorem, in Table-1 order.
 
     Notes
     -----
@@ -218,12 +219,14 @@ def get_baseline(key, **kwargs):
     Parameters
     ----------
     key : str
+        Identifier of the row.
     **kwargs
         Passed to :func:`baselines`.
 
     Returns
     -------
     Baseline
+        The matching record.
 
     Raises
     ------

@@ -65,7 +65,7 @@ STATUSES = ("implied-constant", "holds", "violated", "not-applicable")
 class MeasuredConstants:
     """What was measured on one run, in the paper's quantities.
 
-    Parameters
+    Attributes
     ----------
     n, d0, d1, d2 : int
         Samples, input dimension, width, output dimension.
@@ -80,6 +80,7 @@ class MeasuredConstants:
     beta_Phi_followup : float
         The follow-up's ``beta_Phi``.
     sigma_max_X : float
+        Largest singular value of the data matrix.
     sigma_min_khatri_rao : float
         ``s_t = sigma_min(X^{*t})``.
     t : int
@@ -113,6 +114,7 @@ class MeasuredConstants:
     smoothness_h : float, optional
         Upper bound on the smoothness of ``h`` along the run.
     phi_dot_max, phi_ddot_max : float, optional
+        ``sup|phi'|`` and ``sup|phi''|`` of the activation.
     c_t, c0 : float, optional
         Hermite coefficients ``c_t(omega1)``, ``c_0(omega1)``.
     sigma_max_phi : float, optional
@@ -121,6 +123,7 @@ class MeasuredConstants:
         Extremes of ``sigma(grad Phi*(w))`` at points sampled in
         ``B(w0, rho_Phi)``.
     final_loss : float, optional
+        Loss at the last step.
     """
 
     n: int
@@ -188,6 +191,7 @@ def from_measurements(d):
     Returns
     -------
     MeasuredConstants
+        The validated record (missing optional values derived).
 
     Raises
     ------
@@ -221,22 +225,27 @@ def from_measurements(d):
 class CheckRecord:
     """One hypothesis or conclusion evaluated on measured constants.
 
-    Parameters
+    Attributes
     ----------
     name : str
+        Identifier of the row.
     statement : str
         The inequality with the paper's equation number.
     kind : {'O-hypothesis', 'O-conclusion', 'exact'}
+        Whether the statement hides a universal constant (O) and is a
+        hypothesis or a conclusion, or is exact.
     lhs, rhs : float
         The two sides (for O-rows, the right side without its constant).
     implied_constant : float
         See the module notes; for exact rows ``lhs / rhs``.
     status : {'implied-constant', 'holds', 'violated', 'not-applicable'}
+        Outcome; O-rows are never more than "implied-constant".
     feeds : str
         The conclusion this statement feeds.
     observed : bool or None
         Whether that conclusion was observed on the run.
     note : str
+        Remarks (slack of exact rows, caveats).
     """
 
     name: str
@@ -472,10 +481,12 @@ def records_to_markdown(records):
     Parameters
     ----------
     records : list of CheckRecord
+        Output of :func:`check_theorems`.
 
     Returns
     -------
     str
+        The rendered text.
 
     Examples
     --------
@@ -496,11 +507,14 @@ def records_to_json(records, indent=2):
     Parameters
     ----------
     records : list of CheckRecord
+        Output of :func:`check_theorems`.
     indent : int, default 2
+        JSON indentation.
 
     Returns
     -------
     str
+        The rendered text.
 
     Examples
     --------

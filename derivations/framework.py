@@ -92,6 +92,7 @@ def smoothness(jacobian_difference, beta, distance):
     Returns
     -------
     sympy.Le
+        The (unevaluated) inequality.
 
     Notes
     -----
@@ -121,6 +122,7 @@ def pl_inequality(psi, grad_norm_sq, alpha):
     Returns
     -------
     sympy.Le
+        The (unevaluated) inequality.
 
     Notes
     -----
@@ -197,6 +199,7 @@ def lemma1_radius(mu, beta):
     Returns
     -------
     sympy.Expr
+        The radius.
 
     Notes
     -----
@@ -224,6 +227,7 @@ def lemma1_steps(mu=S.mu_Phi, nu=S.nu_Phi, beta=S.beta_Phi, r=S.dist_w):
     Returns
     -------
     list of Step
+        The steps, in the order of the proof.
 
     Notes
     -----
@@ -273,6 +277,7 @@ def lemma2_bound(nu=S.nu_Phi, mu=S.mu_Phi, h_0=S.h0, alpha=S.alpha_f, C=S.C_L2):
     Returns
     -------
     sympy.Expr
+        The bound (an O-statement with constant ``C``).
 
     Notes
     -----
@@ -293,10 +298,12 @@ def lemma2_steps(mu=S.mu_Phi, nu=S.nu_Phi, alpha=S.alpha_f, h_0=S.h0):
     Parameters
     ----------
     mu, nu, alpha, h_0 : sympy.Expr
+        ``mu_Phi``, ``nu_Phi``, ``alpha_f`` and ``h(w0)`` (symbols by default).
 
     Returns
     -------
     list of Step
+        The steps, in the order of the proof.
 
     Notes
     -----
@@ -346,12 +353,14 @@ def theorem1_condition(h_0=S.h0, alpha=S.alpha_f, mu=S.mu_Phi, nu=S.nu_Phi,
     Parameters
     ----------
     h_0, alpha, mu, nu, beta : sympy.Expr
+        ``h(w0)``, ``alpha_f``, ``mu_Phi``, ``nu_Phi``, ``beta_Phi`` (symbols by default).
     C : sympy.Expr
         Universal constant of the ``O(.)``.
 
     Returns
     -------
     sympy.Le
+        The (unevaluated) inequality.
 
     Notes
     -----
@@ -373,6 +382,8 @@ def theorem1_condition_steps(h_0=S.h0, alpha=S.alpha_f, mu=S.mu_Phi, nu=S.nu_Phi
     Parameters
     ----------
     h_0, alpha, mu, nu, beta, C_L2 : sympy.Expr
+        ``h(w0)``, ``alpha_f``, ``mu_Phi``, ``nu_Phi``, ``beta_Phi`` and Lemma
+        2's constant (symbols by default).
 
     Returns
     -------
@@ -454,12 +465,14 @@ def theorem2_rate(step=S.eta, alpha=S.alpha_f, mu=S.mu_Phi, C=S.C_14):
     Parameters
     ----------
     step, alpha, mu : sympy.Expr
+        ``eta``, ``alpha_f``, ``mu_Phi`` (symbols by default).
     C : sympy.Expr
         Universal constant (value not given in the paper).
 
     Returns
     -------
     sympy.Expr
+        The contraction factor.
 
     Notes
     -----
@@ -475,7 +488,7 @@ def theorem2_rate(step=S.eta, alpha=S.alpha_f, mu=S.mu_Phi, C=S.C_14):
 
 # ----------------------------------------------------------- PL-ball argument
 def pl_ball_radius(beta=S.beta_pl, L_0=S.L0, mu=S.mu_pl):
-    """Radius ``R = 2 sqrt(2 beta L0) / mu`` of the PL-ball argument.
+    """Return the radius ``R = 2 sqrt(2 beta L0) / mu`` of the PL-ball argument.
 
     Parameters
     ----------
@@ -486,6 +499,7 @@ def pl_ball_radius(beta=S.beta_pl, L_0=S.L0, mu=S.mu_pl):
     Returns
     -------
     sympy.Expr
+        The radius.
 
     Notes
     -----
@@ -549,6 +563,7 @@ def pl_ball_steps(mu=S.mu_pl, beta=S.beta_pl, L_0=S.L0, Lt=S.L_t, Lnext=S.L_next
     Returns
     -------
     list of Step
+        The steps, in the order of the proof.
 
     Notes
     -----
@@ -625,6 +640,7 @@ def ntk_pl_steps(mu=S.mu_Phi):
     Returns
     -------
     list of Step
+        The steps, in the order of the proof.
 
     Notes
     -----
@@ -690,10 +706,12 @@ def pl_ball_contraction_general(beta=S.beta_pl, mu=S.mu_pl, step=S.eta):
     Parameters
     ----------
     beta, mu, step : sympy.Expr
+        Smoothness, PL constant and step size (symbols by default).
 
     Returns
     -------
     sympy.Expr
+        The contraction factor.
 
     Notes
     -----
@@ -715,10 +733,13 @@ def pl_ball_general_steps(mu=S.mu_pl, beta=S.beta_pl, L_0=S.L0, Lt=S.L_t, Lnext=
     Parameters
     ----------
     mu, beta, L_0, Lt, Lnext, gn, step : sympy.Symbol
+        PL constant, smoothness, ``L(w0)``, ``L(w_t)``, ``L(w_{t+1})``,
+        ``||grad L(w_t)||`` and step size.
 
     Returns
     -------
     list of Step
+        The steps, in the order of the proof.
 
     Notes
     -----

@@ -47,15 +47,17 @@ __all__ = [
 
 
 def gelu_expr(var=S.x):
-    """GELU ``x Phi(x) = x (1 + erf(x/sqrt(2))) / 2`` as a SymPy expression.
+    """Return GELU ``x Phi(x) = x (1 + erf(x/sqrt(2))) / 2`` as SymPy.
 
     Parameters
     ----------
     var : sympy.Symbol
+        The variable of the activation / polynomial.
 
     Returns
     -------
     sympy.Expr
+        GELU.
 
     Examples
     --------
@@ -66,15 +68,17 @@ def gelu_expr(var=S.x):
 
 
 def tanh_expr(var=S.x):
-    """``tanh(x)`` as a SymPy expression.
+    """Return ``tanh(x)`` as a SymPy expression.
 
     Parameters
     ----------
     var : sympy.Symbol
+        The variable of the activation / polynomial.
 
     Returns
     -------
     sympy.Expr
+        The hyperbolic tangent.
 
     Examples
     --------
@@ -90,10 +94,12 @@ def gaussian_moment(m):
     Parameters
     ----------
     m : int
+        Order of the moment (non-negative).
 
     Returns
     -------
     sympy.Integer
+        The exact moment.
 
     Examples
     --------
@@ -113,10 +119,12 @@ def gaussian_expectation_polynomial(expr, var=S.g):
     expr : sympy.Expr
         Polynomial in ``var`` (other symbols are coefficients).
     var : sympy.Symbol
+        The variable of the activation / polynomial.
 
     Returns
     -------
     sympy.Expr
+        The expectation, exact.
 
     Examples
     --------
@@ -138,11 +146,14 @@ def hermite_coefficient_polynomial(poly, kk, var=S.x, omega=1):
     kk : int
         Index ``k``.
     var : sympy.Symbol
+        The variable of the activation / polynomial.
     omega : sympy.Expr, default 1
+        Scale of the weights, ``W ~ N(0, omega^2)``.
 
     Returns
     -------
     sympy.Expr
+        The coefficient, exact.
 
     Notes
     -----
@@ -171,8 +182,11 @@ def stein_coefficient(phi, kk, var=S.x, omega=S.omega):
     phi : sympy.Expr
         Activation in ``var``.
     kk : int
+        Hermite index ``k``.
     var : sympy.Symbol
+        The variable of the activation / polynomial.
     omega : sympy.Expr, default ``omega`` (positive symbol)
+        Scale of the weights, ``W ~ N(0, omega^2)``.
 
     Returns
     -------
@@ -201,7 +215,9 @@ def gelu_coefficient(kk, omega=1):
     Parameters
     ----------
     kk : int
+        Hermite index ``k``.
     omega : sympy.Expr, default 1
+        Scale of the weights, ``W ~ N(0, omega^2)``.
 
     Returns
     -------
@@ -229,7 +245,9 @@ def parity_vanishing(phi, var=S.x):
     Parameters
     ----------
     phi : sympy.Expr
+        Activation as an expression in ``var``.
     var : sympy.Symbol
+        The variable of the activation / polynomial.
 
     Returns
     -------
@@ -271,6 +289,7 @@ def dual_kernel_polynomial(poly, var=S.x, rho=S.rho):
     poly : sympy.Expr
         Polynomial activation in ``var``.
     var : sympy.Symbol
+        The variable of the activation / polynomial.
     rho : sympy.Symbol
         Correlation of the unit-variance Gaussians ``u, v`` (``x_a . x_b``
         for unit inputs and ``w ~ N(0, I)``).
@@ -305,13 +324,14 @@ def dual_kernel_polynomial(poly, var=S.x, rho=S.rho):
 
 
 def stein_identity_polynomial(degree=6, omega=S.omega):
-    """Stein's lemma ``E[p(omega g) He_k(g)] = omega^k E[p^(k)(omega g)]``.
+    """Prove Stein's lemma ``E[p(omega g) He_k(g)] = omega^k E[p^(k)(omega g)]``.
 
     Parameters
     ----------
     degree : int, default 6
         Degree of a generic polynomial ``p`` with symbolic coefficients.
     omega : sympy.Expr
+        Scale of the weights, ``W ~ N(0, omega^2)``.
 
     Returns
     -------
@@ -344,15 +364,18 @@ def hermite_coefficients_mpmath(phi, k_max, omega=1.0, dps=30):
     Parameters
     ----------
     phi : callable
-        mpmath-compatible scalar function.
+        An mpmath-compatible scalar function.
     k_max : int
+        Largest index computed.
     omega : float, default 1.0
+        Scale of the weights, ``W ~ N(0, omega^2)``.
     dps : int, default 30
         Working decimal digits.
 
     Returns
     -------
     list of mpmath.mpf
+        ``c_0, ..., c_k_max``.
 
     Notes
     -----
@@ -382,8 +405,11 @@ def closed_form_coefficients(name, k_max, omega=1):
     Parameters
     ----------
     name : {'gelu', 'tanh', 'quadratic', 'identity'}
+        Activation.
     k_max : int
+        Largest index computed.
     omega : sympy.Expr, default 1
+        Scale of the weights, ``W ~ N(0, omega^2)``.
 
     Returns
     -------

@@ -36,7 +36,7 @@ __all__ = ["LedgerRow", "Ledger", "theory_ledger"]
 class LedgerRow:
     """One row of the ledger.
 
-    Parameters
+    Attributes
     ----------
     key, reference, trains, setting, activation : str
         From the baseline.
@@ -54,6 +54,7 @@ class LedgerRow:
     constants : str
         Which unknowns were set to what.
     form_source, note : str
+        Where the form comes from; remarks.
     """
 
     key: str
@@ -76,9 +77,10 @@ class LedgerRow:
 class Ledger:
     """The ledger: rows plus the inputs they were computed from.
 
-    Parameters
+    Attributes
     ----------
     rows : tuple of LedgerRow
+        One row per baseline.
     inputs : dict
         Data quantities, measured width, whether GD converged, context.
     """
@@ -101,10 +103,12 @@ class Ledger:
         Parameters
         ----------
         key : str
+            Identifier of the row.
 
         Returns
         -------
         LedgerRow
+            The matching row.
 
         Raises
         ------
@@ -122,10 +126,12 @@ class Ledger:
         Parameters
         ----------
         indent : int, default 2
+            JSON indentation.
 
         Returns
         -------
         str
+            The rendered text.
         """
         return json.dumps({"inputs": self.inputs, "rows": [asdict(r) for r in self.rows]},
                           indent=indent, default=float)
@@ -136,6 +142,7 @@ class Ledger:
         Returns
         -------
         str
+            The rendered text.
         """
         inp = self.inputs
         head = ", ".join(f"{k} = {_fmt(v)}" for k, v in inp.items() if k != "context")

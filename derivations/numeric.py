@@ -36,10 +36,12 @@ def argument_order(expr):
     Parameters
     ----------
     expr : sympy.Expr
+        The expression.
 
     Returns
     -------
     tuple of sympy.Symbol
+        Free symbols of ``expr`` in the fixed order.
 
     Examples
     --------
@@ -86,7 +88,9 @@ def make_function(expr, backend="numpy"):
     Parameters
     ----------
     expr : sympy.Expr
+        The expression.
     backend : {'numpy', 'mpmath'}, default 'numpy'
+        Numeric backend of :func:`sympy.lambdify`.
 
     Returns
     -------
@@ -117,13 +121,16 @@ def evaluate(expr, backend="numpy", **values):
     Parameters
     ----------
     expr : sympy.Expr
+        The expression.
     backend : {'numpy', 'mpmath'}, default 'numpy'
+        Numeric backend of :func:`sympy.lambdify`.
     **values
         Symbol name to value.
 
     Returns
     -------
     float or ndarray or mpmath.mpf
+        The value (an array for array inputs).
 
     Examples
     --------

@@ -91,6 +91,7 @@ def followup_constants(mu=S.mu_Phi, sigma_max_X=S.sigma_max_X, sigma_max_V0=S.si
     mu : sympy.Expr
         ``mu_Phi = sigma_min(phi(W0 X))``.
     sigma_max_X, sigma_max_V0, phi_dot_max, phi_ddot_max : sympy.Expr
+        ``sigma_max(X)``, ``sigma_max(V0)``, ``sup|phi'|``, ``sup|phi''|``.
 
     Returns
     -------
@@ -125,10 +126,12 @@ def followup_steps(mu=S.mu_Phi, sigma_max_X=S.sigma_max_X, sigma_max_V0=S.sigma_
     Parameters
     ----------
     mu, sigma_max_X, sigma_max_V0, phi_dot_max, phi_ddot_max : sympy.Expr
+        ``mu_Phi``, ``sigma_max(X)``, ``sigma_max(V0)``, ``sup|phi'|``, ``sup|phi''|``.
 
     Returns
     -------
     list of Step
+        The steps, in the order of the proof.
 
     Notes
     -----
@@ -184,6 +187,7 @@ def exponent(expr, var):
     expr : sympy.Expr
         An expression of the form ``K * var**p`` (``K`` free of ``var``).
     var : sympy.Symbol
+        The variable of the activation / polynomial.
 
     Returns
     -------
@@ -218,6 +222,7 @@ def initial_loss_steps(omega1_sq=1 / S.d0, omega2_sq=1 / S.d1):
     Returns
     -------
     list of Step
+        The steps, in the order of the proof.
 
     Notes
     -----
@@ -342,6 +347,7 @@ def eq21_derivation(d0=S.d0, n=S.n, sigma=S.sigma_max_X, st=S.s_t, **kwargs):
     Parameters
     ----------
     d0, n, sigma, st : sympy.Symbol
+        Input dimension, samples, ``sigma_max(X)``, ``s_t``.
     **kwargs
         Passed to :func:`eq20_derivation`.
 
@@ -402,7 +408,7 @@ def eq21_derivation(d0=S.d0, n=S.n, sigma=S.sigma_max_X, st=S.s_t, **kwargs):
 
 
 def width_exponents():
-    """Exponents of ``n`` and ``d0`` in (21)'s width ``d1 >~ n^{3/2}/d0``.
+    """Return the exponents of ``n`` and ``d0`` in (21)'s width ``d1 >~ n^{3/2}/d0``.
 
     Returns
     -------

@@ -68,7 +68,7 @@ def is_zero(expr):
 class Step:
     """One relation of a derivation with its justification.
 
-    Parameters
+    Attributes
     ----------
     name : str
         Short identifier.
@@ -121,7 +121,13 @@ class Step:
 
     @property
     def relation(self):
-        """The SymPy relational ``lhs rel rhs`` (unevaluated)."""
+        """The SymPy relational ``lhs rel rhs`` (unevaluated).
+
+        Returns
+        -------
+        sympy.Rel
+            ``Eq``, ``Le``, ``Ge``, ``Lt`` or ``Gt`` of the two sides.
+        """
         return _RELATIONS[self.rel](self.lhs, self.rhs, evaluate=False)
 
     def verify(self):
@@ -152,6 +158,7 @@ def verify_all(steps):
     Parameters
     ----------
     steps : sequence of Step
+        The steps.
 
     Returns
     -------
@@ -173,11 +180,14 @@ def format_steps(steps, title=None):
     Parameters
     ----------
     steps : sequence of Step
+        The steps.
     title : str, optional
+        A heading line.
 
     Returns
     -------
     str
+        The rendered text.
 
     Examples
     --------
