@@ -26,9 +26,10 @@ __all__ += ["ShallowNet", "NTKBlocks", "NTKOperator", "gradient", "jvp", "loss",
 
 # -- Khatri-Rao powers, Hermite analysis, infinite-width kernels (issue 3, items 5-7) --
 from .hermite import hermite_coefficients, hermite_norm
+from .infinite_width import InfiniteWidthKernels, infinite_width_kernels
 from .khatri_rao import khatri_rao_gram, khatri_rao_power, sigma_min_khatri_rao
 
-__all__ += ["hermite_coefficients", "hermite_norm",
+__all__ += ["hermite_coefficients", "hermite_norm", "InfiniteWidthKernels", "infinite_width_kernels",
             "khatri_rao_gram", "khatri_rao_power", "sigma_min_khatri_rao"]
 
 # -- the paper's constants (Lemma 3) --
@@ -40,3 +41,10 @@ __all__ += ["Lemma3Constants", "lemma3_constants"]
 from .hessian import hessian_top_eigenvalue, hessian_vector_product
 
 __all__ += ["hessian_top_eigenvalue", "hessian_vector_product"]
+
+# -- spectral utilities (issue 3, items 1-2) --
+from .spectrum import (ConvergenceWarning, EigResult, LambdaMinTracker, lambda_max, lambda_min,
+                       sigma_max, sigma_min)
+
+__all__ += ["ConvergenceWarning", "EigResult", "LambdaMinTracker", "lambda_max", "lambda_min",
+            "sigma_max", "sigma_min"]

@@ -69,3 +69,11 @@ def assert_eigenpair(A, w, v, n_eps_factor=10.0):
 # infinity (softplus phi' -> 1) the grid end x = 30 is within e^-30 ~ 1e-13.
 # 1e-6 relative is the issue's bar and leaves ample room.
 TOL[(np.float64, "grid_max")] = (1e-6, 0.0)
+
+# Two numerical routes to the same infinite-width kernel (closed form,
+# Mehler series, tensor Gauss-Hermite quadrature).  In the regimes the tests
+# use (quadrature scale omega1 |x| <= 0.5 at 64 nodes or <= 1 at 200 nodes,
+# smooth activations or |rho| <= 0.9 for the series) the measured
+# differences are 1e-16 to 1e-14; 1e-10 is the issue's bar and leaves room
+# for platform libm differences.
+TOL[(np.float64, "kernel_routes")] = (1e-10, 1e-12)
