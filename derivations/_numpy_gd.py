@@ -133,8 +133,9 @@ def run_tiny_gd(n=40, d1=200, steps=6000, seed=0, eta_factor=0.5, t=2, lemma1_sa
         ``converged`` means ``h(w_T) <= tol * h(w0)``.
     spectrum_every : int, default 10
         ``lambda_min(K)`` and the smoothness bound are computed every this
-        many steps (and at the last); ``min_lambda_min`` and
-        ``min_pl_ratio`` are minima over those same steps.
+        many steps (and at the last); ``min_lambda_min``,
+        ``min_pl_ratio`` and ``min_ntk_ck_ratio`` are minima over those
+        same steps.
 
     Returns
     -------
@@ -164,7 +165,7 @@ def run_tiny_gd(n=40, d1=200, steps=6000, seed=0, eta_factor=0.5, t=2, lemma1_sa
 
     ev0 = np.linalg.eigvalsh(_ntk(X, XX, W0, V0))
     eta = eta_factor / ev0[-1]
-    hs, lam_min, pl_ratio, smooth = [], [], [], []
+    hs, lam_min, pl_ratio, smooth, ck_ratio = [], [], [], [], []
     dist_max = path = 0.0
     chi = sV0
     for i in range(steps + 1):
@@ -180,6 +181,7 @@ def run_tiny_gd(n=40, d1=200, steps=6000, seed=0, eta_factor=0.5, t=2, lemma1_sa
             pl_ratio.append(gsq / h)
             ev = np.linalg.eigvalsh(H @ H.T + XX * ((G * V[0] ** 2) @ G.T))
             lam_min.append(ev[0])
+            ck_ratio.append(ev[0] / np.linalg.svd(H, compute_uv=False)[-1] ** 2)
             # ||Hess h|| <= 2 (sigma_max(J)^2 + beta_Phi ||Phi - Y||)  [DERIVED]
             smooth.append(2 * (ev[-1] + beta_fu * math.sqrt(h)))
         if i == steps:
@@ -210,7 +212,7 @@ def run_tiny_gd(n=40, d1=200, steps=6000, seed=0, eta_factor=0.5, t=2, lemma1_sa
         steps=steps, alpha_f=2.0, beta_f=2.0, grad_norm0=2 * math.sqrt(hs[0]),
         lambda_min0=float(ev0[0]), min_pl_ratio=float(min(pl_ratio)),
         smoothness_h=float(max(smooth)), phi_dot_max=phi_dot_max, phi_ddot_max=phi_ddot_max,
-        c_t=ct, c0=c0, sigma_max_phi=smax_phi, lemma1_min_sigma_min=min(smins),
-        lemma1_max_sigma_max=max(smaxs), final_loss=hs[-1])
+        c_t=ct, c0=c0, sigma_max_phi=smax_phi, min_ntk_ck_ratio=float(min(ck_ratio)),
+        lemma1_min_sigma_min=min(smins), lemma1_max_sigma_max=max(smaxs), final_loss=hs[-1])
     extra = dict(dq, losses=np.array(hs), lambda_min=np.array(lam_min))
     return measured, extra

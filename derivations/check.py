@@ -119,6 +119,9 @@ class MeasuredConstants:
         Hermite coefficients ``c_t(omega1)``, ``c_0(omega1)``.
     sigma_max_phi : float, optional
         ``sigma_max(phi(W0 X))``.
+    min_ntk_ck_ratio : float, optional
+        ``min_i lambda_min(K(w_i)) / sigma_min(phi(W_i X))^2`` over the run
+        (the deterministic bound says ``>= 1`` when ``d1 >= n``).
     lemma1_min_sigma_min, lemma1_max_sigma_max : float, optional
         Extremes of ``sigma(grad Phi*(w))`` at points sampled in
         ``B(w0, rho_Phi)``.
@@ -157,6 +160,7 @@ class MeasuredConstants:
     c_t: float = None
     c0: float = None
     sigma_max_phi: float = None
+    min_ntk_ck_ratio: float = None
     lemma1_min_sigma_min: float = None
     lemma1_max_sigma_max: float = None
     final_loss: float = None
@@ -422,6 +426,14 @@ def check_theorems(measured):
                "||w_i - w0|| <= rho_Phi", m.min_lambda_min, ">=", m.mu_Phi**2 / 4,
                "PL constant alpha_f mu^2/4 along the run", conv, applicable=in_ball,
                note="not-applicable when the run leaves B(w0, rho_Phi)"))
+    if m.min_ntk_ck_ratio is not None:
+        add(_exact("ntk_ge_conjugate_kernel_along_run", "PL/NTK [DERIVED]: lambda_min(K(w_i)) / "
+                   "sigma_min(phi(W_i X))^2 >= 1 at every step when d1 >= n",
+                   m.min_ntk_ck_ratio, ">=", 1.0, "PL along the run", conv,
+                   applicable=m.d1 >= m.n))
+    else:
+        add(_na("ntk_ge_conjugate_kernel_along_run", "lambda_min(K(w_i)) >= "
+                "sigma_min(phi(W_i X))^2", "exact", "PL along the run", "min_ntk_ck_ratio"))
     if m.min_pl_ratio is not None:
         add(_exact("pl_ratio_ge_4_lambda_min", "PL/NTK [DERIVED]: ||grad h||^2 / h >= 4 "
                    "lambda_min(K) (min over the run)", m.min_pl_ratio, ">=",

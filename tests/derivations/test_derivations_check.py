@@ -43,6 +43,7 @@ def test_real_run_deterministic_facts_hold(tiny_run):
     recs = {r.name: r for r in check_theorems(measured)}
     assert measured["d1"] >= measured["n"]
     assert recs["ntk_ge_conjugate_kernel"].status == "holds"
+    assert recs["ntk_ge_conjugate_kernel_along_run"].status == "holds"
     assert recs["pl_ratio_ge_4_lambda_min"].status == "holds"
     assert recs["near_isometry_at_init"].status == "holds"
     assert recs["rho_le_phi_ratio"].status == "holds"
@@ -104,7 +105,7 @@ def test_o_statements_never_verified_and_exact_violation_reported():
 def test_missing_optional_measurements_are_not_applicable():
     recs = {r.name: r for r in check_theorems(SYNTH)}
     for nm in ("order_mu", "order_nu", "pl_ratio_ge_4_lambda_min", "lemma1_sampled_lower",
-               "pl_ball_radius"):
+               "pl_ball_radius", "ntk_ge_conjugate_kernel_along_run"):
         assert recs[nm].status == "not-applicable"
         assert math.isnan(recs[nm].implied_constant)
     assert recs["eq9_hypothesis"].status == "implied-constant"

@@ -136,6 +136,21 @@ def test_pl_ball_radius_and_rate_on_a_pl_function(rng, ratio):
             {S.beta_pl: beta, S.L0: L0, S.mu_pl: mu})), **tol("same_math"))
 
 
+def test_sharp_flow_length_on_a_pl_function(rng):
+    """The [DERIVED] flow-length bound 2 sqrt(2 h0)/(mu sqrt(alpha)) bounds a near-flow.
+
+    For L = 1/2 w^T A w with spec(A) in [m, M], ||grad L||^2 >= 2 m L; matching
+    ||grad h|| >= (mu/2) sqrt(2 alpha h) with alpha = 2 gives mu = sqrt(2 m).
+    Small-step GD approximates the flow (its length converges from below).
+    """
+    m_pl, M = 0.2, 1.0
+    sharp = [s for s in lemma2_steps() if s.name == "integrate"][0].rhs
+    L0, path, _ = _gd_on_pl_quadratic(rng, m_pl, M, eta=0.01 / M, dim=10, steps=6000)
+    bound = make_function(sharp)(mu_Phi=np.sqrt(2 * m_pl), alpha_f=2.0, h0=L0)
+    np.testing.assert_allclose(bound, np.sqrt(2 * L0 / m_pl), **tol("same_math"))
+    assert path <= bound
+
+
 def test_pl_ball_inequalities_dense_sampling(rng):
     # sqrt(2 L0/beta) / (1 - sqrt(1 - mu/beta)) <= 2 sqrt(2 beta L0)/mu for mu <= beta
     beta = rng.uniform(0.1, 10, 20000)
