@@ -403,7 +403,8 @@ def check_theorems(measured):
                     "O-conclusion", m.observed_rate, 1 - unit, contraction / unit,
                     "implied-constant", "Thm 2 / Thm 3 conclusion", conv,
                     "largest C consistent with the observed mean contraction "
-                    "(1 - q) / (eta alpha_f mu^2)"))
+                    "(1 - q) / (eta alpha_f mu^2); the PL-ball argument gives C = 1/4 when "
+                    "eta <= 1/beta_h and the run stays in B(w0, rho_Phi) [DERIVED]"))
     add(_o_le("lemma2_path_length", "Lemma 2: length <= C nu_Phi sqrt(h0) / (mu_Phi^2 "
               "sqrt(alpha_f))", "O-conclusion", m.path_length, _num(lemma2_bound(C=1), m),
               "Thm 1: iterates stay in B(w0, rho_Phi)", in_ball,

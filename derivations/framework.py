@@ -36,7 +36,7 @@ __all__ = [
     "theorem1_condition", "theorem1_condition_steps", "theorem2_step_size",
     "theorem2_rate", "pl_ball_radius", "pl_ball_steps", "ntk_pl_steps",
     "one_minus_sqrt_bound", "pl_ball_radius_general", "pl_ball_contraction_general",
-    "pl_ball_general_steps",
+    "pl_ball_general_steps", "theorem2_constant_steps",
 ]
 
 
@@ -789,4 +789,52 @@ def pl_ball_general_steps(mu=S.mu_pl, beta=S.beta_pl, L_0=S.L0, Lt=S.L_t, Lnext=
              pl_ball_radius(beta, L_0, mu), tag="[DERIVED]", source="PL ball"),
         Step("contraction_at_1_over_beta", pl_ball_contraction_general(beta, mu, 1 / beta),
              "==", 1 - mu / beta, tag="[DERIVED]", source="PL ball"),
+    ]
+
+
+def theorem2_constant_steps(mu=S.mu_Phi, alpha=S.alpha_f, beta=S.beta_pl, step=S.eta):
+    """Show that (14) holds with ``C = 1/4`` for ``eta <= 1/beta_h`` in the ball.
+
+    Parameters
+    ----------
+    mu, alpha : sympy.Expr
+        ``mu_Phi`` and ``alpha_f``.
+    beta : sympy.Expr
+        Smoothness ``beta_h`` of ``h`` on the ball.
+    step : sympy.Expr
+        Step size ``eta``.
+
+    Returns
+    -------
+    list of Step
+        The steps, in the order of the proof.
+
+    Notes
+    -----
+    [DERIVED].  In the ball, ``h`` is PL with ``mu_h = alpha_f mu_Phi^2/4``
+    (:func:`ntk_pl_steps`), so the general-step PL-ball contraction is
+    ``1 - 2 mu_h eta (1 - beta eta/2)``; for ``beta eta <= 1`` the factor
+    ``1 - beta eta/2 >= 1/2`` and the contraction is at most
+    ``1 - (1/4) eta alpha_f mu_Phi^2``: eq. (14) with ``C = 1/4``.
+
+    Examples
+    --------
+    >>> [s.verify() for s in theorem2_constant_steps()]
+    [None, True, True]
+    """
+    s = Symbol("s", positive=True)   # s = beta eta in (0, 1]
+    u = Symbol("u", nonnegative=True)  # s = 1 - u
+    mu_h = alpha * mu**2 / 4
+    q = pl_ball_contraction_general(beta, mu_h, step)
+    q14 = theorem2_rate(step, alpha, mu, Rational(1, 4))
+    return [
+        Step("pl_constant_in_ball", Symbol("mu_h"), "==", mu_h, how="assumption",
+             tag="[DERIVED]", source="Lemma 1 + PL/NTK",
+             given="||grad h||^2 >= 4 lambda_min(K) h >= mu_Phi^2 h in B(w0, rho_Phi)"),
+        Step("contraction_in_ball", q, "==",
+             1 - alpha * mu**2 * step * (1 - beta * step / 2) / 2, tag="[DERIVED]",
+             source="PL ball", lhs_label="pl_ball_contraction_general(beta, mu_h, eta)"),
+        Step("eq14_with_C_quarter", q, "<=", q14, tag="[DERIVED]", source="eq. (14)",
+             given="beta eta = 1 - u <= 1",
+             proof=lambda: _nonneg(q14 - q, {beta: (1 - u) / step})),
     ]

@@ -11,7 +11,8 @@ from derivations.framework import (lemma1_radius, lemma1_steps, lemma2_steps, ne
                                    pl_ball_general_steps, pl_ball_radius,
                                    pl_ball_radius_general, pl_ball_steps, pl_inequality,
                                    quadratic_loss_constants, theorem1_condition,
-                                   theorem1_condition_steps, theorem2_rate, theorem2_step_size)
+                                   theorem1_condition_steps, theorem2_constant_steps,
+                                   theorem2_rate, theorem2_step_size)
 from derivations.numeric import make_function
 from derivations.steps import Step
 
@@ -23,6 +24,7 @@ ALL_STEP_LISTS = {
     "pl_ball": pl_ball_steps,
     "pl_ball_general": pl_ball_general_steps,
     "ntk_pl": ntk_pl_steps,
+    "theorem2_constant": theorem2_constant_steps,
 }
 
 
