@@ -16,7 +16,8 @@ fixed here so that they are visible in one place:
 
 import numba
 
-__all__ = ["jit", "prange", "parallel_kernels_enabled", "serial_and_parallel"]
+__all__ = ["jit", "prange", "parallel_kernels_enabled", "serial_and_parallel", "use_parallel",
+           "PARALLEL_MIN_ELEMENTS"]
 
 prange = numba.prange
 
@@ -84,3 +85,14 @@ def serial_and_parallel(py_func, *, cache=True):
         f.__doc__ = py_func.__doc__
         out[parallel] = jit(parallel=parallel, cache=cache)(f)
     return out
+
+
+#: Below this many elements a parallel launch costs more than it saves
+#: (thread wake-up is milliseconds on a loaded machine); serial and parallel
+#: builds agree bitwise, so the switch never changes a result.
+PARALLEL_MIN_ELEMENTS = 1 << 15
+
+
+def use_parallel(parallel, size):
+    """Pick the parallel build only when asked for and worth it for ``size`` elements."""
+    return bool(parallel) and size >= PARALLEL_MIN_ELEMENTS

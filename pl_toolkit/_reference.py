@@ -44,9 +44,9 @@ def activation_funcs(activation):
     """NumPy (phi, phi', phi'') for a built-in activation; vectorized user kernels otherwise."""
     if activation.name in ACTIVATIONS and activation.code >= 0:
         return ACTIVATIONS[activation.name]
-    vec = [np.vectorize(f, otypes=[float]) for f in
-           (activation.phi_scalar.py_func, activation.dphi_scalar.py_func,
-            activation.ddphi_scalar.py_func)]
+    # getattr: under NUMBA_DISABLE_JIT the scalar kernels are plain functions.
+    vec = [np.vectorize(getattr(f, "py_func", f), otypes=[float]) for f in
+           (activation.phi_scalar, activation.dphi_scalar, activation.ddphi_scalar)]
     return tuple(vec)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._jit import jit, prange, serial_and_parallel
+from ._jit import jit, prange, serial_and_parallel, use_parallel
 from ._validation import as_float_array
 
 __all__ = ["Activation", "get_activation", "register_activation", "available_activations"]
@@ -47,6 +47,8 @@ def gelu_d(x):
 
 @jit()
 def gelu_dd(x):
+    if abs(x) > 40.0:  # pdf underflows; avoid 0 * inf from x * x overflowing
+        return 0.0
     return _INV_SQRT_2PI * math.exp(-0.5 * x * x) * (2.0 - x * x)
 
 
@@ -139,6 +141,8 @@ def erf_d(x):
 
 @jit()
 def erf_dd(x):
+    if abs(x) > 30.0:  # exp(-x^2) underflows; avoid inf * 0 from -4 x overflowing
+        return 0.0
     return -4.0 * x / math.sqrt(math.pi) * math.exp(-x * x)
 
 
@@ -401,7 +405,7 @@ class Activation:
         flat = arr.reshape(-1)
         out = np.empty_like(flat)
         _, apply_k = self._kernel_pair()
-        apply_k[bool(parallel)](self.code, order, flat, out)
+        apply_k[use_parallel(parallel, flat.size)](self.code, order, flat, out)
         return out.reshape(arr.shape)
 
     def phi(self, x, *, parallel=True):
@@ -429,18 +433,29 @@ class Activation:
         """Evaluate phi'' elementwise; see :meth:`phi`."""
         return self._apply(x, 2, parallel)
 
-    def phi_dphi(self, Z, H=None, G=None, *, parallel=True):
-        """Fill ``H = phi(Z)`` and ``G = phi'(Z)`` for a 2-D float64 array.
+    def phi_dphi(self, Z, *, parallel=True):
+        """Evaluate ``phi(Z)`` and ``phi'(Z)`` together in one pass.
 
-        ``Z`` must already be a checked, C-contiguous float64 matrix (this
-        is the hot path of the NTK kernels, so it does not re-validate).
+        Parameters
+        ----------
+        Z : array_like of shape (n, m)
+            Finite real matrix (e.g. preactivations ``X W^T``).
+        parallel : bool, default True
+            Use the row-parallel kernel (bitwise equal to the serial one).
+
+        Returns
+        -------
+        H, G : ndarray of shape (n, m)
+            ``phi(Z)`` and ``phi'(Z)``.
         """
-        if H is None:
-            H = np.empty_like(Z)
-        if G is None:
-            G = np.empty_like(Z)
+        Z = as_float_array(Z, "Z", ndim=2, allow_empty=True)
+        return self._fill_phi_dphi(Z, np.empty_like(Z), np.empty_like(Z), parallel)
+
+    def _fill_phi_dphi(self, Z, H, G, parallel=True):
+        # Hot path of the NTK kernels: Z is a checked C-contiguous float64
+        # matrix; H may alias Z (each entry is read before it is written).
         pair, _ = self._kernel_pair()
-        pair[bool(parallel)](self.code, Z, H, G)
+        pair[use_parallel(parallel, Z.size)](self.code, Z, H, G)
         return H, G
 
     def __reduce__(self):

@@ -376,6 +376,8 @@ class ShallowNet:
             If the file is missing or lacks ``W``/``V``.
         """
         path = os.fspath(path)
+        if not os.path.exists(path) and os.path.exists(path + ".npz"):
+            path = path + ".npz"  # np.savez appends the suffix; accept the name given to save
         if not os.path.exists(path):
             raise ValueError(f"path {path!r} does not exist")
         try:

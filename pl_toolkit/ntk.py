@@ -21,7 +21,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from . import _reference
-from ._jit import prange, serial_and_parallel
+from ._jit import prange, serial_and_parallel, use_parallel
 from .network import ShallowNet, check_layers
 
 __all__ = ["loss", "residual", "gradient", "jvp", "vjp", "ntk_gram", "ntk_operator",
@@ -56,7 +56,7 @@ def _check_net(net):
 def _features(net, X, parallel=True):
     """Return ``(H, G)``; ``H`` reuses the buffer of the preactivations."""
     Z = net._preactivations(X)
-    return net.activation.phi_dphi(Z, H=Z, parallel=parallel)
+    return net.activation._fill_phi_dphi(Z, Z, np.empty_like(Z), parallel)
 
 
 def _check_backend(backend):
@@ -391,7 +391,7 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
         else:
             S = A1 @ _scaled_jacobian_rows(G2, net.V).T
     shape = (X.shape[0] * d2, X2c.shape[0] * d2)
-    combine = _COMBINE[bool(parallel)]
+    combine = _COMBINE[use_parallel(parallel, shape[0] * shape[1])]
     if not blocks:
         out = S if (use_w and d2 == 1) else np.empty(shape)
         combine(S, XX, KV, d2, use_w, use_v, out)

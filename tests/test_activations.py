@@ -45,10 +45,6 @@ SYMPY_ACTIVATIONS = {
 }
 
 NO_JIT = bool(numba.config.DISABLE_JIT)
-_NO_JIT_REFERENCE_BUG = pytest.mark.xfail(
-    NO_JIT, strict=True,
-    reason="bug: under NUMBA_DISABLE_JIT, _reference.activation_funcs reads .py_func of user "
-           "scalar kernels, which are then plain functions (AttributeError)")
 _NEEDS_JIT = pytest.mark.skipif(NO_JIT, reason="without numba any Python function 'compiles'")
 
 #: Twice continuously differentiable? (relu/leaky_relu: phi' jumps at 0.)
@@ -142,19 +138,7 @@ def test_against_sympy_mpmath(name, order):
 
 EXTREME = np.array([1e3, -1e3, 1e10, -1e10, 1e100, -1e100, 1e160, -1e160, 1e200, -1e200,
                     1e300, -1e300, 1.7e308, -1.7e308])
-_NAN_AT_EXTREMES = {
-    ("gelu", 2): "bug: gelu_dd = pdf(x) (2 - x^2) is 0 * (-inf) = NaN for |x| > 1.3e154 "
-                 "(x*x overflows); the exact value underflows to -0",
-    ("erf", 2): "bug: erf_dd = (-4 x / sqrt(pi)) * exp(-x^2) is (-inf) * 0 = NaN at "
-                "|x| = 1.7e308 (-4x overflows); the exact value is -0",
-}
-
-
-@pytest.mark.parametrize("name, order", [
-    pytest.param(name, order, marks=pytest.mark.xfail(strict=True,
-                                                      reason=_NAN_AT_EXTREMES[(name, order)]))
-    if (name, order) in _NAN_AT_EXTREMES else (name, order)
-    for name in BUILTINS for order in (0, 1, 2)])
+@pytest.mark.parametrize("name, order", [(name, order) for name in BUILTINS for order in (0, 1, 2)])
 def test_extreme_finite_inputs(name, order):
     """Huge finite inputs: the float64 rounding of the exact value (overflow to
     +-inf allowed where the exact value exceeds the range), never NaN."""
@@ -384,12 +368,11 @@ def test_user_activation_phi_dphi_in_place(user_sin, parallel):
     """
     Z = np.linspace(-3, 3, 24).reshape(4, 6)
     Zc = Z.copy()
-    H, G = user_sin.phi_dphi(Zc, H=Zc, parallel=parallel)
+    H, G = user_sin._fill_phi_dphi(Zc, Zc, np.empty_like(Zc), parallel)
     np.testing.assert_allclose(H, np.sin(Z), **tol("same_math"))
     np.testing.assert_allclose(G, np.cos(Z), **tol("same_math"))
 
 
-@_NO_JIT_REFERENCE_BUG
 @pytest.mark.parametrize("parallel", [False, True])
 def test_user_activation_end_to_end_ntk(user_sin, rng, parallel):
     """ntk_gram of a user activation against an explicit Jacobian built with np.sin/np.cos."""

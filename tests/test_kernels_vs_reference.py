@@ -128,10 +128,6 @@ def _user_net_inputs():
 
 #: Entries failing because of a known bug (reported to the lead): id -> reason.
 KNOWN_BUGS = {}
-if numba.config.DISABLE_JIT:
-    KNOWN_BUGS["ntk_gram[user]"] = (
-        "bug: under NUMBA_DISABLE_JIT, _reference.activation_funcs reads .py_func of user "
-        "scalar kernels, which are then plain functions (AttributeError)")
 COMPARISONS["ntk_gram[user]"] = Comparison(_gram(), _gram_ref(), _user_net_inputs)
 
 
@@ -155,6 +151,15 @@ for _d2 in (1, 3):
 # --------------------------------------------------------------------------
 def _as_tuple(out):
     return tuple(out) if isinstance(out, tuple) else (out,)
+
+
+@pytest.fixture(autouse=True)
+def _always_parallel(monkeypatch):
+    # The wrappers fall back to the serial build below PARALLEL_MIN_ELEMENTS;
+    # the registry inputs are small, so force the parallel build to run.
+    import pl_toolkit._jit
+
+    monkeypatch.setattr(pl_toolkit._jit, "PARALLEL_MIN_ELEMENTS", 0)
 
 
 @pytest.mark.parametrize("kernel_id", [
