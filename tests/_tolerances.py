@@ -77,3 +77,15 @@ TOL[(np.float64, "grid_max")] = (1e-6, 0.0)
 # differences are 1e-16 to 1e-14; 1e-10 is the bar and leaves room
 # for platform libm differences.
 TOL[(np.float64, "kernel_routes")] = (1e-10, 1e-12)
+
+# -- appended by the spectrum/certified helper --
+# A warm-started tracker must reproduce a fresh dense solve: the bar
+# is 1e-8 relative; the tracker stops at tol/4 (Kato-Temple estimate), and a
+# dense solve of an NTK with condition 1e3-1e4 is itself accurate to
+# n eps cond ~ 1e-10 relative, so 1e-8 is reachable and still a real check.
+TOL[(np.float64, "tracking")] = (1e-8, 0.0)
+# Tightness of a certified lower bound on lambda_min of a well-conditioned
+# matrix (the bar): the a-priori Cholesky allowance is
+# sum_i gamma_{i+1} k_ii ~ n^2 u max k_ii / 2, i.e. ~1e-13 relative for
+# n <= 500 and cond <= 1e3; 1e-6 relative leaves room for the shift search.
+TOL[(np.float64, "certified_tightness")] = (1e-6, 0.0)
