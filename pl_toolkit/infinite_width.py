@@ -44,7 +44,8 @@ from scipy.special import roots_hermitenorm
 
 from ._jit import prange, serial_and_parallel
 from .activations import _LEAKY_SLOPE, _phi_dphi, get_activation
-from .hermite import MAX_K, _gaussian_second_moment, _normalized_coefficient_matrix
+from .hermite import (MAX_K, _check_scale, _gaussian_second_moment,
+                      _normalized_coefficient_matrix)
 from ._validation import as_float_array, check_positive_float, check_positive_int
 
 __all__ = ["InfiniteWidthKernels", "infinite_width_kernels"]
@@ -418,6 +419,8 @@ def infinite_width_kernels(X, activation, omega1, omega2, X2=None, *, method="au
         np.fill_diagonal(rho, np.where(na > 0, 1.0, 0.0))
     s_a = omega1 * na
     s_b = omega1 * nb
+    if method == "series" or np.any(zero):
+        _check_scale(max(float(np.max(s_a)), float(np.max(s_b))), "omega1 * max row norm")
 
     if method == "closed_form":
         Caa = (s_a * s_a)[:, None]

@@ -229,3 +229,17 @@ def test_validation():
         hermite_norm("gelu", convention="physicists")
     with pytest.raises(ValueError, match="^k_max must be <= 170"):
         hermite_norm("gelu", k_max=200)
+
+
+def test_large_omega_approaches_sign_function():
+    # tanh(omega g) -> sign(g) as omega -> inf: c_1 -> E|g| = sqrt(2/pi) and, by Stein with
+    # sign' = 2 delta, c_3 -> 2 pdf(0) He_2(0) = -sqrt(2/pi).  The panels (width 0.5 / omega)
+    # are processed in chunks, so memory stays bounded.
+    c = hermite_coefficients("tanh", 3, omega=2000.0)
+    # |tanh(omega g) - sign(g)| integrates to O(1/omega) against the Gaussian.
+    np.testing.assert_allclose(c[[1, 3]], [math.sqrt(2 / math.pi), -math.sqrt(2 / math.pi)],
+                               rtol=0, atol=2.0 / 2000.0)
+    with pytest.raises(ValueError, match="^omega = 2e"):
+        hermite_coefficients("tanh", 3, omega=2e4)
+    # closed forms have no such limit
+    assert hermite_coefficients("relu", 3, omega=2e4)[1] == pytest.approx(1e4)

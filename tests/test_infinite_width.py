@@ -321,3 +321,5 @@ def test_validation():
         infinite_width_kernels(X, "gelu", 1.0, 1.0, method="quadrature", quadrature_nodes=0)
     with pytest.raises(ValueError, match="^series_terms"):
         infinite_width_kernels(X, "gelu", 1.0, 1.0, series_terms=301)
+    with pytest.raises(ValueError, match=r"^omega1 \* max row norm"):
+        infinite_width_kernels(X, "gelu", 2e4, 1.0)
