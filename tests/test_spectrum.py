@@ -1,0 +1,288 @@
+"""Tests of pl_toolkit.spectrum: extreme eigenpairs, singular values, tracking.
+
+Every value is compared with an independent route: matrices of known
+spectrum ``Q diag(lam) Q^T``, analytic spectra (path Laplacian), full
+LAPACK ``eigvalsh`` / ``svdvals`` of the explicit matrix.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from scipy.special import erfc
+from scipy.sparse.linalg import LinearOperator, aslinearoperator
+
+from _tolerances import EPS64, assert_eigenpair, residual_tol, tol
+
+import pl_toolkit
+from pl_toolkit import (ConvergenceWarning, EigResult, LambdaMinTracker, ShallowNet,
+                        jacobian_singular_values, lambda_max, lambda_min, ntk_gram, sigma_max,
+                        sigma_min)
+
+
+# --------------------------------------------------------------------------
+# Test matrices
+# --------------------------------------------------------------------------
+def known_spectrum(rng, lam):
+    n = len(lam)
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    A = (Q * lam) @ Q.T
+    return 0.5 * (A + A.T), Q
+
+
+def gelu(z):
+    return 0.5 * z * erfc(-z / np.sqrt(2.0))
+
+
+def gelu_d(z):
+    return 0.5 * erfc(-z / np.sqrt(2.0)) + z / np.sqrt(2 * np.pi) * np.exp(-0.5 * z * z)
+
+
+def closed_form_ntk(X, W, v):
+    """Two-layer NTK in NumPy: (X X^T) o (G G^T) + H H^T, G = phi'(X W^T) v."""
+    Z = X @ W.T
+    H = gelu(Z)
+    G = gelu_d(Z) * v
+    return (X @ X.T) * (G @ G.T) + H @ H.T
+
+
+def ntk_problem(rng, n=300, d0=40, d1=120):
+    X = rng.standard_normal((n, d0))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    W = rng.standard_normal((d1, d0)) / np.sqrt(d0)
+    v = rng.standard_normal(d1) / np.sqrt(d1)
+    return X, W, v
+
+
+def path_laplacian_op(n):
+    """Dirichlet path Laplacian tridiag(-1, 2, -1): eigenvalues 2 - 2 cos(pi k/(n+1))."""
+    def mv(x):
+        y = 2.0 * x
+        y[1:] -= x[:-1]
+        y[:-1] -= x[1:]
+        return y
+    return LinearOperator((n, n), matvec=mv, dtype=np.float64)
+
+
+def rel(a, b):
+    return abs(a - b) / abs(b)
+
+
+# --------------------------------------------------------------------------
+# lambda_min / lambda_max
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [1, 2, 7, 60])
+def test_dense_known_spectrum(rng, n):
+    lam = np.sort(rng.uniform(-3.0, 5.0, n))
+    A, _ = known_spectrum(rng, lam)
+    lo, hi = lambda_min(A), lambda_max(A)
+    scale = max(abs(lam[0]), abs(lam[-1]))
+    np.testing.assert_allclose(lo.value, lam[0], rtol=0, atol=residual_tol(n, scale))
+    np.testing.assert_allclose(hi.value, lam[-1], rtol=0, atol=residual_tol(n, scale))
+    assert lo.method == hi.method == "dense" and lo.converged and lo.matvecs == 0
+    assert_eigenpair(A, lo.value, lo.vector)
+    assert_eigenpair(A, hi.value, hi.vector)
+    np.testing.assert_allclose(lo.residual, np.linalg.norm(A @ lo.vector - lo.value * lo.vector),
+                               **tol("same_math"))
+
+
+def test_lanczos_on_ntk_matches_dense(rng):
+    K = closed_form_ntk(*ntk_problem(rng))
+    w = np.linalg.eigvalsh(K)
+    assert w[-1] / w[0] > 100          # an ill-conditioned test case
+    op = aslinearoperator(K)
+    lo = lambda_min(op)
+    hi = lambda_max(op)
+    assert lo.method == "lanczos" and lo.converged and hi.converged
+    np.testing.assert_allclose(lo.value, w[0], **tol("iterative_eigen"))
+    np.testing.assert_allclose(hi.value, w[-1], **tol("iterative_eigen"))
+    # the reported residual is the measured one, and the error estimate holds
+    np.testing.assert_allclose(lo.residual, np.linalg.norm(K @ lo.vector - lo.value * lo.vector),
+                               rtol=1e-6, atol=residual_tol(K.shape[0], w[-1]))
+    assert abs(lo.value - w[0]) <= max(10 * lo.error_bound, residual_tol(K.shape[0], w[-1]))
+    # method="lanczos" on an ndarray is the same solver
+    lo2 = lambda_min(K, method="lanczos")
+    np.testing.assert_allclose(lo2.value, w[0], **tol("iterative_eigen"))
+
+
+def test_lanczos_path_laplacian_analytic():
+    n = 200
+    lo = lambda_min(path_laplacian_op(n), tol=1e-10, maxiter=20 * n)
+    exact = 2.0 - 2.0 * np.cos(np.pi / (n + 1))
+    assert lo.converged
+    np.testing.assert_allclose(lo.value, exact, rtol=1e-8)
+    hi = lambda_max(path_laplacian_op(n))
+    np.testing.assert_allclose(hi.value, 2.0 - 2.0 * np.cos(np.pi * n / (n + 1)),
+                               **tol("iterative_eigen"))
+
+
+def test_lanczos_small_operator_exact_after_n_steps(rng):
+    # Krylov space of dimension n is the whole space: exact up to rounding.
+    lam = np.arange(1.0, 31.0) ** 2
+    A, _ = known_spectrum(rng, lam)
+    lo = lambda_min(aslinearoperator(A), tol=1e-14)
+    np.testing.assert_allclose(lo.value, 1.0, rtol=0, atol=residual_tol(30, lam[-1]))
+
+
+def test_warm_start_needs_few_matvecs(rng):
+    K = closed_form_ntk(*ntk_problem(rng))
+    cold = lambda_min(aslinearoperator(K))
+    w, V = np.linalg.eigh(K)
+    warm = lambda_min(aslinearoperator(K), v0=V[:, 0] + 1e-6 * rng.standard_normal(K.shape[0]))
+    assert warm.converged
+    assert warm.matvecs < cold.matvecs / 5
+    np.testing.assert_allclose(warm.value, w[0], **tol("iterative_eigen"))
+
+
+def test_nonconvergence_warns_and_flags(rng):
+    K = closed_form_ntk(*ntk_problem(rng))
+    with pytest.warns(ConvergenceWarning, match="did not reach"):
+        r = lambda_min(aslinearoperator(K), maxiter=15)
+    assert r.converged is False
+    assert r.matvecs <= 16
+    assert np.isfinite(r.value) and r.error_bound > 1e-8 * abs(r.value)
+
+
+def test_eigresult_is_immutable(rng):
+    r = lambda_min(np.diag([2.0, 1.0]))
+    assert isinstance(r, EigResult)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.value = 0.0
+    with pytest.raises(ValueError):
+        r.vector[0] = 1.0
+
+
+def test_bad_input():
+    A = np.array([[1.0, 2.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="^A is not symmetric"):
+        lambda_min(A)
+    with pytest.raises(ValueError, match=r"^A contains NaN at index \(0, 1\)"):
+        lambda_min(np.array([[1.0, np.nan], [np.nan, 1.0]]))
+    with pytest.raises(ValueError, match="^A must be square"):
+        lambda_min(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="^method"):
+        lambda_min(np.eye(2), method="arpack")
+    with pytest.raises(ValueError, match="^tol"):
+        lambda_min(np.eye(2), tol=-1.0)
+    with pytest.raises(ValueError, match="^maxiter"):
+        lambda_min(np.eye(2), maxiter=0)
+    with pytest.raises(ValueError, match="^v0 must have length 2"):
+        lambda_min(aslinearoperator(np.eye(2)), v0=np.ones(3))
+    with pytest.raises(ValueError, match="^method='dense' needs an ndarray"):
+        lambda_min(aslinearoperator(np.eye(2)), method="dense")
+    bad = LinearOperator((3, 3), matvec=lambda x: np.full(3, np.nan), dtype=np.float64)
+    with pytest.raises(ValueError, match="^A returned NaN"):
+        lambda_min(bad)
+
+
+# --------------------------------------------------------------------------
+# singular values
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(40, 25), (25, 40), (30, 30)])
+def test_sigma_known(rng, shape):
+    p, q = shape
+    k = min(p, q)
+    s = np.geomspace(1e-3, 10.0, k)
+    U, _ = np.linalg.qr(rng.standard_normal((p, k)))
+    V, _ = np.linalg.qr(rng.standard_normal((q, k)))
+    A = (U * s) @ V.T
+    lo, hi = sigma_min(A), sigma_max(A)
+    assert lo.method == "svd"
+    np.testing.assert_allclose(lo.value, s[0], rtol=0, atol=residual_tol(max(p, q), s[-1]))
+    np.testing.assert_allclose(hi.value, s[-1], rtol=0, atol=residual_tol(max(p, q), s[-1]))
+    assert lo.residual <= residual_tol(max(p, q), s[-1] ** 2)
+    # Gram route on an operator: sigma_max accurate to tol; sigma_min accurate
+    # to about eps cond^2 relative (condition 1e4 squared -> ~1e-8).
+    op = aslinearoperator(A)
+    hi2 = sigma_max(op)
+    lo2 = sigma_min(op, tol=1e-12)
+    assert lo2.method == "gram-lanczos"
+    np.testing.assert_allclose(hi2.value, s[-1], **tol("iterative_eigen"))
+    np.testing.assert_allclose(lo2.value, s[0], rtol=1e-6)
+
+
+def test_sigma_bad_input():
+    with pytest.raises(ValueError, match="^A must have 2"):
+        sigma_min(np.ones(3))
+    with pytest.raises(ValueError, match="^A contains Inf"):
+        sigma_max(np.array([[1.0, np.inf]]))
+
+
+# --------------------------------------------------------------------------
+# tracking
+# --------------------------------------------------------------------------
+def test_tracker_dense_trajectory_matches_fresh_solves(rng):
+    X, W, v = ntk_problem(rng, n=200, d0=30, d1=100)
+    dW = rng.standard_normal(W.shape) / np.sqrt(W.shape[1])
+    tr = LambdaMinTracker(tol=1e-8)
+    methods = []
+    for t in range(16):
+        K = closed_form_ntk(X, W + 2e-3 * t * dW + 1e-3 * np.sin(t) * dW ** 2, v)
+        r = tr.update(K)
+        exact = np.linalg.eigvalsh(K)[0]
+        np.testing.assert_allclose(r.value, exact, **tol("tracking"))
+        methods.append(r.method)
+    assert methods[0] == "dense"
+    assert methods.count("tracked") >= 12          # the warm route does the work
+    assert tr.updates == 16 and tr.fallbacks == methods.count("dense")
+
+
+def test_tracker_jump_falls_back(rng):
+    lam = np.linspace(1.0, 2.0, 50)
+    A, _ = known_spectrum(rng, lam)
+    B, _ = known_spectrum(rng, lam[::-1] * 0.5)        # unrelated eigenvectors
+    tr = LambdaMinTracker()
+    tr.update(A)
+    r = tr.update(B)
+    np.testing.assert_allclose(r.value, 0.5, **tol("tracking"))
+
+
+def test_tracker_operator_route(rng):
+    X, W, v = ntk_problem(rng, n=150, d0=30, d1=80)
+    dW = rng.standard_normal(W.shape) / np.sqrt(W.shape[1])
+    tr = LambdaMinTracker()
+    mv = []
+    for t in range(4):
+        K = closed_form_ntk(X, W + 1e-3 * t * dW, v)
+        r = tr.update(aslinearoperator(K))
+        assert r.method == "lanczos" and r.converged
+        np.testing.assert_allclose(r.value, np.linalg.eigvalsh(K)[0], **tol("iterative_eigen"))
+        mv.append(r.matvecs)
+    assert max(mv[1:]) < mv[0]                          # warm starts pay off
+    # a new size resets the tracker instead of failing
+    r = tr.update(np.diag([3.0, 2.0]))
+    np.testing.assert_allclose(r.value, 2.0, **tol("same_math"))
+
+
+def test_tracker_bad_input():
+    with pytest.raises(ValueError, match="^tol"):
+        LambdaMinTracker(tol=0.0)
+    with pytest.raises(ValueError, match="^method"):
+        LambdaMinTracker(method="qr")
+    with pytest.raises(ValueError, match="^A is not symmetric"):
+        LambdaMinTracker().update(np.array([[1.0, 1.0], [0.0, 1.0]]))
+
+
+# --------------------------------------------------------------------------
+# Jacobian spectrum
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("d2,bias", [(1, False), (2, True)])
+def test_jacobian_singular_values(rng, d2, bias):
+    net = ShallowNet.init(d0=6, d1=40, d2=d2, seed=4, bias=bias)
+    X = rng.standard_normal((25, 6))
+    w = np.linalg.eigvalsh(ntk_gram(net, X))
+    smin, smax = jacobian_singular_values(net, X)
+    np.testing.assert_allclose(smin ** 2, w[0], rtol=0, atol=residual_tol(len(w), w[-1]))
+    np.testing.assert_allclose(smax ** 2, w[-1], rtol=residual_tol(len(w), 1.0))
+    js = jacobian_singular_values(net, X, method="lanczos")
+    assert js.method == "lanczos" and js.lambda_min.converged
+    np.testing.assert_allclose(js.sigma_min ** 2, w[0], **tol("iterative_eigen"))
+    np.testing.assert_allclose(js.sigma_max ** 2, w[-1], **tol("iterative_eigen"))
+
+
+def test_public_names_exported():
+    for name in ("lambda_min", "lambda_max", "sigma_min", "sigma_max", "EigResult",
+                 "ConvergenceWarning", "LambdaMinTracker", "jacobian_singular_values"):
+        assert name in pl_toolkit.__all__
+    assert issubclass(ConvergenceWarning, UserWarning)
+    assert EPS64 > 0
