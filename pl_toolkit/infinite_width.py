@@ -368,6 +368,11 @@ def infinite_width_kernels(X, activation, omega1, omega2, X2=None, *, method="au
 
     Rows of zero norm give ``u = 0``; their entries are
     ``phi(0) E[phi(v)]`` (and the same with ``phi'``) for every method.
+    Pass ``X2=None`` (not ``X2=X``) for the symmetric kernel: only then is
+    ``rho_aa = 1`` set exactly and the diagonal computed in closed form.
+    Near-duplicate rows make ``rho`` uncertain by about ``eps`` and the
+    ReLU ``Sigmadot = (pi - arccos rho) / (2 pi)`` by about ``sqrt(eps) /
+    pi ~ 5e-9`` (infinite slope at ``rho = 1``), for every method.
 
     Examples
     --------

@@ -323,3 +323,21 @@ def test_validation():
         infinite_width_kernels(X, "gelu", 1.0, 1.0, series_terms=301)
     with pytest.raises(ValueError, match=r"^omega1 \* max row norm"):
         infinite_width_kernels(X, "gelu", 2e4, 1.0)
+
+
+def test_agrees_with_the_finite_width_ntk_of_the_network(rng):
+    # The package's empirical NTK (blocks W and V) divided by d1 against the expected kernel.
+    from pl_toolkit import ShallowNet, ntk_gram
+
+    X = _data(rng, n=5, d0=3)
+    omega1, omega2, d1 = 0.9, 1.2, 16000
+    net = ShallowNet(omega1 * rng.standard_normal((d1, 3)), omega2 * rng.standard_normal((1, d1)),
+                     activation="gelu")
+    blocks = ntk_gram(net, X, blocks=True)
+    expected = infinite_width_kernels(X, "gelu", omega1, omega2)
+    T = _empirical_terms(X, get_activation("gelu"), net.W, net.V[0])
+    scale = T.std(axis=0)
+    assert np.all(np.abs((blocks.W + blocks.V) / d1 - expected.ntk) <= monte_carlo_tol(d1, scale))
+    Tv = np.einsum("ra,rb->rab", *(2 * [get_activation("gelu").phi(X @ net.W.T).T]))
+    assert np.all(np.abs(blocks.V / d1 - expected.ntk_second_layer)
+                  <= monte_carlo_tol(d1, Tv.std(axis=0)))
