@@ -34,11 +34,17 @@ below float64 resolution.  The accuracy claim is therefore on ``h_k``
 
 The paper (Def. 4) defines ``||phi||_H = sqrt(sum_k c_k^2)``.  With the
 probabilists' ``He_k`` this series **diverges for every built-in
-activation except the polynomials**: for GELU, ``c_k ~ (k-3)!! (1 +
-omega^2)^{-k/2} omega^k`` for even ``k``, and for ReLU ``|c_k| = omega
-(k-3)!! / sqrt(2 pi)``; the terms of tanh, sigmoid, softplus, SiLU and erf
-grow factorially too (``log c_k^2`` rises by about 4 per step around
-``k = 20``).  :func:`hermite_norm` returns ``inf`` for those with
+activation except the polynomials**: for GELU (even ``k``) the ratio
+``c_{k+2} / c_k`` approaches ``-(k + 1) omega^2 / (1 + omega^2)``
+(Stein: ``c_k = omega^k E[phi^(k)(omega g)]`` with ``phi^(k) = x
+pdf^(k-1) + k pdf^(k-2)``; checked numerically up to ``k = 40``), so the
+terms eventually grow for every ``omega > 0`` (for ``omega = 1/28`` only
+beyond ``k ~ 785``); for ReLU ``|c_k| = omega (k-3)!! / sqrt(2 pi)``.
+For erf the kernel ``(2/pi) arcsin(2 omega^2 rho / (1 + 2 omega^2))``
+gives ``c_k^2 / k! ~ r^k k^{-3/2}`` with ``r < 1``, so ``c_k^2 ~ k! r^k
+k^{-3/2}`` diverges; tanh, sigmoid, softplus and SiLU have poles off the
+real axis, their ``c_k^2 / k!`` decay more slowly still, and ``log
+c_k^2`` rises by about 4 per step around ``k = 20``.  :func:`hermite_norm` returns ``inf`` for those with
 ``convention="paper"``, a truncated sum if ``k_max`` is given, and the
 finite orthonormal norm ``sqrt(E[phi(omega g)^2]) = sqrt(sum_k c_k^2/k!)``
 with ``convention="orthonormal"``.  The latter is what enters the
