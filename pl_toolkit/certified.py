@@ -101,6 +101,9 @@ class NTKCertifiedBound:
         ``"cholesky"`` or ``"arb"``.
     n : int
         Size of ``K`` (``n d2``).
+    upper : float
+        ``method="arb"`` only: certified ``lambda_min(K_exact) <= upper``
+        (``nan`` otherwise).
     """
 
     bound: float
@@ -109,6 +112,7 @@ class NTKCertifiedBound:
     estimate: float
     method: str
     n: int
+    upper: float = float("nan")
 
     def __float__(self):
         return float(self.bound)
@@ -453,7 +457,8 @@ def _ntk_arb(net, X, layers):
     E = Ka.eig(multiple=True)
     lows = [_arb_low(z.real) for z in E]
     mids = [float(z.real.mid()) for z in E]
-    return _round_down(min(lows)), min(mids)
+    highs = [-_arb_low(-z.real) for z in E]
+    return _round_down(min(lows)), min(mids), min(highs)
 
 
 def ntk_lambda_min_certified(net, X, *, layers=("W", "V"), method="cholesky"):
@@ -539,9 +544,9 @@ def ntk_lambda_min_certified(net, X, *, layers=("W", "V"), method="cholesky"):
     if method not in ("cholesky", "arb"):
         raise ValueError(f"method must be 'cholesky' or 'arb', got {method!r}")
     if method == "arb":
-        L, mid = _ntk_arb(net, X, layers)
+        L, mid, high = _ntk_arb(net, X, layers)
         return NTKCertifiedBound(bound=L, matrix_bound=float("nan"), rounding_allowance=float("nan"),
-                                 estimate=mid, method="arb", n=X.shape[0] * net.d2)
+                                 estimate=mid, method="arb", n=X.shape[0] * net.d2, upper=high)
     K, E = _ntk_with_error(net, X, layers)
     cb = lambda_min_certified(K, full_output=True)
     rho = _rho_upper(E)
