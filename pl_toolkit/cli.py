@@ -148,6 +148,98 @@ def cmd_ntk(args):
 
 
 # --------------------------------------------------------------------------
+# run (the main job)
+# --------------------------------------------------------------------------
+def _run_config(args):
+    from dataclasses import fields
+
+    from .experiments.run import RunConfig, load_config
+
+    values = load_config(args.config) if args.config else {}
+    for f in fields(RunConfig):
+        v = getattr(args, f.name, None)
+        if v is not None:
+            values[f.name] = v
+    if isinstance(values.get("init"), str):
+        values["init"] = _parse_init(values["init"])
+    lr = values.get("lr")
+    if isinstance(lr, str) and lr not in ("theory", "1/beta"):
+        try:
+            values["lr"] = float(lr)
+        except ValueError:
+            raise UsageError(f"--lr must be a number, 'theory' or '1/beta', got {lr!r}") from None
+    return RunConfig(**values)
+
+
+def cmd_run(args):
+    """Train on real data, measure every constant, check the theorem, write a report."""
+    from .experiments.run import run_experiment, summary_rows
+
+    cfg = _run_config(args)
+    result = run_experiment(cfg, progress=not (args.quiet or args.json or args.no_progress))
+    rep = result.report
+    if args.json:
+        from .experiments.run import _json_clean
+
+        print(json.dumps(_json_clean(dict(summary=dict(summary_rows(rep)), trajectory=rep["trajectory"],
+                                          lemma3=rep["lemma3"], files=rep["files"],
+                                          seconds=rep["seconds"], out=cfg.out)), indent=2))
+    elif not args.quiet:
+        rows = summary_rows(rep)
+        width = max(len(k) for k, _ in rows)
+        print(f"pl-toolkit run: report in {cfg.out}/ ({rep['seconds']:.1f} s)")
+        for k, v in rows:
+            print(f"  {k:<{width}}  {v}")
+        checks = rep["checks"]
+        exact = [c for c in checks if c["kind"] == "exact"]
+        held = sum(c["status"] == "holds" for c in exact)
+        print(f"  {'theorem checks':<{width}}  {len(checks)} rows: {held}/{len(exact)} exact "
+              f"inequalities hold; O(.) rows report implied constants (report.md)")
+    return 0
+
+
+def _add_run_args(p):
+    from .experiments.run import RunConfig
+
+    d = RunConfig()
+    p.add_argument("--config", metavar="FILE", help="TOML or JSON file of settings (flags override it)")
+    g = p.add_argument_group("data")
+    g.add_argument("--data", default=None, metavar="NAME|FILE",
+                   help=f"digits (real, bundled with scikit-learn), sphere, teacher, or a "
+                        f".npz/.npy/.csv file (default: {d.data})")
+    g.add_argument("--n", type=int, default=None, help=f"training samples (default: {d.n})")
+    g.add_argument("--d0", type=int, default=None, help=f"input dimension of synthetic data (default: {d.d0})")
+    g.add_argument("--d2", type=int, default=None, help=f"outputs of synthetic data (default: {d.d2})")
+    g.add_argument("--data-seed", type=int, default=None, help=f"seed of the data (default: {d.data_seed})")
+    g = p.add_argument_group("network")
+    g.add_argument("--activation", default=None, help=f"activation (default: {d.activation})")
+    g.add_argument("--init", default=None, help=f"lecun, he, xavier or 'omega1,omega2' (default: {d.init})")
+    g.add_argument("--d1", type=int, default=None,
+                   help="width (default: --width-factor x n^1.5/d0, the scale of eq. 21)")
+    g.add_argument("--width-factor", type=float, default=None,
+                   help=f"width as a multiple of n^1.5/d0 (default: {d.width_factor})")
+    g.add_argument("--seed", type=int, default=None, help=f"seed of the weights (default: {d.seed})")
+    g = p.add_argument_group("training")
+    g.add_argument("--steps", type=int, default=None, help=f"maximum steps (default: {d.steps})")
+    g.add_argument("--lr", default=None,
+                   help=f"step size: a number, '1/beta' (inverse Hessian top eigenvalue at init) "
+                        f"or 'theory' (eq. 13) (default: {d.lr})")
+    g.add_argument("--optimizer", choices=("gd", "sgd"), default=None, help=f"(default: {d.optimizer})")
+    g.add_argument("--batch-size", type=int, default=None, help="SGD batch size (default: min(128, n))")
+    g.add_argument("--track-every", type=int, default=None,
+                   help=f"cadence of the expensive tracked quantities (default: {d.track_every})")
+    g.add_argument("--stop-fraction", type=float, default=None,
+                   help=f"stop when h <= this x h0 (default: {d.stop_fraction})")
+    g.add_argument("--lemma1-samples", type=int, default=None,
+                   help=f"random points of the Lemma-1 ball to probe (default: {d.lemma1_samples})")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", default=None, metavar="DIR", help=f"report directory (default: {d.out})")
+    g.add_argument("--json", action="store_true", help="print a JSON summary instead of the table")
+    g.add_argument("--quiet", action="store_true", help="print nothing")
+    g.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+# --------------------------------------------------------------------------
 def build_parser():
     """Build the argument parser of ``pl-toolkit``.
 
@@ -163,6 +255,15 @@ def build_parser():
                                  "networks (Song et al., NeurIPS 2021) on real data.")
     parser.add_argument("--version", action="version", version=f"pl_toolkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("run", help="the main job: train, measure every constant, check the theorem, report",
+                       description="Train the paper's network x -> V phi(W x) (both layers, GD) on "
+                                   "real data from a standard initialization, measure every "
+                                   "constant of the PL argument along the run, evaluate every "
+                                   "inequality of the theorems at those constants (as implied "
+                                   "constants), and write report.md, report.json and PNG plots.")
+    _add_run_args(p)
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("ntk", help="empirical NTK Gram of a net on data: size, trace, time, spectrum",
                        description="Compute the empirical NTK Gram matrix (both layers by default) "
