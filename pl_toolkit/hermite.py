@@ -101,7 +101,8 @@ def _half_line_rule(k_max, scale_max):
     ``exp(-40)``.  Panels have width ``h <= 0.5 / max(scale, 1)`` so that a
     pole of ``phi(scale g)`` at distance ``pi / (2 scale)`` from the real
     axis (tanh; sigmoid-type activations are at ``pi / scale``) is at least
-    ``3 h`` away: the 20-point rule then converges like ``(h / 3)^40``.
+    ``3 h`` away: the Bernstein-ellipse parameter of each panel is then
+    above 12 and the 20-point rule's error is of order ``12^-40``.
     The panel width also resolves the oscillation of ``He_k`` (period
     ``~ 2 pi / sqrt(k)``).  Panels start at 0, so a kink at 0 (ReLU) is a
     panel edge and costs nothing.
