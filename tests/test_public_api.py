@@ -36,6 +36,12 @@ PUBLIC_MODULES = {
     "pl_toolkit.data",
     # command line (setup.cfg console script pl_toolkit.cli:main)
     "pl_toolkit.cli",
+    "pl_toolkit.__main__",
+    # experiments behind the command line
+    "pl_toolkit.experiments",
+    "pl_toolkit.experiments.run",
+    "pl_toolkit.experiments.sweep",
+    "pl_toolkit.experiments.init_scale",
 }
 
 #: numba entry points that compile; only pl_toolkit/_jit.py may use them.
