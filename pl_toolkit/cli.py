@@ -134,12 +134,33 @@ def cmd_ntk(args):
              f"  trace      {summary['trace']:.10g}",
              f"  time       {seconds:.3f} s"]
     if not args.no_spectrum:
-        from scipy.linalg import eigh
+        from .spectrum import lambda_max, lambda_min
 
-        lo = float(eigh(K, eigvals_only=True, subset_by_index=[0, 0])[0])
-        hi = float(eigh(K, eigvals_only=True, subset_by_index=[K.shape[0] - 1, K.shape[0] - 1])[0])
-        summary.update(lambda_min=lo, lambda_max=hi)
-        lines += [f"  lambda_min {lo:.10g}", f"  lambda_max {hi:.10g}"]
+        lo, hi = lambda_min(K), lambda_max(K)
+        summary.update(lambda_min=lo.value, lambda_max=hi.value,
+                       condition_number=hi.value / lo.value if lo.value > 0 else float("inf"))
+        lines += [f"  lambda_min {lo.value:.10g}  (residual {lo.residual:.1e}, {lo.method})",
+                  f"  lambda_max {hi.value:.10g}",
+                  f"  cond       {summary['condition_number']:.4g}"]
+    if args.certified:
+        from .certified import ntk_lambda_min_certified
+
+        t1 = time.perf_counter()
+        cert = ntk_lambda_min_certified(net, ds.X, layers=layers)
+        summary.update(certified_lower_bound=cert.bound, certified_matrix_bound=cert.matrix_bound,
+                       certified_rounding_allowance=cert.rounding_allowance,
+                       certified_seconds=time.perf_counter() - t1)
+        lines += [f"  certified  lambda_min(K_exact) >= {cert.bound:.10g}  "
+                  f"(matrix {cert.matrix_bound:.6g}, rounding allowance {cert.rounding_allowance:.2e}, "
+                  f"{summary['certified_seconds']:.2f} s)"]
+    if args.constants:
+        from .constants import lemma3_constants
+
+        c = lemma3_constants(net, ds.X)
+        summary["lemma3"] = c.to_dict()
+        lines += ["  Lemma 3 (eq. 18) at these weights:"]
+        lines += [f"    {k:<18} {getattr(c, k):.6g}" for k in
+                  ("mu_Phi", "nu_Phi", "beta_Phi", "rho_Phi", "beta_Phi_followup", "rho_Phi_followup")]
     if args.save:
         np.save(args.save, K)
         lines.append(f"  saved      {args.save}")
@@ -240,6 +261,32 @@ def _add_run_args(p):
 
 
 # --------------------------------------------------------------------------
+# ledger
+# --------------------------------------------------------------------------
+def cmd_ledger(args):
+    """Widths demanded by every Table-1 theorem beside the width GD needed."""
+    from .experiments.ledger import ledger_for
+
+    res = ledger_for(data=args.data, n=args.n, d0=args.d0, data_seed=args.data_seed,
+                     activation=args.activation, init=_parse_init(args.init), d1=args.d1,
+                     steps=args.steps, stop_fraction=args.stop_fraction, seed=args.seed,
+                     report=args.report, progress=not (args.quiet or args.json))
+    if args.out:
+        import os
+
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "ledger.md"), "w") as fh:
+            fh.write(res["markdown"])
+        with open(os.path.join(args.out, "ledger.json"), "w") as fh:
+            fh.write(res["json"])
+    if args.json:
+        print(res["json"])
+    elif not args.quiet:
+        print(res["markdown"])
+    return 0
+
+
+# --------------------------------------------------------------------------
 def build_parser():
     """Build the argument parser of ``pl-toolkit``.
 
@@ -265,6 +312,28 @@ def build_parser():
     _add_run_args(p)
     p.set_defaults(func=cmd_run)
 
+    p = sub.add_parser("ledger", help="width each Table-1 theorem demands vs the width GD needed",
+                       description="For a data set, activation and initialization: the width every "
+                                   "theorem of the paper's Table 1 demands (unknown constants set "
+                                   "to 1 and shown as such) beside the width at which gradient "
+                                   "descent was measured to converge.")
+    _add_data_args(p, n_default=200)
+    g = p.add_argument_group("network and measurement")
+    g.add_argument("--activation", default="gelu", help="activation (default: gelu)")
+    g.add_argument("--init", default="lecun", help="lecun, he, xavier or 'omega1,omega2' (default: lecun)")
+    g.add_argument("--d1", type=int, default=None,
+                   help="width at which to measure convergence (default: 16 x n^1.5/d0)")
+    g.add_argument("--steps", type=int, default=2000, help="GD steps of the measurement (default: 2000)")
+    g.add_argument("--stop-fraction", type=float, default=1e-3,
+                   help="converged when h <= this x h0 (default: 1e-3)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the weights (default: 0)")
+    g.add_argument("--report", metavar="report.json",
+                   help="take the measured width and outcome from a 'pl-toolkit run' report instead")
+    p.add_argument("--out", metavar="DIR", help="also write ledger.md and ledger.json here")
+    p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    p.add_argument("--quiet", action="store_true", help="print nothing")
+    p.set_defaults(func=cmd_ledger)
+
     p = sub.add_parser("ntk", help="empirical NTK Gram of a net on data: size, trace, time, spectrum",
                        description="Compute the empirical NTK Gram matrix (both layers by default) "
                                    "of the paper's network on a data set and report its size, "
@@ -275,6 +344,10 @@ def build_parser():
                    help="output dimension d2 of a freshly initialized net (default: the data's)")
     p.add_argument("--layers", default="W,V", help="trained layers: W,V (default), W or V")
     p.add_argument("--no-spectrum", action="store_true", help="skip the eigenvalues")
+    p.add_argument("--certified", action="store_true",
+                   help="also a certified lower bound on lambda_min of the exact NTK "
+                        "(including the rounding error of forming it)")
+    p.add_argument("--constants", action="store_true", help="also Lemma 3's constants at these weights")
     p.add_argument("--save", metavar="FILE.npy", help="write the Gram matrix to this .npy file")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("--quiet", action="store_true", help="print nothing")

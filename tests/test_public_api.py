@@ -40,6 +40,7 @@ PUBLIC_MODULES = {
     # experiments behind the command line
     "pl_toolkit.experiments",
     "pl_toolkit.experiments.run",
+    "pl_toolkit.experiments.ledger",
     "pl_toolkit.experiments.sweep",
     "pl_toolkit.experiments.init_scale",
 }

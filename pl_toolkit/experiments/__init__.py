@@ -8,3 +8,8 @@ Each experiment writes a report directory; the command line in
 from .run import RunConfig, RunResult, default_width, load_config, run_experiment
 
 __all__ = ["RunConfig", "RunResult", "default_width", "load_config", "run_experiment"]
+
+# -- the theory ledger on real data (pl-toolkit ledger) --
+from .ledger import data_quantities, ledger_for
+
+__all__ += ["data_quantities", "ledger_for"]

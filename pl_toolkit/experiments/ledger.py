@@ -1,0 +1,120 @@
+"""The theory ledger on real data: Table 1's widths beside the measured one."""
+
+import json
+import math
+import os
+
+import numpy as np
+
+__all__ = ["data_quantities", "ledger_for"]
+
+
+def data_quantities(X, activation, omega1, omega2):
+    """The data-dependent quantities the Table-1 theorems are stated in.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d0)
+        Inputs as rows.
+    activation : str or Activation
+        Activation of the network.
+    omega1, omega2 : float
+        Initialization scales.
+
+    Returns
+    -------
+    dict
+        ``lambda0`` (smallest eigenvalue of the infinite-width NTK per unit
+        width, for this activation and initialization), ``delta`` (minimum
+        separation ``min_{i != j} ||x_i - x_j||``), ``sigma_max_X``,
+        ``t`` and ``s_t = sigma_min(X^{*t})`` with ``t`` the smallest
+        ``t >= 2`` whose Hermite coefficient ``c_t(omega1)`` is nonzero.
+    """
+    from ..activations import get_activation
+    from ..hermite import hermite_coefficients
+    from ..infinite_width import infinite_width_kernels
+    from ..khatri_rao import sigma_min_khatri_rao
+    from ..spectrum import lambda_min
+    from .run import _first_nonzero_hermite, _min_separation
+
+    act = get_activation(activation)
+    coeffs = hermite_coefficients(act, 8, omega=omega1)
+    t = _first_nonzero_hermite(coeffs) or 2
+    iw = infinite_width_kernels(X, act, omega1, omega2)
+    return dict(lambda0=float(lambda_min(iw.ntk).value), delta=_min_separation(X),
+                sigma_max_X=float(np.linalg.norm(X, 2)), t=t,
+                s_t=float(sigma_min_khatri_rao(X, t)))
+
+
+def ledger_for(*, data="digits", n=200, d0=16, data_seed=0, activation="gelu", init="lecun",
+               d1=None, steps=2000, stop_fraction=1e-3, seed=0, report=None, progress=True):
+    """Build the theory ledger for a data set, measuring the width GD needs.
+
+    Parameters
+    ----------
+    data, n, d0, data_seed : see :func:`pl_toolkit.data.load_dataset`
+        The data.
+    activation : str, default "gelu"
+        Activation.
+    init : str or tuple, default "lecun"
+        Initialization.
+    d1 : int, optional
+        Width at which GD is run (default ``16 n^{3/2} / d0``).
+    steps : int, default 2000
+        Maximum GD steps (step size ``1/beta`` at initialization).
+    stop_fraction : float, default 1e-3
+        GD counts as converged once ``h <= stop_fraction * h0``.
+    seed : int, default 0
+        Seed of the weights.
+    report : str, optional
+        A ``report.json`` written by ``pl-toolkit run``: its width and
+        outcome are used and no training is done.
+    progress : bool, default True
+        Progress bar while training.
+
+    Returns
+    -------
+    dict
+        ``ledger`` (the :class:`derivations.ledger.Ledger`), ``markdown``,
+        ``json``, and the measured inputs.
+    """
+    from derivations.ledger import theory_ledger
+
+    from ..data import load_dataset
+    from ..network import ShallowNet
+    from ..ntk import loss
+    from ..training import train
+    from .run import default_width
+
+    if report is not None:
+        if not os.path.exists(report):
+            raise ValueError(f"report {report!r} does not exist")
+        with open(report) as fh:
+            rep = json.load(fh)
+        try:
+            cfg, dq = rep["config"], rep["data"]
+            data, n, d0, data_seed = cfg["data"], dq["n"], cfg["d0"], cfg["data_seed"]
+            activation, init, d1 = cfg["activation"], cfg["init"], rep["network"]["d1"]
+            converged = rep["trajectory"]["status"] == "converged"
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"report {report!r} is not a pl-toolkit run report (missing {exc})") from None
+        init = tuple(init) if isinstance(init, list) else init
+    ds = load_dataset(data, n=n, d0=d0, seed=data_seed)
+    d1 = default_width(ds.n, ds.d0, 16.0) if d1 is None else int(d1)
+    net = ShallowNet.init(ds.d0, d1, ds.d2, activation=activation, init=init, seed=seed)
+    if report is None:
+        h0 = loss(net, ds.X, ds.Y)
+        traj = train(net, ds.X, ds.Y, steps=steps, lr="1/beta", track="default",
+                     stop_loss=stop_fraction * h0, seed=seed, progress=progress)
+        converged = traj.status == "converged"
+    q = data_quantities(ds.X, net.activation, net.omega1, net.omega2)
+    tiny = np.finfo(float).tiny
+    led = theory_ledger(ds.n, ds.d0, max(q["lambda0"], tiny), max(q["delta"], tiny), q["sigma_max_X"],
+                        max(q["s_t"], tiny), d1, converged=converged,
+                        context=f"{ds.name}, {net.activation.name}, init={init}")
+    inputs = dict(q, n=ds.n, d0=ds.d0, d1=d1, converged=converged,
+                  data=ds.name, activation=net.activation.name, init=init if isinstance(init, str) else list(init))
+    js = json.loads(led.to_json())
+    js_all = json.dumps(dict(inputs={k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                                     for k, v in inputs.items()}, ledger=js), indent=2)
+    return dict(ledger=led, markdown=led.to_markdown(), json=js_all, inputs=inputs)
