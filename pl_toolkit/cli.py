@@ -30,7 +30,9 @@ def _add_data_args(p, *, n_default=None):
                    help="built-in 'digits' (scikit-learn, d0=64), 'sphere' (uniform on the unit "
                         "sphere, random labels) or 'teacher' (Gaussian teacher-student), or a "
                         ".npz (X, Y) / .npy (X) / .csv (X then label columns) file (default: digits)")
-    g.add_argument("--n", type=int, default=n_default, help="number of samples")
+    g.add_argument("--n", type=int, default=None,
+                   help=f"number of samples (default: {n_default} for built-in data, all rows of a file)")
+    p.set_defaults(n_builtin_default=n_default)
     g.add_argument("--d0", type=int, default=16, help="input dimension of synthetic data (default: 16)")
     g.add_argument("--data-seed", type=int, default=0, help="seed of the data draw (default: 0)")
 
@@ -58,7 +60,11 @@ def _parse_init(text):
 def _load_data(args):
     from .data import load_dataset
 
-    return load_dataset(args.data, n=args.n, d0=args.d0, seed=args.data_seed)
+    n = args.n
+    if n is None and str(args.data).lower() in ("digits", "sphere", "unit_sphere", "unit-sphere",
+                                                "teacher", "teacher_student", "teacher-student"):
+        n = args.n_builtin_default
+    return load_dataset(args.data, n=n, d0=args.d0, seed=args.data_seed)
 
 
 def _load_torch_state_dict(path, activation):
@@ -267,7 +273,8 @@ def cmd_ledger(args):
     """Widths demanded by every Table-1 theorem beside the width GD needed."""
     from .experiments.ledger import ledger_for
 
-    res = ledger_for(data=args.data, n=args.n, d0=args.d0, data_seed=args.data_seed,
+    n = args.n if args.n is not None or not str(args.data).lower() == "digits" else args.n_builtin_default
+    res = ledger_for(data=args.data, n=n, d0=args.d0, data_seed=args.data_seed,
                      activation=args.activation, init=_parse_init(args.init), d1=args.d1,
                      steps=args.steps, stop_fraction=args.stop_fraction, seed=args.seed,
                      report=args.report, progress=not (args.quiet or args.json))
