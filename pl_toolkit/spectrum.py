@@ -486,10 +486,11 @@ class LambdaMinTracker:
         Number of lowest eigenvectors carried from one update to the next
         (dense route).
     verify_every : int, default 10
-        Every this many updates, the dense route re-factors
-        ``A - sigma I`` (Cholesky) just below the tracked value, which
-        proves no eigenvalue was missed below ``sigma`` and refreshes the
-        preconditioner.
+        Every this many updates (and whenever the preconditioner has gone
+        stale: 3 or more refinement steps, or a drift of 5 % from its
+        shift), the dense route re-factors ``A - sigma I`` (Cholesky) just
+        below the tracked value, which proves no eigenvalue was missed
+        below ``sigma`` and refreshes the preconditioner.
 
     Attributes
     ----------
@@ -660,7 +661,10 @@ class LambdaMinTracker:
         value = float(v @ (A @ v))
         residual = float(np.linalg.norm(A @ v - value * v))
         self._since_verify += 1
-        if self._since_verify >= self.verify_every:
+        # Re-factor when due for verification, when the preconditioner has
+        # gone stale (3+ refinement steps) or the value drifted from its shift.
+        stale = it >= 3 or abs(value - sigma) > 0.05 * abs(value)
+        if self._since_verify >= self.verify_every or stale:
             self._since_verify = 0
             if not self._factor(A, value, float(theta[1]) if len(theta) > 1 else value):
                 return self._fresh(A)

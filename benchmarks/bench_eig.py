@@ -1,0 +1,246 @@
+"""Benchmark: smallest eigenvalue of an NTK -- dense, matrix-free, tracked, certified.
+
+Prints, from one run (medians over ``--repeat``; the machine is shared, so
+ratios matter more than seconds):
+
+1. the test problem: a 2000-point empirical NTK (``d0 = 784``, ``d1 =
+   2000``, He initialization, GELU, unit-norm Gaussian inputs), with its
+   condition number;
+2. dense: ``lambda_min`` (LAPACK ``dsyevx`` subset) against full
+   ``eigvalsh`` and ``dsyevr`` with vectors;
+3. matrix-free, on the same matrix wrapped as a ``LinearOperator`` (the
+   matvec count does not depend on how products are done): pl_toolkit's
+   thick-restart Lanczos against SciPy ``eigsh(which='SA')`` (default and
+   large ``ncv``) and ``lobpcg``, with matvec counts, relative errors and
+   ratios; plus the cost of one ``ntk_operator`` product;
+4. tracking ``lambda_min`` along ``--steps`` GD steps against a fresh dense
+   solve at each step (same values to 1e-8 relative?);
+5. the certified lower bound against one dense ``lambda_min``;
+6. with ``--large``: matrix-free ``lambda_min`` of ``ntk_operator`` at
+   ``n = 20000`` and ``50000`` (``d0 = 784``, ``d1 = 4000``) within a
+   budget of ``--budget`` products, with wall time and peak memory.
+
+Usage::
+
+    python benchmarks/bench_eig.py [--repeat 3] [--steps 100] [--large] [--budget 140]
+"""
+
+import argparse
+import resource
+import sys
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+import scipy.linalg as sla
+from scipy.sparse.linalg import LinearOperator, eigsh, lobpcg
+
+import pl_toolkit as pl
+
+
+def median_time(f, repeat):
+    ts, out = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = f()
+        ts.append(time.perf_counter() - t)
+    return float(np.median(ts)), out
+
+
+def unit_rows(rng, n, d0):
+    X = rng.standard_normal((n, d0))
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+class Counted(LinearOperator):
+    """``K`` as an operator that counts products and stops at ``cap``."""
+
+    def __init__(self, K, cap=None):
+        self.K, self.count, self.cap = K, 0, cap
+        super().__init__(dtype=np.float64, shape=K.shape)
+
+    def _matvec(self, x):
+        self.count += 1
+        if self.cap is not None and self.count > self.cap:
+            raise RuntimeError("matvec cap reached")
+        return self.K @ x
+
+    def _matmat(self, X):
+        self.count += X.shape[1]
+        if self.cap is not None and self.count > self.cap:
+            raise RuntimeError("matvec cap reached")
+        return self.K @ X
+
+
+def section(title):
+    print(f"\n== {title} ==", flush=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--d0", type=int, default=784)
+    ap.add_argument("--d1", type=int, default=2000)
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--eigsh-cap", type=int, default=100_000, help="matvec cap for ARPACK")
+    ap.add_argument("--large", action="store_true", help="also n = 20000 and 50000 (slow)")
+    ap.add_argument("--large-sizes", default="20000,50000")
+    ap.add_argument("--budget", type=int, default=140, help="matvec budget at the large sizes")
+    args = ap.parse_args(argv)
+    rng = np.random.default_rng(np.random.SeedSequence(2021))
+    warnings.simplefilter("always", pl.ConvergenceWarning)
+
+    # ------------------------------------------------------------------ 1
+    section("problem")
+    n, d0, d1 = args.n, args.d0, args.d1
+    X = unit_rows(rng, n, d0)
+    net = pl.ShallowNet.init(d0, d1, init="he", seed=0)
+    t_gram, K = median_time(lambda: pl.ntk_gram(net, X), 1)
+    t_all, w = median_time(lambda: np.linalg.eigvalsh(K), args.repeat)
+    lam0 = float(w[0])
+    print(f"NTK n={n} d0={d0} d1={d1} (He init, GELU): lambda_min={lam0:.10e} "
+          f"lambda_max={w[-1]:.6e} cond={w[-1] / w[0]:.4g}  lambda_2/lambda_1={w[1] / w[0]:.5f}  "
+          f"(ntk_gram {t_gram:.2f} s)")
+
+    # ------------------------------------------------------------------ 2
+    section("dense")
+    t_dense, r_dense = median_time(lambda: pl.lambda_min(K), args.repeat)
+    t_evr, _ = median_time(lambda: sla.eigh(K, subset_by_index=[0, 0], driver="evr",
+                                            check_finite=False), 1)
+    print(f"lambda_min dense (dsyevx subset): {t_dense:.3f} s, rel.err {abs(r_dense.value - lam0) / lam0:.1e}")
+    print(f"eigvalsh (all values): {t_all:.3f} s   dsyevr subset with vector: {t_evr:.3f} s")
+    print(f"ratio eigvalsh / lambda_min dense = {t_all / t_dense:.2f}x;  evr / evx = {t_evr / t_dense:.2f}x")
+
+    # ------------------------------------------------------------------ 3
+    section("matrix-free (same K as an operator; tol 1e-8)")
+    rows = []
+
+    def run_ours(label, **kw):
+        op = Counted(K)
+        t = time.perf_counter()
+        r = pl.lambda_min(op, **kw) if not kw.get("ncv") else None
+        if kw.get("ncv"):
+            from pl_toolkit._lanczos import thick_restart_lanczos
+            out = thick_restart_lanczos(op.matvec, n, tol=1e-8, ncv=kw["ncv"])
+            r = out
+            val, conv = out["value"], out["converged"]
+        else:
+            val, conv = r.value, r.converged
+        dt = time.perf_counter() - t
+        rows.append((label, op.count, dt, abs(val - lam0) / lam0, conv))
+
+    run_ours("pl_toolkit lambda_min (thick-restart Lanczos, basis 1000)")
+    run_ours("  same, basis 200", ncv=200)
+
+    def run_eigsh(label, **kw):
+        op = Counted(K, cap=args.eigsh_cap)
+        t = time.perf_counter()
+        try:
+            val = float(eigsh(op, k=1, which="SA", tol=1e-8, maxiter=10 ** 6, **kw)[0][0])
+            conv = True
+        except RuntimeError:
+            val, conv = float("nan"), False
+        except Exception as e:  # ArpackNoConvergence
+            ev = getattr(e, "eigenvalues", [])
+            val, conv = (float(ev[0]) if len(ev) else float("nan")), False
+        rows.append((label, op.count, time.perf_counter() - t, abs(val - lam0) / lam0, conv))
+
+    run_eigsh("scipy eigsh(which='SA'), default ncv")
+    run_eigsh("scipy eigsh(which='SA', ncv=300)", ncv=300)
+
+    op = Counted(K)
+    X0 = np.random.default_rng(1).standard_normal((n, 4))
+    t = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vals = lobpcg(op, X0, largest=False, tol=1e-8 * w[-1], maxiter=2000)[0]
+    rows.append(("scipy lobpcg(k=4, maxiter=2000)", op.count, time.perf_counter() - t,
+                 abs(float(np.min(vals)) - lam0) / lam0, None))
+    ours = rows[0][1]
+    print(f"{'method':58s} {'matvecs':>8s} {'time s':>8s} {'rel.err':>9s}  ratio(matvecs/ours)")
+    for label, mv, dt, err, conv in rows:
+        c = "" if conv is None else ("" if conv else " (not converged)")
+        print(f"{label:58s} {mv:8d} {dt:8.2f} {err:9.1e}  {mv / ours:6.1f}x{c}")
+    opn = pl.ntk_operator(net, X)
+    u = np.random.default_rng(2).standard_normal(n)
+    t_mv, _ = median_time(lambda: opn @ u, args.repeat)
+    print(f"one ntk_operator product at n={n}: {t_mv * 1e3:.1f} ms (a dense K @ u: "
+          f"{median_time(lambda: K @ u, args.repeat)[0] * 1e3:.2f} ms); ours at that price: "
+          f"{ours * t_mv:.0f} s")
+
+    # ------------------------------------------------------------------ 4
+    section(f"tracking lambda_min along {args.steps} GD steps")
+    Y = np.random.default_rng(3).standard_normal((n, 1))
+    Y /= np.linalg.norm(Y)
+    lr = 0.5 / float(w[-1])         # h = ||r||^2 has Hessian ~ 2 J^T J: stable step
+    tracker = pl.LambdaMinTracker(tol=1e-8)
+    net_t = net
+    t_track = t_fresh = 0.0
+    worst = 0.0
+    methods = {}
+    first = last = None
+    for step in range(args.steps):
+        Kt = pl.ntk_gram(net_t, X)
+        t = time.perf_counter()
+        r = tracker.update(Kt)
+        t_track += time.perf_counter() - t
+        t = time.perf_counter()
+        f = pl.lambda_min(Kt)
+        t_fresh += time.perf_counter() - t
+        worst = max(worst, abs(r.value - f.value) / abs(f.value))
+        methods[r.method] = methods.get(r.method, 0) + 1
+        first = f.value if first is None else first
+        last = f.value
+        g = pl.gradient(net_t, X, Y)
+        net_t = net_t.with_parameters(net_t.parameters() - lr * g)
+    print(f"lambda_min: {first:.8e} -> {last:.8e} ({100 * (last / first - 1):+.3f} %), loss "
+          f"{pl.loss(net, X, Y):.4e} -> {pl.loss(net_t, X, Y):.4e}")
+    print(f"tracker: {t_track:.2f} s total, fresh dense solves: {t_fresh:.2f} s; "
+          f"ratio fresh/tracked = {t_fresh / t_track:.2f}x; max rel. difference {worst:.1e}; "
+          f"routes {methods}; Cholesky factorizations {tracker.factorizations}")
+
+    # ------------------------------------------------------------------ 5
+    section("certified lower bound")
+    t_cert, cb = median_time(lambda: pl.lambda_min_certified(K, full_output=True), args.repeat)
+    print(f"lambda_min_certified: {t_cert:.3f} s vs dense lambda_min {t_dense:.3f} s: "
+          f"ratio {t_cert / t_dense:.2f}x; bound {cb.bound:.10e}, (lambda_min - bound)/lambda_min = "
+          f"{(lam0 - cb.bound) / lam0:.1e}, attempts {cb.attempts}")
+    t_ntkc, nb = median_time(lambda: pl.ntk_lambda_min_certified(net, X), 1)
+    print(f"ntk_lambda_min_certified (exact NTK of the stored weights): {t_ntkc:.2f} s "
+          f"(ntk_gram + lambda_min: {t_gram + t_dense:.2f} s); bound {nb.bound:.10e}, rounding "
+          f"allowance {nb.rounding_allowance:.2e}, (lambda_min - bound)/lambda_min = "
+          f"{(lam0 - nb.bound) / lam0:.1e}")
+
+    # ------------------------------------------------------------------ 6
+    if args.large:
+        for nn in (int(s) for s in args.large_sizes.split(",")):
+            section(f"large: matrix-free lambda_min at n={nn}, d0=784, d1=4000, budget {args.budget}")
+            rngL = np.random.default_rng(nn)
+            XL = unit_rows(rngL, nn, 784)
+            netL = pl.ShallowNet.init(784, 4000, init="he", seed=1)
+            tracemalloc.start()
+            t0 = time.perf_counter()
+            opL = pl.ntk_operator(netL, XL)
+            uL = rngL.standard_normal(nn)
+            t = time.perf_counter()
+            opL @ uL
+            t_one = time.perf_counter() - t
+            print(f"one product: {t_one:.2f} s", flush=True)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                r = pl.lambda_min(opL, maxiter=args.budget)
+            wall = time.perf_counter() - t0
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"lambda_min ~ {r.value:.8e}, converged={r.converged}, matvecs={r.matvecs}, "
+                  f"error estimate {r.error_bound:.2e} ({r.error_bound / abs(r.value):.1e} rel.), "
+                  f"residual {r.residual:.2e}; wall {wall:.1f} s; peak traced {peak / 2 ** 20:.0f} MB, "
+                  f"process max RSS {rss:.0f} MB; warnings: {len(caught)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
