@@ -1,15 +1,15 @@
-"""Experiments: the main job (``pl-toolkit run``), width sweeps and the init-scale study.
+"""Experiments of the paper, runnable from Python and from ``pl-toolkit``.
 
-Each experiment writes a report directory; the command line in
-:mod:`pl_toolkit.cli` calls these functions.
+* :mod:`pl_toolkit.experiments.sweep` -- width threshold of GD on random
+  labels against ``n`` (prediction 7; ``pl-toolkit sweep``).
+* :mod:`pl_toolkit.experiments.init_scale` -- Figure 1: accuracy and laziness
+  against ``omega2`` at fixed ``omega1 omega2`` (prediction 10;
+  ``pl-toolkit init-scale``).
 """
 
-# -- the main job (pl-toolkit run) --
-from .run import RunConfig, RunResult, default_width, load_config, run_experiment
+# -- width sweep and init scale (issue 6, items 2-3) --
+from .sweep import (SWEEP_DEFAULTS, bootstrap_exponent, check_premises, fit_power_law,
+                    geometric_grid, run_width_sweep, sweep_cell, threshold_width)
 
-__all__ = ["RunConfig", "RunResult", "default_width", "load_config", "run_experiment"]
-
-# -- the theory ledger on real data (pl-toolkit ledger) --
-from .ledger import data_quantities, ledger_for
-
-__all__ += ["data_quantities", "ledger_for"]
+__all__ = ["SWEEP_DEFAULTS", "bootstrap_exponent", "check_premises", "fit_power_law",
+           "geometric_grid", "run_width_sweep", "sweep_cell", "threshold_width"]
