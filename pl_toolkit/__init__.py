@@ -37,10 +37,11 @@ from .constants import Lemma3Constants, lemma3_constants
 
 __all__ += ["Lemma3Constants", "lemma3_constants"]
 
-# -- Hessian of the loss (issue 4) --
+# -- training with tracked theory quantities, Hessian of the loss (issue 4) --
 from .hessian import hessian_top_eigenvalue, hessian_vector_product
+from .training import Trajectory, train
 
-__all__ += ["hessian_top_eigenvalue", "hessian_vector_product"]
+__all__ += ["hessian_top_eigenvalue", "hessian_vector_product", "Trajectory", "train"]
 
 # -- spectral utilities (issue 3, items 1-2) --
 from .spectrum import (ConvergenceWarning, EigResult, JacobianSpectrum, LambdaMinTracker,

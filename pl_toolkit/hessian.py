@@ -336,7 +336,8 @@ def _lanczos(matvec, n, *, which="LA", tol=1e-6, v0=None, maxiter=None, ncv=None
             scale = max(abs(th), 64.0 * _EPS * anorm, np.finfo(np.float64).tiny)
             invariant = b <= 64.0 * _EPS * max(anorm, np.finfo(np.float64).tiny)
             converged = (rho <= tol * scale
-                         or (rho <= sqrt_tol * scale and gap > 0 and rho * rho / gap <= 0.1 * tol * scale)
+                         or (rho <= sqrt_tol * scale and gap > 0
+                             and rho * rho / gap <= 0.1 * tol * scale)
                          or invariant or j + 1 == n)
             if converged or total >= maxiter:
                 y = s @ Qj

@@ -1,0 +1,1018 @@
+"""Gradient descent and SGD on the paper's loss, tracking the theory's quantities.
+
+:func:`train` runs full-batch GD (eq. 12) or minibatch SGD on
+``h(Theta) = ||V phi(W X) - Y||_F^2`` and records, at chosen steps, the
+quantities of the paper's PL argument (Section 3): the loss, the gradient
+norm, the empirical PL ratio ``||grad h||^2 / h`` and the NTK bound
+``4 lambda_min(K_t)`` it must exceed, ``sigma_min(phi(W_t X))``, distances
+and path length against the Lemma-1 radius ``rho_Phi``, local smoothness
+(top Hessian eigenvalue and secants), an empirical ``beta_Phi`` (Jacobian
+secant), laziness, and the per-step contraction beside the rate the PL
+constant predicts.  The result is an immutable :class:`Trajectory`.
+
+Step ``t`` always means the iterate ``Theta_t`` after ``t`` updates
+(``t = 0`` is the initialization).  Quantities that compare two iterates
+(``contraction``, the secants) are recorded at the earlier step ``t`` and
+use ``Theta_t`` and ``Theta_{t+1}``.
+"""
+
+import json
+import math
+import os
+import platform
+import time
+import warnings
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+import scipy.linalg as sla
+
+from ._validation import check_positive_float, check_positive_int
+from .hessian import HessianOperator, _lanczos, hessian_top_eigenvalue
+from .network import ShallowNet, check_layers
+from .ntk import _features, _vjp_from_features, ntk_gram, ntk_operator
+from .spectrum import ConvergenceWarning, LambdaMinTracker
+
+__all__ = ["train", "Trajectory", "TRACKABLE", "DEFAULT_TRACK", "CHEAP", "EXPENSIVE"]
+
+#: Quantities whose cost per tracked step is O(p) or already paid by the step.
+CHEAP = ("loss", "grad_norm", "pl_ratio", "distance", "path_length", "contraction",
+         "weight_change", "smoothness_secant", "inside_ball")
+#: Quantities needing an eigen-solve, an SVD, a dense NTK or extra products.
+EXPENSIVE = ("lambda_min", "pl_bound", "contraction_predicted", "sigma_min_features",
+             "hessian_top", "jacobian_secant", "laziness")
+#: Every name accepted by ``track``.
+TRACKABLE = CHEAP + EXPENSIVE
+#: ``track="default"``: cheap enough to cost almost nothing beyond the step.
+DEFAULT_TRACK = ("loss", "grad_norm", "pl_ratio", "distance", "path_length", "contraction")
+#: Names recorded for a tracked quantity, when it produces more than one array.
+_OUTPUTS = {"distance": ("distance", "distance_W", "distance_V"),
+            "weight_change": ("weight_change_W", "weight_change_V")}
+#: Quantities that compare Theta_t with Theta_{t+1} (recorded at t).
+_SECANTS = ("contraction", "smoothness_secant", "jacobian_secant")
+_NEED_LMIN = ("lambda_min", "pl_bound", "contraction_predicted")
+
+STATUSES = ("converged", "max_steps", "diverged", "interrupted")
+
+#: Largest ``n * d2`` for which the NTK is formed densely while tracking.  Dense
+#: wins by far at these sizes: the NTK's smallest eigenvalues are clustered and
+#: its condition number is 1e4-1e8, so matrix-free Lanczos needs thousands of
+#: products (measured on digits, n d2 = 5000: 47 s per lambda_min against 2.4 s
+#: to form K plus 2.5 s for a warm-started dense tracker update).  Memory:
+#: 8 (n d2)^2 bytes per matrix (K, and K_0 and K_t - K_0 for laziness).
+_DENSE_NTK_MAX = 6000
+#: Largest ``n`` for which sigma_min(phi(W X)) is taken from an SVD of the features.
+_SVD_FEATURES_MAX = 200
+#: Relative tolerance of the Lanczos runs used for tracking.
+_TRACK_TOL = 1e-6
+
+_FORMAT = "pl_toolkit.Trajectory/1"
+
+
+# --------------------------------------------------------------------------
+# Immutable helpers
+# --------------------------------------------------------------------------
+def _freeze(obj):
+    """Deep-freeze JSON-like data: dicts -> read-only mappings, lists -> tuples."""
+    if isinstance(obj, Mapping):
+        return MappingProxyType({str(k): _freeze(v) for k, v in obj.items()})
+    if isinstance(obj, (list, tuple)):
+        return tuple(_freeze(v) for v in obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _thaw(obj):
+    """Inverse of :func:`_freeze` (mappings -> dicts, tuples -> lists)."""
+    if isinstance(obj, Mapping):
+        return {k: _thaw(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_thaw(v) for v in obj]
+    return obj
+
+
+def _json_safe(obj):
+    """Replace non-finite floats by None so that the result is strict JSON."""
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _readonly_copy(a, dtype=None):
+    out = np.array(a, dtype=dtype, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+def _net_arrays(net, prefix):
+    out = {f"{prefix}__W": net.W, f"{prefix}__V": net.V}
+    if net.b1 is not None:
+        out[f"{prefix}__b1"] = net.b1
+    if net.b2 is not None:
+        out[f"{prefix}__b2"] = net.b2
+    meta = dict(activation=net.activation.name, omega1=net.omega1, omega2=net.omega2)
+    return out, meta
+
+
+def _net_from_arrays(data, prefix, meta):
+    def get(key):
+        k = f"{prefix}__{key}"
+        return data[k] if k in data else None
+
+    return ShallowNet(get("W"), get("V"), meta["activation"], get("b1"), get("b2"),
+                      omega1=meta.get("omega1"), omega2=meta.get("omega2"))
+
+
+def _net_summary(net):
+    return dict(d0=net.d0, d1=net.d1, d2=net.d2, activation=net.activation.name,
+                bias=net.has_bias, W_norm=float(np.linalg.norm(net.W)),
+                V_norm=float(np.linalg.norm(net.V)))
+
+
+def _arrays_equal(a, b):
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if a.dtype.kind == "f":
+        return bool(np.array_equal(a, b, equal_nan=True))
+    return bool(np.array_equal(a, b))
+
+
+# --------------------------------------------------------------------------
+# The record
+# --------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """Immutable record of a training run made by :func:`train`.
+
+    Parameters
+    ----------
+    values : mapping of str to ndarray
+        One 1-D array per recorded quantity (see :data:`TRACKABLE`;
+        ``distance`` records ``distance``, ``distance_W``, ``distance_V``
+        and ``weight_change`` records ``weight_change_W``,
+        ``weight_change_V``).
+    steps : mapping of str to ndarray of int64
+        For each recorded quantity, the iterate indices ``t`` at which it
+        was measured (same length as its values).
+    initial_net, final_net : ShallowNet
+        ``Theta_0`` and the last accepted iterate.
+    status : {"converged", "max_steps", "diverged", "interrupted"}
+        How the run ended.
+    metadata : mapping
+        JSON-like configuration and context: ``config`` (arguments, the
+        step size actually used), ``data`` (sizes), ``versions``,
+        ``threads``, ``constants`` (Lemma 3 at initialization, when
+        computed), ``initial_loss``, ``final_loss``, ``final_step``,
+        ``diverged_at``, ``solver_stats``, ``elapsed_seconds``.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Recorded quantities.
+    final_step : int
+        Index ``t`` of :attr:`final_net`.
+
+    Notes
+    -----
+    Arrays are read-only copies and the mappings are read-only views, so a
+    trajectory cannot be changed after construction.  :meth:`save` and
+    :meth:`load` round-trip exactly (binary arrays in ``.npz``, metadata
+    as JSON whose floats are written with ``repr``, which round-trips).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pl_toolkit import ShallowNet, train
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((8, 3)); Y = rng.standard_normal((8, 1)) / 8
+    >>> X /= np.linalg.norm(X, axis=1, keepdims=True)
+    >>> net = ShallowNet.init(3, 32, seed=0)
+    >>> traj = train(net, X, Y, steps=20, lr=0.05, progress=False)
+    >>> traj.status, int(traj.steps["loss"][-1])
+    ('max_steps', 20)
+    >>> bool(traj["loss"][-1] < traj["loss"][0])
+    True
+    """
+
+    values: Mapping
+    steps: Mapping
+    initial_net: ShallowNet
+    final_net: ShallowNet
+    status: str
+    metadata: Mapping
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+        for name in ("initial_net", "final_net"):
+            if not isinstance(getattr(self, name), ShallowNet):
+                raise ValueError(f"{name} must be a ShallowNet")
+        if set(self.values) != set(self.steps):
+            raise ValueError("values and steps must have the same keys")
+        vals, steps = {}, {}
+        for k in self.values:
+            v = np.asarray(self.values[k])
+            s = np.asarray(self.steps[k])
+            if v.ndim != 1 or s.shape != v.shape:
+                raise ValueError(f"values[{k!r}] and steps[{k!r}] must be 1-D of equal length")
+            vals[str(k)] = _readonly_copy(v)
+            steps[str(k)] = _readonly_copy(s, dtype=np.int64)
+        object.__setattr__(self, "values", MappingProxyType(vals))
+        object.__setattr__(self, "steps", MappingProxyType(steps))
+        object.__setattr__(self, "metadata", _freeze(dict(self.metadata)))
+
+    # -- access -------------------------------------------------------------
+    @property
+    def names(self):
+        """Names of the recorded quantities."""
+        return tuple(self.values)
+
+    @property
+    def final_step(self):
+        """Iterate index of :attr:`final_net`."""
+        return int(self.metadata.get("final_step", 0))
+
+    def __getitem__(self, name):
+        try:
+            return self.values[name]
+        except KeyError:
+            raise KeyError(f"{name!r} was not recorded; recorded: {sorted(self.values)}") from None
+
+    def __contains__(self, name):
+        return name in self.values
+
+    def series(self, name):
+        """Return ``(steps, values)`` of one recorded quantity."""
+        return self.steps[name], self[name]
+
+    def __repr__(self):
+        return (f"Trajectory(status={self.status!r}, final_step={self.final_step}, "
+                f"names={list(self.names)})")
+
+    def __eq__(self, other):
+        if not isinstance(other, Trajectory):
+            return NotImplemented
+        if (self.status != other.status or set(self.values) != set(other.values)
+                or self.initial_net != other.initial_net or self.final_net != other.final_net):
+            return False
+        for k in self.values:
+            if not (_arrays_equal(self.values[k], other.values[k])
+                    and _arrays_equal(self.steps[k], other.steps[k])):
+                return False
+        return json.dumps(_thaw(self.metadata), sort_keys=True) == \
+            json.dumps(_thaw(other.metadata), sort_keys=True)
+
+    __hash__ = None
+
+    def __reduce__(self):
+        # Mapping proxies do not pickle: rebuild from plain dicts.
+        return (type(self), (dict(self.values), dict(self.steps), self.initial_net,
+                             self.final_net, self.status, _thaw(self.metadata)))
+
+    # -- export ---------------------------------------------------------------
+    def to_dict(self):
+        """Return a JSON-serializable summary (for reports).
+
+        Returns
+        -------
+        dict
+            ``status``, ``final_step``, ``metadata``, ``values`` and
+            ``steps`` as lists (non-finite floats become ``None``), and a
+            summary (sizes, activation, weight norms) of both nets.
+        """
+        vals = {k: v.tolist() for k, v in self.values.items()}
+        return _json_safe(dict(status=self.status, final_step=self.final_step,
+                               metadata=_thaw(self.metadata), values=vals,
+                               steps={k: s.tolist() for k, s in self.steps.items()},
+                               initial_net=_net_summary(self.initial_net),
+                               final_net=_net_summary(self.final_net)))
+
+    @staticmethod
+    def _npz_path(path):
+        path = os.fspath(path)
+        return path if path.endswith(".npz") else path + ".npz"
+
+    def save(self, path):
+        """Write the trajectory to one ``.npz`` file (arrays + JSON metadata).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination; ``.npz`` is appended if missing.
+
+        Returns
+        -------
+        str
+            The path written.
+        """
+        path = self._npz_path(path)
+        arrays = {}
+        for k in self.values:
+            arrays[f"values__{k}"] = self.values[k]
+            arrays[f"steps__{k}"] = self.steps[k]
+        a0, m0 = _net_arrays(self.initial_net, "net0")
+        a1, m1 = _net_arrays(self.final_net, "net1")
+        arrays.update(a0)
+        arrays.update(a1)
+        header = dict(format=_FORMAT, status=self.status, names=list(self.values),
+                      metadata=_thaw(self.metadata), initial_net=m0, final_net=m1)
+        arrays["header"] = np.array(json.dumps(header))
+        np.savez(path, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """Read a trajectory written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            File written by :meth:`save` (``.npz`` may be omitted).
+
+        Returns
+        -------
+        Trajectory
+            Equal (``==``, bitwise on arrays) to the saved one.
+
+        Raises
+        ------
+        ValueError
+            If the file is missing or not a saved trajectory.
+        """
+        p = os.fspath(path)
+        if not os.path.exists(p):
+            p = cls._npz_path(p)
+        if not os.path.exists(p):
+            raise ValueError(f"path {os.fspath(path)!r} does not exist")
+        try:
+            data = np.load(p, allow_pickle=False)
+        except Exception as exc:
+            raise ValueError(f"path {p!r} is not a readable .npz file: {exc}") from None
+        with data:
+            if "header" not in data:
+                raise ValueError(f"path {p!r} is not a saved Trajectory (no header)")
+            header = json.loads(str(data["header"]))
+            if header.get("format") != _FORMAT:
+                raise ValueError(f"path {p!r} has format {header.get('format')!r}, "
+                                 f"expected {_FORMAT!r}")
+            values = {k: data[f"values__{k}"] for k in header["names"]}
+            steps = {k: data[f"steps__{k}"] for k in header["names"]}
+            net0 = _net_from_arrays(data, "net0", header["initial_net"])
+            net1 = _net_from_arrays(data, "net1", header["final_net"])
+        return cls(values=values, steps=steps, initial_net=net0, final_net=net1,
+                   status=header["status"], metadata=header["metadata"])
+
+
+# --------------------------------------------------------------------------
+# Solvers used while tracking
+# --------------------------------------------------------------------------
+def _new_lambda_min_tracker(tol=1e-8):
+    """The one place that chooses the warm-started lambda_min solver."""
+    return LambdaMinTracker(method="auto", tol=tol)
+
+
+class _Eval:
+    """Loss, gradient and features of one net on (a batch of) the data."""
+
+    __slots__ = ("h", "g", "H", "G", "net")
+
+    def __init__(self, net, X, Y, layers, scale=1.0):
+        H, G = _features(net, X)
+        R = H @ net.V.T
+        if net.b2 is not None:
+            R += net.b2
+        R -= Y
+        self.h = scale * float(np.einsum("ij,ij->", R, R))
+        R *= 2.0 * scale
+        self.g = _vjp_from_features(net, X, H, G, R, layers)
+        self.H, self.G, self.net = H, G, net
+
+
+def _minibatch_gradient(net, X, Y, idx, layers=("W", "V")):
+    """Loss and gradient of the minibatch loss ``(n/b) sum_{a in B} ||r_a||^2``."""
+    n = X.shape[0]
+    ev = _Eval(net, X[idx], Y[idx], layers, scale=n / len(idx))
+    return ev.h, ev.g
+
+
+def _batches(n, b, rng):
+    """Endless minibatch index arrays: each epoch one permutation, ``n // b`` full batches.
+
+    The trailing ``n mod b`` indices of each permutation are dropped, so
+    every batch is a uniformly random ``b``-subset and the minibatch loss
+    ``(n/b) sum_B ||r_a||^2`` is an unbiased estimate of ``h``.
+    """
+    per_epoch = n // b
+    while True:
+        perm = rng.permutation(n)
+        for k in range(per_epoch):
+            yield np.sort(perm[k * b:(k + 1) * b])
+
+
+def _jacobian_difference_gram(X, prev, cur, layers):
+    """Matvec of ``(J_1 - J_0)(J_1 - J_0)^T`` on outputs, from stored features."""
+    n = X.shape[0]
+    net0, H0, G0 = prev.net, prev.H, prev.G
+    net1, H1, G1 = cur.net, cur.H, cur.G
+    d2 = net1.d2
+    use_w, use_v = "W" in layers, "V" in layers
+    bias1 = net1.b1 is not None
+    dH = H1 - H0 if use_v else None
+    V0, V1 = net0.V, net1.V
+
+    def matvec(u):
+        U = np.asarray(u, dtype=np.float64).reshape(n, d2)
+        out = np.zeros((n, d2))
+        if use_w:
+            M = (U @ V1) * G1
+            M -= (U @ V0) * G0
+            gW = M.T @ X
+            T = X @ gW.T
+            if bias1:
+                T += M.sum(axis=0)
+            out += (T * G1) @ V1.T
+            out -= (T * G0) @ V0.T
+        if use_v:
+            out += dH @ (dH.T @ U)
+        return out.reshape(-1)
+
+    return matvec
+
+
+def _resolve_lr(lr, name="lr"):
+    if isinstance(lr, str):
+        if lr not in ("theory", "1/beta"):
+            raise ValueError(f"{name} must be a positive number, 'theory' or '1/beta', got {lr!r}")
+        return lr
+    return check_positive_float(lr, name)
+
+
+def _parse_track(track):
+    if track is None:
+        return ()
+    if isinstance(track, str):
+        if track == "default":
+            return DEFAULT_TRACK
+        if track == "all":
+            return TRACKABLE
+        track = (track,)
+    try:
+        names = tuple(track)
+    except TypeError:
+        raise ValueError(f"track must be 'default', 'all', or a sequence of names, "
+                         f"got {track!r}") from None
+    out = []
+    for name in names:
+        if name in ("default", "all"):
+            out.extend(_parse_track(name))
+        elif name not in TRACKABLE:
+            raise ValueError(f"track contains unknown quantity {name!r}; choose from "
+                             f"{list(TRACKABLE)}, 'default' or 'all'")
+        else:
+            out.append(name)
+    return tuple(n for n in TRACKABLE if n in out)
+
+
+def _parse_every(track_every, names):
+    """Resolve ``track_every`` to ``{name: every}`` for the tracked names."""
+    if isinstance(track_every, Mapping):
+        spec = dict(track_every)
+        allowed = set(TRACKABLE) | {"cheap", "expensive", "default"}
+        for key, val in spec.items():
+            if key not in allowed:
+                raise ValueError(f"track_every has unknown key {key!r}; use quantity names, "
+                                 f"'cheap', 'expensive' or 'default'")
+            check_positive_int(val, f"track_every[{key!r}]")
+        base = int(spec.get("default", 1))
+        out = {}
+        for name in names:
+            group = "cheap" if name in CHEAP else "expensive"
+            out[name] = int(spec.get(name, spec.get(group, base)))
+        return out
+    every = check_positive_int(track_every, "track_every")
+    return {name: every for name in names}
+
+
+def _versions():
+    import numba
+    import scipy
+
+    from . import __version__
+
+    return dict(pl_toolkit=__version__, numpy=np.__version__, scipy=scipy.__version__,
+                numba=numba.__version__, python=platform.python_version())
+
+
+def _threads():
+    import numba
+
+    out = dict(numba=int(numba.get_num_threads()))
+    try:
+        from threadpoolctl import threadpool_info
+
+        out["blas"] = [dict(api=i.get("internal_api"), threads=i.get("num_threads"))
+                       for i in threadpool_info() if i.get("user_api") == "blas"]
+    except Exception:  # threadpoolctl is optional (it comes with scikit-learn)
+        pass
+    return out
+
+
+def _seed_json(seed):
+    return seed.entropy if isinstance(seed, np.random.SeedSequence) else int(seed)
+
+
+# --------------------------------------------------------------------------
+# The run
+# --------------------------------------------------------------------------
+class _Run:
+    def __init__(self, net, X, Y, steps, lr, optimizer, batch_size, layers, names, every,
+                 stop_loss, seed, progress, callback, lr_constant, divergence_factor):
+        self.net0, self.X, self.Y = net, X, Y
+        self.n = X.shape[0]
+        self.steps, self.optimizer, self.batch_size = steps, optimizer, batch_size
+        self.layers, self.names, self.every = layers, names, every
+        self.stop_loss, self.progress, self.callback = stop_loss, progress, callback
+        self.lr_spec, self.lr_constant, self.factor = lr, lr_constant, divergence_factor
+        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        self.seed = seed
+        batch_ss, solver_ss = ss.spawn(2)
+        self.batch_rng = np.random.default_rng(batch_ss)
+        self.solver_rng = np.random.default_rng(solver_ss)
+        self.rec = {}
+        self.stats = {}
+        self.meta = {}
+        # parameter layout of the trained vector, per layer
+        self._layer_slices = {}
+        i = 0
+        for layer in layers:
+            size = net.num_parameters((layer,))
+            self._layer_slices[layer] = slice(i, i + size)
+            i += size
+        self.theta0 = net.parameters(layers)
+        self._layer_norm0 = {layer: float(np.linalg.norm(net.parameters((layer,))))
+                             for layer in ("W", "V")}
+        self.dense_ntk = self.n * net.d2 <= _DENSE_NTK_MAX
+        self._lmin = None
+        self._feat_tracker = None
+        self._hess_vec = None
+        self._jac_vec = None
+        self._lazy_vec = None
+        self._K0 = None
+        self._K0_norm = None
+        self.rho = None
+
+    # -- bookkeeping ----------------------------------------------------------
+    def _commit(self, t, vals):
+        for k, v in vals.items():
+            self.rec.setdefault(k, []).append((t, v))
+
+    def _stat(self, key, matvecs=0, converged=True):
+        s = self.stats.setdefault(key, dict(calls=0, matvecs=0, unconverged=0))
+        s["calls"] += 1
+        s["matvecs"] += int(matvecs)
+        s["unconverged"] += 0 if converged else 1
+
+    def _due(self, t, is_last):
+        return {n for n in self.names if is_last or t % self.every[n] == 0}
+
+    @staticmethod
+    def _tracked(tracker, A):
+        # Non-convergence is counted in solver_stats instead of warning each step.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return tracker.update(A)
+
+    def _lanczos(self, key, matvec, dim, which, v0):
+        theta, y, rho, mv, conv = _lanczos(matvec, dim, which=which, tol=_TRACK_TOL, v0=v0,
+                                           rng=self.solver_rng)
+        self._stat(key, mv, conv)
+        return theta, y
+
+    # -- one-off setup -----------------------------------------------------------
+    def setup(self, h0, r0_norm):
+        need = set(self.names)
+        cfg_lr = self.lr_spec
+        consts = None
+        if "inside_ball" in need or cfg_lr == "theory":
+            from .constants import lemma3_constants
+
+            consts = lemma3_constants(self.net0, self.X)
+            self.meta["constants"] = consts.to_dict()
+            self.rho = consts.rho_Phi
+        if cfg_lr == "theory":
+            mu, nu, beta = consts.mu_Phi, consts.nu_Phi, consts.beta_Phi
+            grad_f = 2.0 * r0_norm  # grad f(Phi(w0)) = 2 r0 for f(z) = ||z - Y||^2
+            denom = beta * grad_f + beta * mu ** 2 + consts.beta_f * nu ** 2
+            lr = self.lr_constant * mu ** 2 / denom if denom > 0 else 0.0
+            if not (lr > 0 and math.isfinite(lr)):
+                raise ValueError(f"lr='theory' gives step size {lr!r} (mu_Phi = {mu!r}); "
+                                 "it needs mu_Phi > 0, i.e. d1 >= n and distinct inputs")
+            self.meta["lr_theory"] = dict(mu_Phi=mu, nu_Phi=nu, beta_Phi=beta, grad_f_norm=grad_f,
+                                          beta_f=consts.beta_f, lr_constant=self.lr_constant)
+        elif cfg_lr == "1/beta":
+            res = hessian_top_eigenvalue(self.net0, self.X, self.Y, layers=self.layers,
+                                         tol=_TRACK_TOL, seed=self.solver_rng.integers(2 ** 63))
+            self._stat("hessian_init", res.matvecs, res.converged)
+            if not (res.value > 0 and math.isfinite(res.value)):
+                raise ValueError(f"lr='1/beta' needs a positive top Hessian eigenvalue at "
+                                 f"initialization, got {res.value!r}")
+            lr = 1.0 / res.value
+            self.meta["hessian_top_init"] = res.value
+            self._hess_vec = res.vector
+        else:
+            lr = float(cfg_lr)
+        self.lr = lr
+        if any(n in need for n in _NEED_LMIN):
+            self._lmin = _new_lambda_min_tracker()
+        if "laziness" in need:
+            if self.dense_ntk:
+                self._K0 = ntk_gram(self.net0, self.X, layers=self.layers)
+                top = sla.eigh(self._K0, eigvals_only=True, check_finite=False,
+                               subset_by_index=[self._K0.shape[0] - 1] * 2)
+                self._K0_norm = float(top[0])
+            else:
+                self._K0 = ntk_operator(self.net0, self.X, self.layers)
+                val, _ = self._lanczos("laziness", self._K0.matvec, self._K0.shape[0], "LA", None)
+                self._K0_norm = float(val)
+
+    # -- measurements ----------------------------------------------------------
+    def _ntk(self, net, cache):
+        if "K" not in cache:
+            if self.dense_ntk:
+                cache["K"] = ntk_gram(net, self.X, layers=self.layers)
+            else:
+                cache["K"] = ntk_operator(net, self.X, self.layers)
+        return cache["K"]
+
+    def _sigma_min_features(self, H):
+        n, d1 = H.shape
+        if d1 < n:
+            return 0.0  # phi(W X) (d1 x n) has a null space: sigma_min over R^n is 0
+        if n <= _SVD_FEATURES_MAX:
+            return float(sla.svdvals(H, check_finite=False)[n - 1])
+        if self._feat_tracker is None:
+            self._feat_tracker = _new_lambda_min_tracker()
+        if n <= _DENSE_NTK_MAX:
+            A = H @ H.T
+        else:
+            from scipy.sparse.linalg import LinearOperator
+
+            A = LinearOperator((n, n), matvec=lambda u: H @ (H.T @ u), dtype=np.float64)
+        res = self._tracked(self._feat_tracker, A)
+        self._stat("sigma_min_features", res.matvecs, res.converged)
+        return math.sqrt(max(float(res.value), 0.0))
+
+    def measure(self, t, net, theta, ev, due, path):
+        v = {}
+        if "loss" in due:
+            v["loss"] = ev.h
+        if "grad_norm" in due or "pl_ratio" in due:
+            g2 = float(ev.g @ ev.g)
+            if "grad_norm" in due:
+                v["grad_norm"] = math.sqrt(g2)
+            if "pl_ratio" in due:
+                v["pl_ratio"] = g2 / ev.h if ev.h > 0 else float("nan")
+        if due & {"distance", "weight_change", "inside_ball"}:
+            d = {"W": 0.0, "V": 0.0}
+            for layer, sl in self._layer_slices.items():
+                d[layer] = float(np.linalg.norm(theta[sl] - self.theta0[sl]))
+            total = math.hypot(d["W"], d["V"])
+            if "distance" in due:
+                v["distance"], v["distance_W"], v["distance_V"] = total, d["W"], d["V"]
+            if "weight_change" in due:
+                for layer in ("W", "V"):
+                    n0 = self._layer_norm0[layer]
+                    v[f"weight_change_{layer}"] = d[layer] / n0 if n0 > 0 else float("nan")
+            if "inside_ball" in due:
+                v["inside_ball"] = bool(total <= self.rho)
+        if "path_length" in due:
+            v["path_length"] = path
+        cache = {}
+        if due & set(_NEED_LMIN):
+            res = self._tracked(self._lmin, self._ntk(net, cache))
+            self._stat("lambda_min", res.matvecs, res.converged)
+            lmin = float(res.value)
+            if "lambda_min" in due:
+                v["lambda_min"] = lmin
+            if "pl_bound" in due:
+                v["pl_bound"] = 4.0 * lmin
+            if "contraction_predicted" in due:
+                v["contraction_predicted"] = 1.0 - 4.0 * self.lr * lmin
+        if "sigma_min_features" in due:
+            v["sigma_min_features"] = self._sigma_min_features(ev.H)
+        if "hessian_top" in due:
+            op = HessianOperator._unchecked(net, self.X, self.Y, self.layers)
+            val, self._hess_vec = self._lanczos("hessian_top", op._apply, op.shape[0], "LA",
+                                                self._hess_vec)
+            v["hessian_top"] = float(val)
+        if "laziness" in due:
+            K = self._ntk(net, cache)
+            if self.dense_ntk:
+                D = K - self._K0
+                mv = D.__matmul__
+            else:
+                K0 = self._K0
+
+                def mv(u):
+                    return K.matvec(u) - K0.matvec(u)
+            val, self._lazy_vec = self._lanczos("laziness", mv, K.shape[0], "LM", self._lazy_vec)
+            v["laziness"] = abs(float(val)) / self._K0_norm if self._K0_norm > 0 else float("nan")
+        return v
+
+    def secants(self, prev, ev, step_norm):
+        v = {}
+        due = prev["due"]
+        if "contraction" in due:
+            v["contraction"] = ev.h / prev["ev"].h if prev["ev"].h > 0 else float("nan")
+        if "smoothness_secant" in due:
+            dg = float(np.linalg.norm(ev.g - prev["ev"].g))
+            v["smoothness_secant"] = dg / step_norm if step_norm > 0 else float("nan")
+        if "jacobian_secant" in due:
+            if step_norm > 0:
+                mv = _jacobian_difference_gram(self.X, prev["ev"], ev, self.layers)
+                val, self._jac_vec = self._lanczos("jacobian_secant", mv, self.n * ev.net.d2, "LA",
+                                                   self._jac_vec)
+                v["jacobian_secant"] = math.sqrt(max(float(val), 0.0)) / step_norm
+            else:
+                v["jacobian_secant"] = float("nan")
+        return v
+
+    # -- loop -----------------------------------------------------------------
+    def _full(self, net):
+        return _Eval(net, self.X, self.Y, self.layers)
+
+    def _bad(self, h, g):
+        return (not math.isfinite(h)) or h > self.threshold or not np.all(np.isfinite(g))
+
+    def run(self):
+        from tqdm import tqdm
+
+        t0 = time.perf_counter()
+        sgd = self.optimizer == "sgd"
+        net = self.net0
+        theta = self.theta0
+        with np.errstate(all="ignore"):
+            ev = self._full(net)
+        self.h0 = ev.h
+        self.threshold = self.factor * ev.h if ev.h > 0 else math.inf
+        self.setup(ev.h, math.sqrt(max(ev.h, 0.0)))
+        lr = self.lr
+        batches = _batches(self.n, self.batch_size, self.batch_rng) if sgd else None
+        min_every = min(self.every.values()) if self.every else None
+        stop_every = min_every or (self.n // self.batch_size if sgd else 1)
+        status, path, prev = None, 0.0, None
+        t = 0
+        good = (0, net, ev.h)
+        diverged_at = diverged_value = None
+        bar = tqdm(total=self.steps, disable=not self.progress, desc="train", leave=False)
+        post_every = max(1, self.steps // 100)
+        try:
+            with np.errstate(all="ignore"):
+                while True:
+                    if ev is not None:
+                        if self._bad(ev.h, ev.g):
+                            status, diverged_at, diverged_value = "diverged", t, ev.h
+                            break
+                        good = (t, net, ev.h)
+                        if prev is not None:
+                            self._commit(prev["t"], self.secants(prev, ev, prev["step_norm"]))
+                            prev = None
+                    converged = (ev is not None and self.stop_loss is not None
+                                 and ev.h <= self.stop_loss)
+                    is_last = t == self.steps or converged
+                    due = self._due(t, is_last) if ev is not None else set()
+                    vals = self.measure(t, net, theta, ev, due, path) if due else {}
+                    self._commit(t, vals)
+                    if self.callback is not None:
+                        self.callback(t, net, dict(vals))
+                    if is_last:
+                        status = "converged" if converged else "max_steps"
+                        break
+                    # -- the update Theta_t -> Theta_{t+1}
+                    if sgd:
+                        hb, gb = _minibatch_gradient(net, self.X, self.Y, next(batches),
+                                                     self.layers)
+                        if self._bad(hb, gb):
+                            status, diverged_at, diverged_value = "diverged", t, hb
+                            break
+                        good = (t, net, good[2] if good[0] == t else None)
+                        direction = gb
+                    else:
+                        direction = ev.g
+                    theta_new = theta - lr * direction
+                    if not np.all(np.isfinite(theta_new)):
+                        status, diverged_at, diverged_value = "diverged", t + 1, float("nan")
+                        break
+                    step_norm = float(np.linalg.norm(theta_new - theta))
+                    path += step_norm
+                    sec = due & set(_SECANTS)
+                    prev = dict(t=t, ev=ev, due=sec, step_norm=step_norm) if sec else None
+                    net_new = net.with_parameters(theta_new, self.layers)
+                    net, theta, t = net_new, theta_new, t + 1
+                    bar.update(1)
+                    if self.progress and t % post_every == 0 and ev is not None:
+                        bar.set_postfix(loss=f"{ev.h:.3e}", refresh=False)
+                    need_full = (not sgd or prev is not None or t == self.steps
+                                 or (min_every is not None and t % min_every == 0)
+                                 or (self.stop_loss is not None and t % stop_every == 0))
+                    ev = self._full(net) if need_full else None
+        except KeyboardInterrupt:
+            status = "interrupted"
+        finally:
+            bar.close()
+        if status == "interrupted":
+            final_t, final_net = t, net
+            final_h = good[2] if good[0] == t else None
+        else:
+            final_t, final_net, final_h = good
+        self.meta.update(initial_loss=self.h0, final_loss=final_h, final_step=final_t,
+                         lr_value=lr, diverged_at=diverged_at,
+                         diverged_value=None if diverged_value is None else float(diverged_value),
+                         solver_stats=self.stats, elapsed_seconds=time.perf_counter() - t0)
+        return status, final_net
+
+    def trajectory(self, status, final_net, config):
+        values, steps = {}, {}
+        for k, pairs in self.rec.items():
+            steps[k] = np.array([p[0] for p in pairs], dtype=np.int64)
+            dtype = bool if k == "inside_ball" else np.float64
+            values[k] = np.array([p[1] for p in pairs], dtype=dtype)
+        net0 = self.net0
+        meta = dict(config=config,
+                    data=dict(n=self.n, d0=net0.d0, d1=net0.d1, d2=net0.d2,
+                              activation=net0.activation.name, bias=net0.has_bias),
+                    versions=_versions(), threads=_threads())
+        meta.update(self.meta)
+        return Trajectory(values=values, steps=steps, initial_net=net0, final_net=final_net,
+                          status=status, metadata=meta)
+
+
+def train(net, X, Y, *, steps, lr, optimizer="gd", batch_size=None, layers=("W", "V"),
+          track="default", track_every=1, stop_loss=None, seed=0, progress=True, callback=None,
+          lr_constant=1.0, divergence_factor=1e6):
+    """Train the shallow network on the paper's loss and track the theory's quantities.
+
+    Parameters
+    ----------
+    net : ShallowNet
+        Initial network ``Theta_0`` (not modified).
+    X : array_like of shape (n, d0)
+        Inputs as rows.
+    Y : array_like of shape (n, d2) or (n,)
+        Targets.
+    steps : int
+        Maximum number of updates (iterates ``Theta_0 .. Theta_steps``).
+    lr : float or {"theory", "1/beta"}
+        Step size ``eta``.  ``"theory"``: eq. (13) with the Lemma-3
+        constants at initialization,
+        ``eta = C mu^2 / (beta_Phi ||grad f(Phi(w0))|| + beta_Phi mu^2
+        + beta_f nu^2)`` with ``C = lr_constant``, ``grad f = 2 r0`` and
+        ``beta_f = 2``.  ``"1/beta"``: the inverse of the top Hessian
+        eigenvalue of ``h`` at initialization (its local smoothness).
+    optimizer : {"gd", "sgd"}, default "gd"
+        Full-batch gradient descent (eq. 12), or minibatch SGD.
+    batch_size : int, optional
+        SGD batch size ``b`` (default ``min(128, n)``, the paper's
+        experiments); only with ``optimizer="sgd"``.
+    layers : tuple of {"W", "V"}, default ("W", "V")
+        Trained layers; the other layer is left bitwise unchanged.  The NTK,
+        Hessian and Jacobian are taken with respect to these layers.
+    track : "default", "all", or sequence of str, default "default"
+        Quantities to record (see Notes; :data:`TRACKABLE`).  ``None`` or
+        ``()`` records nothing.
+    track_every : int or dict, default 1
+        Record every ``track_every`` steps; a dict maps quantity names, or
+        the groups ``"cheap"``/``"expensive"``, or ``"default"``, to their
+        own cadence.  The last iterate is always recorded.
+    stop_loss : float, optional
+        Stop with status ``"converged"`` once ``h(Theta_t) <= stop_loss``.
+    seed : int or numpy.random.SeedSequence, default 0
+        Root of the SGD batch stream and of the solvers' random starts.
+    progress : bool, default True
+        Show a tqdm progress bar.
+    callback : callable, optional
+        ``callback(t, net_t, values_t)`` after each iterate is measured
+        (``values_t``: dict of what was recorded at ``t``).  Raising
+        ``KeyboardInterrupt`` ends the run as ``"interrupted"``.
+    lr_constant : float, default 1.0
+        The universal constant ``C`` of eq. (13) for ``lr="theory"``.
+    divergence_factor : float, default 1e6
+        A loss above ``divergence_factor * h(Theta_0)`` counts as
+        divergence.
+
+    Returns
+    -------
+    Trajectory
+        The immutable record.  Divergence (non-finite loss, gradient or
+        iterate, or a loss above ``divergence_factor * h0``) and
+        ``KeyboardInterrupt`` end the run with status ``"diverged"`` /
+        ``"interrupted"`` and keep the data measured so far; no exception
+        escapes the loop for these.
+
+    Raises
+    ------
+    ValueError
+        On bad input (NaN or wrong shapes in ``X``/``Y``, ``steps <= 0``,
+        ``lr <= 0`` or an unknown string, an unknown ``track`` name, ...),
+        naming the argument.
+
+    Notes
+    -----
+    Tracked quantities (step ``t`` is ``Theta_t``; secants use ``t`` and
+    ``t + 1`` and are recorded at ``t``):
+
+    * cheap -- ``loss`` ``h``; ``grad_norm`` ``||grad h||``; ``pl_ratio``
+      ``||grad h||^2 / h``; ``distance`` ``||Theta_t - Theta_0||`` (also
+      per layer, ``distance_W``/``distance_V``; biases count with their
+      layer); ``path_length`` ``sum_i ||Theta_{i+1} - Theta_i||``;
+      ``contraction`` ``h_{t+1} / h_t``; ``weight_change`` per layer
+      ``||Theta^l_t - Theta^l_0|| / ||Theta^l_0||``;
+      ``smoothness_secant`` ``||grad h_{t+1} - grad h_t|| /
+      ||Theta_{t+1} - Theta_t||``; ``inside_ball``
+      ``||Theta_t - Theta_0|| <= rho_Phi`` with Lemma 1's radius
+      ``rho_Phi = mu_Phi / (2 beta_Phi)`` at initialization (stored in
+      ``metadata["constants"]``).
+    * expensive -- ``lambda_min`` ``lambda_min(K_t)`` (warm-started
+      tracker; dense NTK when ``n d2 <= 6000``, matrix-free otherwise);
+      ``pl_bound`` ``4 lambda_min(K_t)``, which ``pl_ratio`` must exceed
+      since ``||grad h||^2 = 4 r^T K r``; ``contraction_predicted``
+      ``1 - 4 eta lambda_min(K_t)``, the first-order rate of GD on ``h``
+      (``r_{t+1} ~ (I - 2 eta K) r_t``); ``sigma_min_features``
+      ``sigma_min(phi(W_t X_paper))`` over ``R^n`` (0 when ``d1 < n``);
+      ``hessian_top`` the top eigenvalue of ``nabla^2 h`` (Lanczos on exact
+      HVPs, warm-started); ``jacobian_secant``
+      ``||J_{t+1} - J_t||_2 / ||Theta_{t+1} - Theta_t||``, an empirical
+      ``beta_Phi`` (Lanczos on ``(J_{t+1} - J_t)(J_{t+1} - J_t)^T``
+      from JVP/VJP differences); ``laziness``
+      ``||K_t - K_0||_2 / ||K_0||_2``.
+
+    The default set costs ``O(p)`` per step on top of the step: the loss
+    comes from the residual computed for the gradient, and the gradient is
+    the step's.  SGD uses the minibatch loss
+    ``h_B = (n/b) sum_{a in B} ||f(x_a) - y_a||^2``, whose expectation over
+    a uniformly random ``b``-subset ``B`` is ``h``: each epoch draws one
+    permutation (from ``seed`` through ``SeedSequence``) and uses its
+    ``n // b`` full batches, dropping the remainder.  For SGD the tracked
+    ``loss``/``grad_norm``/... are the full-data values, computed only at
+    tracked steps (``stop_loss`` is checked there too).  Same seed and same
+    thread count give an identical trajectory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pl_toolkit import ShallowNet, train
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((10, 4)); X /= np.linalg.norm(X, axis=1, keepdims=True)
+    >>> Y = rng.standard_normal((10, 1)) / 10
+    >>> net = ShallowNet.init(4, 64, seed=1)
+    >>> traj = train(net, X, Y, steps=50, lr="1/beta", track=("loss", "pl_ratio", "pl_bound"),
+    ...              progress=False)
+    >>> bool(np.all(traj["pl_ratio"] >= traj["pl_bound"] * (1 - 1e-9)))
+    True
+    >>> bool(traj["loss"][-1] < 0.5 * traj["loss"][0])
+    True
+    """
+    if not isinstance(net, ShallowNet):
+        raise ValueError(f"net must be a ShallowNet, got {type(net).__name__}")
+    X = net.check_data(X)
+    Y = net.check_targets(Y, X.shape[0])
+    n = X.shape[0]
+    steps = check_positive_int(steps, "steps")
+    lr = _resolve_lr(lr)
+    if optimizer not in ("gd", "sgd"):
+        raise ValueError(f"optimizer must be 'gd' or 'sgd', got {optimizer!r}")
+    if optimizer == "gd":
+        if batch_size is not None:
+            raise ValueError("batch_size is only used with optimizer='sgd'")
+    else:
+        batch_size = (min(128, n) if batch_size is None
+                      else check_positive_int(batch_size, "batch_size"))
+        if batch_size > n:
+            raise ValueError(f"batch_size = {batch_size} exceeds the number of samples n = {n}")
+    layers = check_layers(layers)
+    names = _parse_track(track)
+    every = _parse_every(track_every, names)
+    if stop_loss is not None:
+        stop_loss = check_positive_float(stop_loss, "stop_loss", allow_zero=True)
+    if not (isinstance(seed, np.random.SeedSequence)
+            or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0)):
+        raise ValueError(f"seed must be a non-negative integer or a SeedSequence, got {seed!r}")
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback must be callable, got {type(callback).__name__}")
+    lr_constant = check_positive_float(lr_constant, "lr_constant")
+    divergence_factor = check_positive_float(divergence_factor, "divergence_factor")
+    run = _Run(net, X, Y, steps, lr, optimizer, batch_size, layers, names, every, stop_loss,
+               seed, bool(progress), callback, lr_constant, divergence_factor)
+    status, final_net = run.run()
+    config = dict(steps=steps, lr=lr, lr_constant=lr_constant, optimizer=optimizer,
+                  batch_size=batch_size, layers=list(layers), track=list(names),
+                  track_every=every, stop_loss=stop_loss, seed=_seed_json(seed),
+                  divergence_factor=divergence_factor)
+    return run.trajectory(status, final_net, config)
