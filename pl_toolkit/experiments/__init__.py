@@ -11,5 +11,11 @@
 from .sweep import (SWEEP_DEFAULTS, bootstrap_exponent, check_premises, fit_power_law,
                     geometric_grid, run_width_sweep, sweep_cell, threshold_width)
 
+from .init_scale import (INIT_SCALE_DEFAULTS, PAPER_OMEGA2, PAPER_OMEGA2_FACTORS,
+                         init_scale_cell, prepare_teacher_data, run_init_scale,
+                         sgd_lr_from_paper)
+
 __all__ = ["SWEEP_DEFAULTS", "bootstrap_exponent", "check_premises", "fit_power_law",
-           "geometric_grid", "run_width_sweep", "sweep_cell", "threshold_width"]
+           "geometric_grid", "run_width_sweep", "sweep_cell", "threshold_width",
+           "INIT_SCALE_DEFAULTS", "PAPER_OMEGA2", "PAPER_OMEGA2_FACTORS", "init_scale_cell",
+           "prepare_teacher_data", "run_init_scale", "sgd_lr_from_paper"]
