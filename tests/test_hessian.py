@@ -175,7 +175,8 @@ def test_top_eigenvalue_against_dense(rng, method, layers):
     Hd = dense_from_hvp(net, X, Y, layers)
     v = res.vector
     np.testing.assert_allclose(np.linalg.norm(v), 1.0, **tol("same_math"))
-    assert np.linalg.norm(Hd @ v - res.value * v) <= 1e-3 * abs(ref)
+    # acceptance needs a Ritz residual <= sqrt(tol) |value| = 1e-4 |value|
+    assert np.linalg.norm(Hd @ v - res.value * v) <= 1e-4 * abs(ref) * (1 + 1e-6)
 
 
 def test_top_eigenvalue_mid_size_against_eigsh(rng):
@@ -195,7 +196,7 @@ def test_warm_start_is_cheaper(rng):
     cold = hessian_top_eigenvalue(net, X, Y)
     warm = hessian_top_eigenvalue(net, X, Y, v0=cold.vector)
     assert warm.matvecs < cold.matvecs
-    np.testing.assert_allclose(warm.value, cold.value, rtol=1e-6)
+    np.testing.assert_allclose(warm.value, cold.value, **tol("tracked_lanczos"))
 
 
 def test_identity_network_closed_form():
