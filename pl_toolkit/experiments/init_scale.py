@@ -412,8 +412,11 @@ def run_init_scale(outdir, *, data="digits", width=1000, epochs=INIT_SCALE_DEFAU
     get_activation(activation)
     if input_scaling not in ("standardize", "unit"):
         raise ValueError(f"input_scaling must be 'standardize' or 'unit', got {input_scaling!r}")
-    if omega2_grid is not None and len(list(omega2_grid)) == 0:
-        raise ValueError("omega2_grid is empty")
+    if omega2_grid is not None:
+        omega2_grid = [check_positive_float(w, "omega2_grid") for w in omega2_grid]
+        if not omega2_grid:
+            raise ValueError("omega2_grid is empty")
+    n_test = check_positive_int(n_test, "n_test")
     if str(data).lower() != "digits" and not os.path.exists(os.fspath(data)):
         raise ValueError(f"data file {os.fspath(data)!r} does not exist")
 
