@@ -790,8 +790,8 @@ class _Run:
         self.setup(ev.h, math.sqrt(max(ev.h, 0.0)))
         lr = self.lr
         batches = _batches(self.n, self.batch_size, self.batch_rng) if sgd else None
-        min_every = min(self.every.values()) if self.every else None
-        stop_every = min_every or (self.n // self.batch_size if sgd else 1)
+        cadences = sorted(set(self.every.values()))
+        stop_every = cadences[0] if cadences else (self.n // self.batch_size if sgd else 1)
         status, path, prev = None, 0.0, None
         t = 0
         good = (0, net, ev.h)
@@ -845,7 +845,7 @@ class _Run:
                     if self.progress and t % post_every == 0 and ev is not None:
                         bar.set_postfix(loss=f"{ev.h:.3e}", refresh=False)
                     need_full = (not sgd or prev is not None or t == self.steps
-                                 or (min_every is not None and t % min_every == 0)
+                                 or any(t % e == 0 for e in cadences)
                                  or (self.stop_loss is not None and t % stop_every == 0))
                     ev = self._full(net) if need_full else None
         except KeyboardInterrupt:

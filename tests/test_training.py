@@ -348,6 +348,14 @@ def test_sgd_reproducible_and_seeded(rng):
     np.testing.assert_array_equal(a.steps["loss"], np.arange(21))
 
 
+def test_sgd_cadences_not_multiples(rng):
+    net, X, Y = problem(rng, n=12)
+    traj = train(net, X, Y, steps=13, lr=0.02, optimizer="sgd", batch_size=4, progress=False,
+                 track=("loss", "lambda_min"), track_every={"loss": 4, "lambda_min": 6})
+    np.testing.assert_array_equal(traj.steps["loss"], [0, 4, 8, 12, 13])
+    np.testing.assert_array_equal(traj.steps["lambda_min"], [0, 6, 12, 13])
+
+
 def test_sgd_tracking_is_full_data(rng):
     net, X, Y = problem(rng, n=12)
     rec = Recorder()
