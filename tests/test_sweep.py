@@ -252,3 +252,17 @@ def test_bad_input_names_argument(tmp_path, argv, word):
     with pytest.raises(ValueError, match=word):
         sw.command(args)
     assert not (tmp_path / "bad" / DATABASE_NAME).exists()
+
+
+def test_extrapolate_locality_exact_power_law():
+    grid = [2 ** k for k in range(1, 9)]
+    ratios = {"10": [1000.0 / d for d in grid], "40": [8000.0 / d for d in grid],
+              "80": [0.5] * len(grid)}
+    ex = sw.extrapolate_locality([10, 40, 80], grid, ratios, top=4)
+    a, b, c = ex["per_n"]
+    np.testing.assert_allclose([a["local_slope"], b["local_slope"]], -1.0, **tol("same_math"))
+    np.testing.assert_allclose([a["d1_extrapolated"], b["d1_extrapolated"]], [1000.0, 8000.0],
+                               **tol("same_math"))
+    assert c["d1_extrapolated"] is None  # already inside on the grid: nothing to extrapolate
+    np.testing.assert_allclose(ex["fit"]["slope"], 1.5, **tol("same_math"))
+    assert "not a measured threshold" in ex["note"]

@@ -35,8 +35,8 @@ from ._common import (add_common_args, limit_threads, parse_int_list, progress_f
                       worker_thread_env, write_json)
 
 __all__ = ["geometric_grid", "sweep_cell", "threshold_width", "fit_power_law",
-           "bootstrap_exponent", "check_premises", "run_width_sweep", "configure_parser",
-           "command", "SWEEP_DEFAULTS"]
+           "bootstrap_exponent", "check_premises", "extrapolate_locality", "summarize_sweep",
+           "run_width_sweep", "configure_parser", "command", "SWEEP_DEFAULTS"]
 
 #: Default grid and settings of ``pl-toolkit sweep`` (see :func:`run_width_sweep`).
 SWEEP_DEFAULTS = dict(d0=32, n_grid=(32, 64, 128, 256), d1_min=2, d1_max=4096,
@@ -578,7 +578,58 @@ def summarize_sweep(rows, *, n_grid, d1_grid, seeds, d0, success_fraction, n_boo
         out.setdefault("median_steps_to_eps", {})[str(n)] = steps_med
     out["d1_grid"] = list(d1_grid)
     out["n_grid"] = list(n_grid)
+    out["locality_extrapolation"] = extrapolate_locality(n_grid, d1_grid,
+                                                         out["locality_ratio"])
     return out
+
+
+def extrapolate_locality(n_grid, d1_grid, ratios, *, top=6):
+    """Width at which the median ``max_distance / rho_Phi`` would reach 1 (extrapolated).
+
+    Parameters
+    ----------
+    n_grid, d1_grid : sequence of int
+    ratios : mapping of str(n) to sequence of float
+        Median locality ratio per width (see :func:`run_width_sweep`).
+    top : int, default 6
+        Fit ``log ratio = a log d1 + b`` on the ``top`` largest widths with a
+        finite ratio.
+
+    Returns
+    -------
+    dict
+        ``per_n``: ``n``, ``local_slope`` ``a`` (the heuristics of Section
+        5.3 give ``-1``: ``rho_Phi ~ sqrt(d1)``, distance ``~ 1/sqrt(d1)``),
+        ``d1_extrapolated`` (``exp(-b/a)`` when ``a < 0``; None otherwise or
+        when the ratio is already below 1 on the grid), ``fit`` (log-log
+        slope of ``d1_extrapolated`` in ``n``), and a ``note``.
+
+    Notes
+    -----
+    This is an extrapolation beyond the grid, not a measured threshold; it
+    is reported separately and never enters the censored thresholds.
+    """
+    per = []
+    for n in n_grid:
+        r = np.asarray(ratios[str(n)], dtype=float)
+        d = np.asarray(d1_grid, dtype=float)
+        ok = np.isfinite(r) & (r > 0)
+        entry = dict(n=int(n), local_slope=None, d1_extrapolated=None)
+        if ok.sum() >= 2:
+            a, b = fit_power_law(d[ok][-top:], r[ok][-top:])
+            entry["local_slope"] = a
+            if a < 0 and r[ok][-1] > 1:
+                entry["d1_extrapolated"] = float(math.exp(-b / a))
+        per.append(entry)
+    xs = [e["n"] for e in per if e["d1_extrapolated"]]
+    ys = [e["d1_extrapolated"] for e in per if e["d1_extrapolated"]]
+    fit = None
+    if len(xs) >= 2:
+        slope, intercept = fit_power_law(xs, ys)
+        fit = dict(slope=slope, intercept=intercept, n_fit=xs)
+    return dict(per_n=per, fit=fit, top=int(top),
+                note="extrapolated beyond the largest width (power law through the median "
+                     f"ratio at the {top} largest widths); not a measured threshold")
 
 
 def _fmt(v, spec=".3g"):
@@ -630,6 +681,15 @@ def _markdown(rep):
     for j, d1 in enumerate(rep["d1_grid"]):
         lines.append(f"| {d1} | " + " | ".join(_fmt(rep["locality_ratio"][str(n)][j])
                                                for n in rep["n_grid"]) + " |")
+    ex = rep["locality_extrapolation"]
+    lines += ["", f"Extrapolation ({ex['note']}):", "",
+              "| n | local slope of ratio in d1 | d1 where ratio = 1 (extrapolated) |",
+              "|---|---|---|"]
+    for e in ex["per_n"]:
+        lines.append(f"| {e['n']} | {_fmt(e['local_slope'])} | {_fmt(e['d1_extrapolated'])} |")
+    if ex["fit"]:
+        lines.append(f"\nLog-log slope of the extrapolated width in n: {ex['fit']['slope']:.3f} "
+                     f"(n used: {ex['fit']['n_fit']}; no interval: an extrapolation).")
     lines += ["", "## Premises on the same data (medians over seeds)", "",
               "| n | sigma_max(X)^2 | n/d0 | ratio | sigma_min(X^{*2}) | C(d0+1,2) |",
               "|---|---|---|---|---|---|"]
@@ -673,6 +733,12 @@ def _plot(rep, path):
         if xc:
             ax.plot(xc, [dmax] * len(xc), markers[crit], mfc="none", mec="k",
                     label=f"{crit}: censored (> {dmax})")
+    ex = [e for e in rep["locality_extrapolation"]["per_n"] if e["d1_extrapolated"]]
+    if ex:
+        fx = rep["locality_extrapolation"]["fit"]
+        ax.plot([e["n"] for e in ex], [e["d1_extrapolated"] for e in ex], "D--", mfc="none",
+                label="inside: extrapolated (not measured)"
+                      + (f", slope {fx['slope']:.2f}" if fx else ""))
     if anchor is None:
         anchor = (n[0], 1.0)
     x0, y0 = anchor
@@ -807,5 +873,9 @@ def command(args):
                       f"[{f['ci_low']:.3f}, {f['ci_high']:.3f}] (95% bootstrap)")
             else:
                 print(f"exponent of d1*({c}) in n: not fitted ({rep['thresholds'][c]['note']})")
+        fx = rep["locality_extrapolation"]["fit"]
+        if fx:
+            print(f"extrapolated width where max distance = rho_Phi grows like n^{fx['slope']:.2f}"
+                  " (extrapolation, not a measurement)")
         print(f"time: {rep['run_seconds']:.1f} s wall, {rep['cpu_seconds']:.1f} s in cells")
     return 0 if rep["n_errors"] == 0 and rep["missing_cells"] == 0 else 1
