@@ -22,7 +22,8 @@ ratios matter more than seconds):
 
 Usage::
 
-    python benchmarks/bench_eig.py [--repeat 3] [--steps 100] [--large] [--budget 140]
+    python benchmarks/bench_eig.py [--repeat 3] [--steps 100] [--large | --only-large]
+                                   [--large-sizes 20000,50000] [--budget 140]
 """
 
 import argparse
@@ -88,10 +89,19 @@ def main(argv=None):
     ap.add_argument("--large", action="store_true", help="also n = 20000 and 50000 (slow)")
     ap.add_argument("--large-sizes", default="20000,50000")
     ap.add_argument("--budget", type=int, default=140, help="matvec budget at the large sizes")
+    ap.add_argument("--only-large", action="store_true", help="skip sections 1-5")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(np.random.SeedSequence(2021))
     warnings.simplefilter("always", pl.ConvergenceWarning)
 
+    if not args.only_large:
+        small_sections(args, rng)
+    if args.large or args.only_large:
+        large_section(args)
+    return 0
+
+
+def small_sections(args, rng):
     # ------------------------------------------------------------------ 1
     section("problem")
     n, d0, d1 = args.n, args.d0, args.d1
@@ -213,8 +223,11 @@ def main(argv=None):
           f"allowance {nb.rounding_allowance:.2e}, (lambda_min - bound)/lambda_min = "
           f"{(lam0 - nb.bound) / lam0:.1e}")
 
+
+
+def large_section(args):
     # ------------------------------------------------------------------ 6
-    if args.large:
+    if True:
         for nn in (int(s) for s in args.large_sizes.split(",")):
             section(f"large: matrix-free lambda_min at n={nn}, d0=784, d1=4000, budget {args.budget}")
             rngL = np.random.default_rng(nn)
@@ -239,7 +252,6 @@ def main(argv=None):
                   f"error estimate {r.error_bound:.2e} ({r.error_bound / abs(r.value):.1e} rel.), "
                   f"residual {r.residual:.2e}; wall {wall:.1f} s; peak traced {peak / 2 ** 20:.0f} MB, "
                   f"process max RSS {rss:.0f} MB; warnings: {len(caught)}", flush=True)
-    return 0
 
 
 if __name__ == "__main__":
