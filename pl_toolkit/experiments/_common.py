@@ -91,7 +91,8 @@ def parse_float_list(text, name):
     try:
         return [float(s) for s in items]
     except ValueError:
-        raise ValueError(f"{name} must be a comma-separated list of numbers, got {text!r}") from None
+        raise ValueError(
+            f"{name} must be a comma-separated list of numbers, got {text!r}") from None
 
 
 def parse_int_list(text, name):

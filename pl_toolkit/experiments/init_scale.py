@@ -543,7 +543,8 @@ def _markdown(rep):
               "dW/W, dV/V: ||W_T - W_0||_F / ||W_0||_F per layer; dK/K: ||K_T - K_0||_2 / "
               f"||K_0||_2 on the first {cfg['laziness_points']} training points (smaller = "
               "lazier).", "",
-              f"Run time: {rep['run_seconds']:.1f} s wall (teacher {rep['teacher_seconds']:.1f} s). "
+              f"Run time: {rep['run_seconds']:.1f} s wall "
+              f"(teacher {rep['teacher_seconds']:.1f} s). "
               f"Cells: {rep['engine']}; errors {rep['n_errors']}.", ""]
     return "\n".join(lines)
 
@@ -614,8 +615,10 @@ def configure_parser(p):
                    help="omega2 values (default: He omega2 x the paper's factors .045 ... 1.749)")
     g.add_argument("--lr-paper", type=float, default=d["lr_paper"],
                    help="learning rate of SGD on the mean MSE, as in the paper (default: 0.01)")
-    g.add_argument("--batch-size", type=int, default=d["batch_size"], help="SGD batch (default: 128)")
-    g.add_argument("--n-test", type=int, default=d["n_test"], help="held-out samples (default: 500)")
+    g.add_argument("--batch-size", type=int, default=d["batch_size"],
+                   help="SGD batch (default: 128)")
+    g.add_argument("--n-test", type=int, default=d["n_test"],
+                   help="held-out samples (default: 500)")
     g.add_argument("--data-seed", type=int, default=d["data_seed"],
                    help="seed of the split and the teacher (default: 0)")
     g.add_argument("--input-scaling", default=d["input_scaling"],

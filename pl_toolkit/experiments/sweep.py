@@ -55,7 +55,7 @@ _DATA_TAG = 0x5EED_DA7A
 
 
 def geometric_grid(lo, hi, factor):
-    """Integer grid ``round(lo * factor**k)`` from ``lo`` to ``hi`` (inclusive), duplicates removed.
+    """Integer grid ``round(lo * factor**k)`` from ``lo`` to ``hi``, duplicates removed.
 
     Parameters
     ----------
@@ -699,7 +699,8 @@ def _markdown(rep):
                      f"{p['symmetric_dim']} |")
     lines += ["", "sigma_min(X^{*2}) is exactly 0 once n exceeds C(d0+1, 2), the dimension of "
               "symmetric 2-tensors.", "",
-              f"Run time: {rep['run_seconds']:.1f} s wall in this call; {rep['cpu_seconds']:.1f} s "
+              f"Run time: {rep['run_seconds']:.1f} s wall in this call; "
+              f"{rep['cpu_seconds']:.1f} s "
               f"summed over cells. Cells: {rep['engine']}; missing {rep['missing_cells']}, "
               f"errors {rep['n_errors']}.", ""]
     return "\n".join(lines)
