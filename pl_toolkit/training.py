@@ -62,8 +62,13 @@ STATUSES = ("converged", "max_steps", "diverged", "interrupted")
 #: its condition number is 1e4-1e8, so matrix-free Lanczos needs thousands of
 #: products (measured on digits, n d2 = 5000: 47 s per lambda_min against 2.4 s
 #: to form K plus 2.5 s for a warm-started dense tracker update).  Memory:
-#: 8 (n d2)^2 bytes per matrix (K, and K_0 and K_t - K_0 for laziness).
+#: 8 (n d2)^2 bytes per matrix.
 _DENSE_NTK_MAX = 6000
+#: Largest ``n * d2`` for which laziness uses dense NTKs (``K_0`` is kept).  Above
+#: it, ``||K_t - K_0||_2`` comes from Lanczos on the difference of two NTK
+#: operators: ~10 products of ``O(n d0 d1)`` against ``O(n^2 d2^2 d1)`` to form
+#: ``K_t`` (measured on digits, n d2 = 5000: 2.5 s per dense Gram).
+_DENSE_LAZINESS_MAX = 2000
 #: Largest ``n`` for which sigma_min(phi(W X)) is taken from an SVD of the features.
 _SVD_FEATURES_MAX = 200
 #: Relative tolerance of the Lanczos runs used for tracking, per quantity.  A
@@ -648,7 +653,8 @@ class _Run:
         if any(n in need for n in _NEED_LMIN):
             self._lmin = _new_lambda_min_tracker()
         if "laziness" in need:
-            if self.dense_ntk:
+            self.dense_lazy = self.n * self.net0.d2 <= _DENSE_LAZINESS_MAX
+            if self.dense_lazy:
                 self._K0 = ntk_gram(self.net0, self.X, layers=self.layers)
                 top = sla.eigh(self._K0, eigvals_only=True, check_finite=False,
                                subset_by_index=[self._K0.shape[0] - 1] * 2)
@@ -735,9 +741,12 @@ class _Run:
                                                     self._hess_vec)
             v["hessian_top"] = float(val)
         if "laziness" in due:
-            K = self._ntk(net, cache)
+            if self.dense_lazy:
+                K = self._ntk(net, cache)
+            else:
+                K = ntk_operator(net, self.X, self.layers)
             with self._clock("laziness"):
-                if self.dense_ntk:
+                if self.dense_lazy:
                     D = K - self._K0
                     mv = D.__matmul__
                 else:

@@ -126,6 +126,7 @@ def test_pl_identity_at_every_tracked_step(rng, layers):
 
 def test_lambda_min_matrix_free_route(rng, monkeypatch):
     monkeypatch.setattr(training_module, "_DENSE_NTK_MAX", 0)
+    monkeypatch.setattr(training_module, "_DENSE_LAZINESS_MAX", 0)
     net, X, Y = problem(rng, n=10, d1=40)
     rec = Recorder()
     traj = train(net, X, Y, steps=6, lr=0.05, progress=False, callback=rec,
