@@ -211,3 +211,24 @@ def test_bad_input_names_argument(tmp_path, argv, word):
     with pytest.raises(ValueError, match=word):
         isc.command(args)
     assert not (tmp_path / "bad" / DATABASE_NAME).exists()
+
+
+def test_dead_units_recomputed(tiny):
+    from pl_toolkit._engine import cell_seed
+
+    out, _ = tiny
+    for row in load_results(out):
+        cell, res = row["cell"], row["result"]
+        d = isc._load_data(cell["data_file"], cell["data_sha"])
+        X = d["X"]
+        seed = cell_seed(0, cell)
+        net0 = ShallowNet.init(X.shape[1], cell["width"], 10,
+                               init=(cell["omega1"], cell["omega2"]), seed=seed)
+        batch = min(cell["batch_size"], X.shape[0])
+        steps = cell["epochs"] * (X.shape[0] // batch)
+        net = train(net0, X, np.eye(10)[d["labels"]], steps=steps, lr=res["lr"],
+                    optimizer="sgd", batch_size=batch, track=("loss",), track_every=steps,
+                    seed=seed, progress=False, divergence_factor=1e300).final_net
+        Z = X[: cell["laziness_points"]] @ net.W.T
+        dead = np.mean(np.max(np.abs(_dgelu(Z)), axis=0) < 1e-3)
+        assert res["dead_units"] == dead

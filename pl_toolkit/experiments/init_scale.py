@@ -59,7 +59,7 @@ PAPER_HE_OMEGA2 = math.sqrt(2.0 / 1000.0)
 PAPER_OMEGA2_FACTORS = tuple(w / PAPER_HE_OMEGA2 for w in PAPER_OMEGA2)
 
 #: Defaults of ``pl-toolkit init-scale`` (see :func:`run_init_scale`).
-INIT_SCALE_DEFAULTS = dict(width=1000, epochs=100, teacher_epochs=100, seeds=5, lr_paper=0.01,
+INIT_SCALE_DEFAULTS = dict(width=1000, epochs=200, teacher_epochs=None, seeds=5, lr_paper=0.01,
                            batch_size=128, n_test=500, data_seed=0, input_scaling="standardize",
                            laziness_points=200, activation="gelu", root_seed=0)
 
@@ -280,7 +280,9 @@ def init_scale_cell(cell, seed):
         squares over the training set), ``status``, ``weight_change_W``,
         ``weight_change_V`` (``||W_T - W_0||_F / ||W_0||_F``, same for V),
         ``ntk_change`` (``||K_T - K_0||_2 / ||K_0||_2`` on the first
-        ``laziness_points`` training points), ``lr``, ``steps``,
+        ``laziness_points`` training points), ``dead_units`` (fraction of
+        hidden units with ``|phi'| < 1e-3`` on every point of that subset),
+        ``lr``, ``steps``,
         ``seconds``.
     """
     from ..network import ShallowNet
@@ -310,6 +312,9 @@ def init_scale_cell(cell, seed):
         K0 = ntk_gram(net0, sub)
         KT = ntk_gram(net, sub)
         D = KT - K0
+        # A unit is dead on the subset when |phi'| < 1e-3 at every point there.
+        G = net.activation.dphi(net.preactivations(sub))
+        dead = float(np.mean(np.max(np.abs(G), axis=0) < 1e-3))
         k0 = float(lambda_max(K0, method="lanczos", tol=1e-6).value)
         dn = max(float(lambda_max(D, method="lanczos", tol=1e-6).value),
                  -float(lambda_min(D, method="lanczos", tol=1e-6).value))
@@ -319,7 +324,7 @@ def init_scale_cell(cell, seed):
         final_loss=float(traj["loss"][-1]), status=traj.status,
         weight_change_W=float(np.linalg.norm(net.W - net0.W) / np.linalg.norm(net0.W)),
         weight_change_V=float(np.linalg.norm(net.V - net0.V) / np.linalg.norm(net0.V)),
-        ntk_change=dn / k0 if k0 > 0 else math.nan, lr=lr, steps=steps,
+        ntk_change=dn / k0 if k0 > 0 else math.nan, dead_units=dead, lr=lr, steps=steps,
         seconds=time.perf_counter() - t0)
 
 
@@ -355,7 +360,7 @@ def run_init_scale(outdir, *, data="digits", width=1000, epochs=INIT_SCALE_DEFAU
         ``"digits"`` or a data file with class labels.
     width : int, default 1000
         Hidden width ``d1`` of teacher and students.
-    epochs : int, default 100
+    epochs : int, default 200
         Student epochs (``n // batch_size`` SGD updates each).
     teacher_epochs : int, optional
         Teacher epochs (default ``epochs``).
@@ -472,7 +477,7 @@ def run_init_scale(outdir, *, data="digits", width=1000, epochs=INIT_SCALE_DEFAU
 
 
 _MEASURES = ("train_acc", "test_acc", "test_acc_true", "weight_change_W", "weight_change_V",
-             "ntk_change", "final_loss")
+             "ntk_change", "dead_units", "final_loss")
 
 
 def summarize_init_scale(rows, pairs, seeds):
@@ -491,7 +496,7 @@ def summarize_init_scale(rows, pairs, seeds):
         entry = dict(omega1=w1, omega2=w2, runs=len(res),
                      statuses=sorted({x["status"] for x in res}))
         for m in _MEASURES:
-            entry[m] = t_interval([x[m] for x in res])
+            entry[m] = t_interval([x.get(m, math.nan) for x in res])
         per.append(entry)
     means = [p["test_acc"]["mean"] for p in per]
     finite = [m for m in means if math.isfinite(m)]
@@ -522,8 +527,8 @@ def _markdown(rep):
              f"{cfg['omega1_omega2']:.4g}; He omega2 = {cfg['he_omega2']:.4g}.",
              f"Intervals: {rep['ci_method']}; {cfg['seeds']} seeds.", "",
              "| omega2 | omega2/He | omega1 | train acc | test acc (teacher) | test acc (true) |"
-             " dW/W | dV/V | dK/K | status |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             " dW/W | dV/V | dK/K | dead units | status |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def ci(d, f=".4f"):
         if not math.isfinite(d["mean"]):
@@ -534,7 +539,8 @@ def _markdown(rep):
         lines.append(f"| {p['omega2']:.4g} | {r:.3f} | {p['omega1']:.4g} | {ci(p['train_acc'])} | "
                      f"{ci(p['test_acc'])} | {ci(p['test_acc_true'])} | "
                      f"{ci(p['weight_change_W'], '.3g')} | {ci(p['weight_change_V'], '.3g')} | "
-                     f"{ci(p['ntk_change'], '.3g')} | {','.join(p['statuses'])} |")
+                     f"{ci(p['ntk_change'], '.3g')} | {ci(p['dead_units'], '.3f')} | "
+                     f"{','.join(p['statuses'])} |")
     rho = rep["spearman_test_acc_vs_omega2"]
     lines += ["", f"Test accuracy monotone in omega2: {rep['monotone_test_acc']}; Spearman "
               f"correlation with omega2: {'--' if rho is None else format(rho, '.3f')}.",
@@ -542,7 +548,8 @@ def _markdown(rep):
               "the same omega2/He grid, train accuracy >= .9998.", "",
               "dW/W, dV/V: ||W_T - W_0||_F / ||W_0||_F per layer; dK/K: ||K_T - K_0||_2 / "
               f"||K_0||_2 on the first {cfg['laziness_points']} training points (smaller = "
-              "lazier).", "",
+              "lazier; 1 when K_T ~ 0, i.e. the hidden units died). Dead units: fraction of "
+              "hidden units with |phi'| < 1e-3 at every point of that subset.", "",
               f"Run time: {rep['run_seconds']:.1f} s wall "
               f"(teacher {rep['teacher_seconds']:.1f} s). "
               f"Cells: {rep['engine']}; errors {rep['n_errors']}.", ""]
