@@ -469,3 +469,10 @@ def test_bad_data(rng):
         train(net, X, Y[:-1], steps=2, lr=0.1, progress=False)
     with pytest.raises(ValueError, match="^net"):
         train("net", X, Y, steps=2, lr=0.1, progress=False)
+
+
+def test_progress_bar_runs(rng, capsys):
+    net, X, Y = problem(rng)
+    traj = train(net, X, Y, steps=3, lr=0.05, track=("loss",))
+    assert traj.status == "max_steps"
+    assert "train" in capsys.readouterr().err
