@@ -41,7 +41,7 @@ _EPS = np.finfo(np.float64).eps
 class HessianEig(NamedTuple):
     """Top eigenpair of the loss Hessian, as returned by :func:`hessian_top_eigenvalue`.
 
-    Attributes
+    Parameters
     ----------
     value : float
         Largest (algebraic) eigenvalue of ``nabla^2 h``.
@@ -73,7 +73,21 @@ def _check_net(net):
 
 
 class HessianOperator(LinearOperator):
-    """Matrix-free Hessian ``u -> nabla^2 h(Theta) u``; see :func:`hessian_operator`."""
+    """Matrix-free Hessian ``u -> nabla^2 h(Theta) u``; see :func:`hessian_operator`.
+
+    Parameters
+    ----------
+    net : ShallowNet
+        The network (expansion point).
+    X : array_like of shape (n, d0)
+        Inputs as rows.
+    Y : array_like of shape (n, d2) or (n,)
+        Targets.
+    layers : tuple of {"W", "V"}, default ("W", "V")
+        Parameters the Hessian is taken with respect to.
+    parallel : bool, default True
+        Use the row-parallel activation kernels at construction.
+    """
 
     def __init__(self, net, X, Y, layers=("W", "V"), parallel=True):
         self.net = _check_net(net)

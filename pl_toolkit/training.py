@@ -258,7 +258,20 @@ class Trajectory:
         return name in self.values
 
     def series(self, name):
-        """Return ``(steps, values)`` of one recorded quantity."""
+        """Return the steps and values of one recorded quantity.
+
+        Parameters
+        ----------
+        name : str
+            A recorded quantity (see :attr:`names`).
+
+        Returns
+        -------
+        steps : ndarray of int64
+            Iterate indices ``t``.
+        values : ndarray
+            The measurements at those iterates.
+        """
         return self.steps[name], self[name]
 
     def __repr__(self):
