@@ -319,6 +319,22 @@ def build_parser():
     _add_run_args(p)
     p.set_defaults(func=cmd_run)
 
+    from .experiments import init_scale as _init_scale
+    from .experiments import sweep as _sweep
+
+    p = sub.add_parser("sweep", help="width threshold of GD against n, with fitted exponents",
+                       description=_sweep.__doc__.strip().splitlines()[0] + " Cells run on a local "
+                                   "process pool or a Dask cluster, results go to SQLite as each "
+                                   "cell finishes, and --resume continues a killed sweep.")
+    _sweep.configure_parser(p)
+    p.set_defaults(func=_sweep.command)
+
+    p = sub.add_parser("init-scale", help="the paper's Figure 1: accuracy against omega2 at fixed "
+                                          "omega1*omega2",
+                       description=_init_scale.__doc__.strip().splitlines()[0])
+    _init_scale.configure_parser(p)
+    p.set_defaults(func=_init_scale.command)
+
     p = sub.add_parser("ledger", help="width each Table-1 theorem demands vs the width GD needed",
                        description="For a data set, activation and initialization: the width every "
                                    "theorem of the paper's Table 1 demands (unknown constants set "
