@@ -232,3 +232,18 @@ def test_dead_units_recomputed(tiny):
         Z = X[: cell["laziness_points"]] @ net.W.T
         dead = np.mean(np.max(np.abs(_dgelu(Z)), axis=0) < 1e-3)
         assert res["dead_units"] == dead
+
+
+def test_cli_main_end_to_end(tmp_path, capsys):
+    from pl_toolkit.cli import main
+
+    out = tmp_path / "cli"
+    argv = ["init-scale", "--out", str(out), "--workers", "1", "--seeds", "2", "--epochs", "1",
+            "--width", "16", "--omega2-grid", "0.1,0.4", "--laziness-points", "10",
+            "--no-plot", "--no-progress"]
+    assert main(argv) == 0
+    assert "test accuracy monotone" in capsys.readouterr().out
+    assert (out / "init_scale.json").is_file()
+    assert main(["init-scale", "--out", str(tmp_path / "bad"), "--data", "missing.csv"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "data file" in err[0]

@@ -266,3 +266,20 @@ def test_extrapolate_locality_exact_power_law():
     assert c["d1_extrapolated"] is None  # already inside on the grid: nothing to extrapolate
     np.testing.assert_allclose(ex["fit"]["slope"], 1.5, **tol("same_math"))
     assert "not a measured threshold" in ex["note"]
+
+
+def test_cli_main_end_to_end(tmp_path, capsys):
+    from pl_toolkit.cli import main
+
+    out = tmp_path / "cli"
+    argv = ["sweep", "--out", str(out), "--workers", "1", "--seeds", "1", "--d0", "4",
+            "--n-grid", "4,8", "--d1-grid", "4,8", "--steps", "10", "--bootstrap", "5",
+            "--no-progress"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "exponent of d1*(converged)" in text and (out / "sweep.md").is_file()
+    assert main(argv + ["--resume", "--quiet"]) == 0  # nothing recomputed, nothing printed
+    assert capsys.readouterr().out == ""
+    assert main(["sweep", "--out", str(tmp_path / "bad"), "--eps", "-1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "eps" in err[0]
