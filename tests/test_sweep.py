@@ -255,13 +255,15 @@ def test_bad_input_names_argument(tmp_path, argv, word):
 
 
 def test_extrapolate_locality_exact_power_law():
-    grid = [2 ** k for k in range(1, 9)]
-    ratios = {"10": [1000.0 / d for d in grid], "40": [8000.0 / d for d in grid],
-              "80": [0.5] * len(grid)}
-    ex = sw.extrapolate_locality([10, 40, 80], grid, ratios, top=4)
-    a, b, c = ex["per_n"]
+    grid = [2 ** k for k in range(1, 11)]
+    ratios = {"10": [1e4 / d for d in grid], "40": [8e4 / d for d in grid],
+              "80": [0.5] * len(grid),
+              "300": [1e6 / d for d in grid]}  # only 1024 >= 4 * 300: too few widths
+    ex = sw.extrapolate_locality([10, 40, 80, 300], grid, ratios, top=4)
+    a, b, c, e = ex["per_n"]
+    assert e["d1_extrapolated"] is None and e["local_slope"] is None
     np.testing.assert_allclose([a["local_slope"], b["local_slope"]], -1.0, **tol("same_math"))
-    np.testing.assert_allclose([a["d1_extrapolated"], b["d1_extrapolated"]], [1000.0, 8000.0],
+    np.testing.assert_allclose([a["d1_extrapolated"], b["d1_extrapolated"]], [1e4, 8e4],
                                **tol("same_math"))
     assert c["d1_extrapolated"] is None  # already inside on the grid: nothing to extrapolate
     np.testing.assert_allclose(ex["fit"]["slope"], 1.5, **tol("same_math"))

@@ -600,7 +600,7 @@ def summarize_sweep(rows, *, n_grid, d1_grid, seeds, d0, success_fraction, n_boo
     return out
 
 
-def extrapolate_locality(n_grid, d1_grid, ratios, *, top=6):
+def extrapolate_locality(n_grid, d1_grid, ratios, *, top=6, min_width_factor=4):
     """Width at which the median ``max_distance / rho_Phi`` would reach 1 (extrapolated).
 
     Parameters
@@ -610,7 +610,11 @@ def extrapolate_locality(n_grid, d1_grid, ratios, *, top=6):
         Median locality ratio per width (see :func:`run_width_sweep`).
     top : int, default 6
         Fit ``log ratio = a log d1 + b`` on the ``top`` largest widths with a
-        finite ratio.
+        finite ratio and ``d1 >= min_width_factor * n``.
+    min_width_factor : float, default 4
+        Only widths well above ``n`` enter the fit: ``mu_Phi = 0`` for
+        ``d1 < n`` and the ratio is far from its large-width power law near
+        ``d1 ~ n``.  At least three such widths are needed.
 
     Returns
     -------
@@ -630,9 +634,9 @@ def extrapolate_locality(n_grid, d1_grid, ratios, *, top=6):
     for n in n_grid:
         r = np.asarray(ratios[str(n)], dtype=float)
         d = np.asarray(d1_grid, dtype=float)
-        ok = np.isfinite(r) & (r > 0)
+        ok = np.isfinite(r) & (r > 0) & (d >= min_width_factor * n)
         entry = dict(n=int(n), local_slope=None, d1_extrapolated=None)
-        if ok.sum() >= 2:
+        if ok.sum() >= 3:
             a, b = fit_power_law(d[ok][-top:], r[ok][-top:])
             entry["local_slope"] = a
             if a < 0 and r[ok][-1] > 1:
@@ -646,7 +650,8 @@ def extrapolate_locality(n_grid, d1_grid, ratios, *, top=6):
         fit = dict(slope=slope, intercept=intercept, n_fit=xs)
     return dict(per_n=per, fit=fit, top=int(top),
                 note="extrapolated beyond the largest width (power law through the median "
-                     f"ratio at the {top} largest widths); not a measured threshold")
+                     f"ratio at the {top} largest widths >= {min_width_factor} n); not a "
+                     "measured threshold")
 
 
 def _fmt(v, spec=".3g"):
