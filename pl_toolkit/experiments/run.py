@@ -77,7 +77,7 @@ class RunConfig:
     """
 
     data: str = "digits"
-    n: int = 200
+    n: int = 100
     d0: int = 16
     d2: int = 1
     activation: str = "gelu"
@@ -88,7 +88,7 @@ class RunConfig:
     lr: object = "1/beta"
     optimizer: str = "gd"
     batch_size: object = None
-    track_every: int = 10
+    track_every: int = 20
     stop_fraction: float = 1e-6
     seed: int = 0
     data_seed: int = 0
