@@ -499,20 +499,20 @@ def ntk_lambda_min_certified(net, X, *, layers=("W", "V"), method="cholesky"):
     V[p]`` (the module docstring of :mod:`pl_toolkit.ntk`).  Error model of
     the ``"cholesky"`` route (``u = 2^-53``, ``gamma_k = k u/(1 - k u)``):
 
-    A1. BLAS products are ordinary dot products in any order (with or
-        without FMA): ``|fl(A B^T) - A B^T| <= gamma_k |A| |B|^T`` for inner
-        dimension ``k`` (Higham, Thm 3.5 / eq. 3.13); so ``|Delta Z| <=
-        E_Z = gamma_{d0[+1]} (|X| |W|^T [+ |b1|])``.
-    A2. The activation kernels satisfy ``|fl(phi(z)) - phi(z)| <= 16 u
-        (|phi(z)| + phi_dot_max |z|)`` and ``|fl(phi'(z)) - phi'(z)| <= 16 u
-        (2 phi_dot_max + phi_ddot_max |z|)`` (a few-ulp libm ``erfc``,
-        ``exp``, ``tanh``, ``log1p`` plus argument rounding; an assumption,
-        not a proof).  With the Lipschitz constants of Assumption 2
-        (paper): ``E_H = phi_dot_max E_Z + 16 u (|H| + phi_dot_max |Z|)``,
-        ``E_G = phi_ddot_max E_Z + 16 u (2 phi_dot_max + phi_ddot_max |Z|)``.
-    A3. Products of perturbed factors: ``|A A^T - A_e A_e^T| <= E_A |A|^T
-        + |A| E_A^T + E_A E_A^T``; Hadamard products and the final sum add
-        ``u`` times their magnitude.
+    - A1. BLAS products are ordinary dot products in any order (with or
+      without FMA): ``|fl(A B^T) - A B^T| <= gamma_k |A| |B|^T`` for inner
+      dimension ``k`` (Higham, Thm 3.5 / eq. 3.13); so ``|Delta Z| <=
+      E_Z = gamma_{d0[+1]} (|X| |W|^T [+ |b1|])``.
+    - A2. The activation kernels satisfy ``|fl(phi(z)) - phi(z)| <= 16 u
+      (|phi(z)| + phi_dot_max |z|)`` and ``|fl(phi'(z)) - phi'(z)| <= 16 u
+      (2 phi_dot_max + phi_ddot_max |z|)`` (a few-ulp libm ``erfc``,
+      ``exp``, ``tanh``, ``log1p`` plus argument rounding; an assumption,
+      not a proof).  With the Lipschitz constants of Assumption 2
+      (paper): ``E_H = phi_dot_max E_Z + 16 u (|H| + phi_dot_max |Z|)``,
+      ``E_G = phi_ddot_max E_Z + 16 u (2 phi_dot_max + phi_ddot_max |Z|)``.
+    - A3. Products of perturbed factors: ``|A A^T - A_e A_e^T| <= E_A |A|^T
+      + |A| E_A^T + E_A E_A^T``; Hadamard products and the final sum add
+      ``u`` times their magnitude.
 
     The resulting entrywise ``E >= |fl(K) - K_exact|`` (inflated by ``1 +
     1e-6`` to cover the rounding of ``E`` itself and second-order terms)
