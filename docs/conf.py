@@ -1,0 +1,50 @@
+"""Sphinx configuration of the pl_toolkit documentation.
+
+Build with ``python -m sphinx -W -b html docs docs/_build/html``; the
+tutorials' code runs during the build (matplotlib's plot directive), so a
+broken example fails the build.
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.abspath(".."))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pl_toolkit  # noqa: E402
+
+project = "pl_toolkit"
+author = "pl_toolkit developers"
+copyright = "2026, pl_toolkit developers"
+version = release = pl_toolkit.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.doctest",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "matplotlib.sphinxext.plot_directive",
+]
+
+autosummary_generate = True
+autodoc_default_options = {"members": False}
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+numpydoc_validation_checks = set()
+
+plot_include_source = True
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 90)]
+plot_rcparams = {"figure.figsize": (6.0, 3.6)}
+
+doctest_global_setup = "import numpy as np\nimport pl_toolkit as pl\n"
+
+templates_path = []
+exclude_patterns = ["_build", "generated/*.tmp"]
+html_theme = "alabaster"
+html_static_path = []
+nitpicky = False
+suppress_warnings = ["autosummary.import_cycle"]
