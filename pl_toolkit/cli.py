@@ -77,15 +77,7 @@ def _load_torch_state_dict(path, activation):
     sd = torch.load(path, map_location="cpu", weights_only=True)
     if hasattr(sd, "state_dict"):
         sd = sd.state_dict()
-    weights = [(k, v) for k, v in sd.items() if k.endswith("weight")]
-    biases = [(k, v) for k, v in sd.items() if k.endswith("bias")]
-    if len(weights) != 2:
-        raise UsageError(f"--net {path!r}: expected two Linear layers, found weights {[k for k, _ in weights]}")
-    W, V = (v.detach().double().numpy() for _, v in weights)
-    b1 = b2 = None
-    if len(biases) == 2:
-        b1, b2 = (v.detach().double().numpy() for _, v in biases)
-    return ShallowNet(W, V, activation, b1, b2)
+    return ShallowNet.from_state_dict(sd, activation)
 
 
 def _make_net(args, d0, d2):

@@ -179,6 +179,60 @@ class ShallowNet:
         b2 = np.zeros(d2) if bias else None
         return cls(W, V, activation, b1, b2, omega1=omega1, omega2=omega2)
 
+    @classmethod
+    def from_state_dict(cls, state_dict, activation="gelu"):
+        """Build a net from a PyTorch ``Linear -> activation -> Linear`` state dict.
+
+        Parameters
+        ----------
+        state_dict : mapping
+            Two ``*.weight`` entries (first layer ``(d1, d0)``, then second
+            layer ``(d2, d1)``, in insertion order, as ``nn.Sequential`` and
+            the paper's code store them) and optionally two ``*.bias``
+            entries.  Values may be torch tensors or arrays.
+        activation : str or Activation, default "gelu"
+            The activation between the layers (not stored in a state dict).
+
+        Returns
+        -------
+        ShallowNet
+            The net, in float64, with biases when the state dict has them.
+
+        Raises
+        ------
+        ValueError
+            If the entries are not two weight matrices of chained shapes.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> sd = {"0.weight": np.ones((3, 2)), "0.bias": np.zeros(3),
+        ...       "2.weight": np.ones((1, 3)), "2.bias": np.zeros(1)}
+        >>> ShallowNet.from_state_dict(sd, "tanh")
+        ShallowNet(d0=2, d1=3, d2=1, activation='tanh', bias)
+        """
+        def as_array(v):
+            if hasattr(v, "detach"):  # a torch tensor
+                v = v.detach().cpu().double().numpy()
+            return np.asarray(v, dtype=np.float64)
+
+        try:
+            items = list(state_dict.items())
+        except AttributeError:
+            raise ValueError("state_dict must be a mapping of parameter names to arrays") from None
+        weights = [(k, as_array(v)) for k, v in items if str(k).endswith("weight")]
+        biases = [(k, as_array(v)) for k, v in items if str(k).endswith("bias")]
+        if len(weights) != 2:
+            raise ValueError(f"state_dict must hold two Linear layers, found weights {[k for k, _ in weights]}")
+        (k1, W), (k2, V) = weights
+        if W.ndim != 2 or V.ndim != 2 or V.shape[1] != W.shape[0]:
+            raise ValueError(f"state_dict weights {k1} {W.shape} and {k2} {V.shape} do not chain "
+                             "as Linear(d0, d1) -> Linear(d1, d2)")
+        if len(biases) not in (0, 2):
+            raise ValueError(f"state_dict must hold zero or two biases, found {[k for k, _ in biases]}")
+        b1, b2 = (biases[0][1], biases[1][1]) if biases else (None, None)
+        return cls(W, V, activation, b1, b2)
+
     # -- shape --------------------------------------------------------------
     @property
     def d0(self):

@@ -228,3 +228,35 @@ def test_load_bad_files(tmp_path):
     q.write_text("not an npz file")
     with pytest.raises(ValueError, match="path"):
         ShallowNet.load(q)
+
+
+# --------------------------------------------------------------------------
+# Loading PyTorch-style state dicts (arrays stand in for tensors)
+# --------------------------------------------------------------------------
+def test_from_state_dict_matches_a_pytorch_forward_pass(rng):
+    """Linear(d0, d1) -> GELU -> Linear(d1, d2) with biases, as in the paper's code:
+    PyTorch computes x W1^T + b1 then phi then ... W2^T + b2."""
+    d0, d1, d2 = 5, 7, 3
+    sd = {"fc1.weight": rng.standard_normal((d1, d0)), "fc1.bias": rng.standard_normal(d1),
+          "fc2.weight": rng.standard_normal((d2, d1)), "fc2.bias": rng.standard_normal(d2)}
+    net = ShallowNet.from_state_dict(sd, "gelu")
+    X = rng.standard_normal((4, d0))
+    Z = X @ sd["fc1.weight"].T + sd["fc1.bias"]
+    H = Z * 0.5 * (1.0 + np.vectorize(math.erf)(Z / math.sqrt(2.0)))
+    expected = H @ sd["fc2.weight"].T + sd["fc2.bias"]
+    np.testing.assert_allclose(net.forward(X), expected, **tol("same_math"))
+
+
+def test_from_state_dict_without_bias_and_bad_dicts(rng):
+    sd = {"0.weight": rng.standard_normal((4, 2)), "2.weight": rng.standard_normal((1, 4))}
+    net = ShallowNet.from_state_dict(sd, "tanh")
+    assert net.b1 is None and net.b2 is None and net.d1 == 4
+    with pytest.raises(ValueError, match="two Linear layers"):
+        ShallowNet.from_state_dict({"0.weight": np.ones((2, 2))})
+    with pytest.raises(ValueError, match="do not chain"):
+        ShallowNet.from_state_dict({"a.weight": np.ones((3, 2)), "b.weight": np.ones((1, 4))})
+    with pytest.raises(ValueError, match="zero or two biases"):
+        ShallowNet.from_state_dict({"a.weight": np.ones((3, 2)), "a.bias": np.ones(3),
+                                    "b.weight": np.ones((1, 3))})
+    with pytest.raises(ValueError, match="mapping"):
+        ShallowNet.from_state_dict([1, 2])
