@@ -41,6 +41,19 @@ class NTKBlocks(NamedTuple):
     V : ndarray
         Second-layer term: the conjugate kernel ``phi(X W^T) phi(X W^T)^T``
         tensored with ``I_{d2}`` (plus the ``b2`` term).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pl_toolkit import ShallowNet, ntk_gram
+    >>> net = ShallowNet.init(d0=3, d1=20, seed=0)
+    >>> X = np.random.default_rng(0).standard_normal((4, 3))
+    >>> parts = ntk_gram(net, X, blocks=True)
+    >>> H = net.features(X)                     # conjugate-kernel features
+    >>> bool(np.allclose(parts.V, H @ H.T))
+    True
+    >>> bool(np.allclose(parts.W + parts.V, ntk_gram(net, X)))
+    True
     """
 
     W: np.ndarray
@@ -81,6 +94,13 @@ def residual(net, X, Y):
     -------
     ndarray of shape (n, d2)
         The residual.
+
+    Examples
+    --------
+    >>> from pl_toolkit import ShallowNet, residual
+    >>> net = ShallowNet([[1.0, 0.0], [0.0, 1.0]], [[1.0, 1.0]], activation="identity")
+    >>> residual(net, [[1.0, 2.0], [0.0, 1.0]], [0.0, 1.0]).tolist()  # f = x1 + x2
+    [[3.0], [0.0]]
     """
     net = _check_net(net)
     X = net.check_data(X)
@@ -148,6 +168,25 @@ def vjp(net, X, U, layers=("W", "V"), *, parallel=True):
     Cost ``O(n d1 (d0 + d2))``.  The adjoint of the paper's derivative
     (Section 3, "PL / NTK link"):
     ``grad Phi*(Theta)[Z] = ((V^T Z o phi'(W X)) X^T, Z phi(W X)^T)``.
+
+    Examples
+    --------
+    The gradient of ``h = ||f(X) - Y||^2`` is twice the VJP of the residual:
+
+    >>> import numpy as np
+    >>> from pl_toolkit import ShallowNet, gradient, jvp, residual, vjp
+    >>> rng = np.random.default_rng(0)
+    >>> net = ShallowNet.init(d0=3, d1=8, d2=2, seed=0)
+    >>> X, Y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    >>> g = vjp(net, X, residual(net, X, Y))
+    >>> bool(np.allclose(2 * g, gradient(net, X, Y)))
+    True
+
+    and it is the adjoint of :func:`jvp`: ``<J t, U> = <t, J^T U>``.
+
+    >>> t, U = rng.standard_normal(g.size), rng.standard_normal((5, 2))
+    >>> bool(np.isclose(np.sum(jvp(net, X, t) * U), t @ vjp(net, X, U)))
+    True
     """
     net = _check_net(net)
     layers = check_layers(layers)
@@ -204,6 +243,23 @@ def jvp(net, X, t, layers=("W", "V"), *, parallel=True):
     -------
     ndarray of shape (n, d2)
         Directional derivative of the outputs.
+
+    Examples
+    --------
+    Compare with a central finite difference of the outputs:
+
+    >>> import numpy as np
+    >>> from pl_toolkit import ShallowNet, jvp
+    >>> rng = np.random.default_rng(0)
+    >>> net = ShallowNet.init(d0=3, d1=8, d2=2, seed=0)
+    >>> X = rng.standard_normal((5, 3))
+    >>> theta = net.parameters()
+    >>> t = rng.standard_normal(theta.size)
+    >>> eps = 1e-6
+    >>> fd = (net.with_parameters(theta + eps * t).forward(X)
+    ...       - net.with_parameters(theta - eps * t).forward(X)) / (2 * eps)
+    >>> jvp(net, X, t).shape, bool(np.allclose(jvp(net, X, t), fd, atol=1e-6))
+    ((5, 2), True)
     """
     net = _check_net(net)
     layers = check_layers(layers)
@@ -409,7 +465,35 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
 # Matrix-free operator
 # --------------------------------------------------------------------------
 class NTKOperator(LinearOperator):
-    """Matrix-free empirical NTK ``u -> J (J^T u)``; see :func:`ntk_operator`."""
+    """Matrix-free empirical NTK ``u -> J (J^T u)``; see :func:`ntk_operator`.
+
+    Parameters
+    ----------
+    net : ShallowNet
+        The network.
+    X : array_like of shape (n, d0)
+        Inputs as rows.
+    layers : tuple of {"W", "V"}, default ("W", "V")
+        Parameters whose Jacobian enters the kernel.
+    parallel : bool, default True
+        Use the row-parallel activation kernel for the features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pl_toolkit import ShallowNet, ntk_gram
+    >>> from pl_toolkit.ntk import NTKOperator
+    >>> net = ShallowNet.init(d0=4, d1=30, d2=2, seed=1)
+    >>> X = np.random.default_rng(1).standard_normal((5, 4))
+    >>> op = NTKOperator(net, X)
+    >>> op.shape
+    (10, 10)
+    >>> u = np.arange(10.0)
+    >>> bool(np.allclose(op @ u, ntk_gram(net, X) @ u))
+    True
+    >>> op.matvecs
+    1
+    """
 
     def __init__(self, net, X, layers=("W", "V"), parallel=True):
         self.net = _check_net(net)
