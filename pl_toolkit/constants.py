@@ -57,6 +57,21 @@ class Lemma3Constants:
         PL and smoothness constants of ``f(z) = ||z - Y||^2`` (both 2).
     n, d0, d1, d2 : int
         Sizes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pl_toolkit import ShallowNet, lemma3_constants
+    >>> net = ShallowNet.init(4, 32, seed=0)
+    >>> X = np.eye(4)
+    >>> c = lemma3_constants(net, X)
+    >>> (c.n, c.d0, c.d1, c.d2), c.sigma_max_X
+    ((4, 4, 32, 1), 1.0)
+    >>> s = np.linalg.svd(net.features(X), compute_uv=False)
+    >>> bool(np.isclose(c.mu_Phi, s.min())), bool(np.isclose(c.sigma_max_features, s.max()))
+    (True, True)
+    >>> sorted(c.to_dict())[:3]
+    ['alpha_f', 'beta_Phi', 'beta_Phi_followup']
     """
 
     mu_Phi: float

@@ -71,6 +71,21 @@ class InfiniteWidthKernels(NamedTuple):
     ntk_second_layer : ndarray of shape (n, n2)
         ``Sigma`` (gradient with respect to ``V``); a copy of
         ``conjugate``.
+
+    Examples
+    --------
+    For the identity activation ``Sigma = omega1^2 X X^T`` and
+    ``Sigmadot = 1``, so each field is a known multiple of ``X X^T``:
+
+    >>> import numpy as np
+    >>> from pl_toolkit import infinite_width_kernels
+    >>> X = np.array([[1.0, 2.0], [0.5, -1.0], [0.0, 3.0]])
+    >>> k = infinite_width_kernels(X, "identity", omega1=2.0, omega2=3.0)
+    >>> G = X @ X.T
+    >>> bool(np.allclose(k.conjugate, 4 * G)), bool(np.allclose(k.ntk_first_layer, 9 * G))
+    (True, True)
+    >>> bool(np.allclose(k.ntk, k.ntk_first_layer + k.ntk_second_layer))
+    True
     """
 
     conjugate: np.ndarray
