@@ -46,6 +46,21 @@ class ConvergenceWarning(UserWarning):
     """An iterative eigensolver stopped before reaching its tolerance.
 
     The result it returns carries ``converged=False``.
+
+    Examples
+    --------
+    Two Lanczos steps cannot resolve the smallest of 200 eigenvalues:
+
+    >>> import warnings
+    >>> import numpy as np
+    >>> from scipy.sparse.linalg import aslinearoperator
+    >>> from pl_toolkit import ConvergenceWarning, lambda_min
+    >>> A = aslinearoperator(np.diag(np.arange(1.0, 201.0)))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     r = lambda_min(A, tol=1e-14, maxiter=2)
+    >>> r.converged, any(w.category is ConvergenceWarning for w in caught)
+    (False, True)
     """
 
 
@@ -81,6 +96,19 @@ class EigResult:
         Estimated bound on ``|value - exact|``: ``min(rho, rho**2 / gap)``
         (Kato-Temple) for iterative methods, ``n * eps * ||A||`` (backward
         stability) for dense ones.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pl_toolkit import lambda_min
+    >>> A = np.array([[2.0, 1.0], [1.0, 2.0]])      # eigenvalues 1 and 3
+    >>> r = lambda_min(A)
+    >>> round(r.value, 12), r.method, r.converged, r.matvecs
+    (1.0, 'dense', True, 0)
+    >>> bool(np.allclose(A @ r.vector, r.value * r.vector)), r.vector.flags.writeable
+    (True, False)
+    >>> bool(r.residual <= 1e-12), bool(r.error_bound < 1e-12)
+    (True, True)
     """
 
     value: float
@@ -698,6 +726,20 @@ class JacobianSpectrum:
         The NTK eigenpairs they come from.
     method : str
         ``"dense"`` (``ntk_gram``) or ``"lanczos"`` (``ntk_operator``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pl_toolkit import ShallowNet, jacobian_singular_values, ntk_gram
+    >>> net = ShallowNet.init(d0=3, d1=30, seed=0)
+    >>> X = np.random.default_rng(1).standard_normal((8, 3))
+    >>> spec = jacobian_singular_values(net, X)
+    >>> ev = np.linalg.eigvalsh(ntk_gram(net, X))       # independent dense route
+    >>> bool(np.isclose(spec.sigma_min, np.sqrt(ev[0]))), spec.method
+    (True, 'dense')
+    >>> smin, smax = spec                                # unpacks like a pair
+    >>> bool(np.isclose(smax ** 2, spec.lambda_max.value))
+    True
     """
 
     sigma_min: float
