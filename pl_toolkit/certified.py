@@ -68,6 +68,17 @@ class CertifiedBound:
         ``"cholesky"`` or ``"arb"``.
     attempts : int
         Number of factorisations tried.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pl_toolkit import lambda_min_certified
+    >>> K = np.array([[2.0, 1.0], [1.0, 2.0]])          # eigenvalues 1 and 3
+    >>> c = lambda_min_certified(K, full_output=True)
+    >>> c.method, bool(c.bound <= 1.0 < c.bound + 1e-12)
+    ('cholesky', True)
+    >>> bool(np.isclose(c.allowance, c.shift - c.bound)), float(c) == c.bound
+    (True, True)
     """
 
     bound: float
@@ -104,6 +115,19 @@ class NTKCertifiedBound:
     upper : float
         ``method="arb"`` only: certified ``lambda_min(K_exact) <= upper``
         (``nan`` otherwise).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pl_toolkit import ShallowNet, ntk_gram, ntk_lambda_min_certified
+    >>> net = ShallowNet.init(d0=3, d1=40, d2=2, seed=0)
+    >>> X = np.random.default_rng(0).standard_normal((5, 3))
+    >>> r = ntk_lambda_min_certified(net, X)
+    >>> r.n, r.method, bool(np.isnan(r.upper))
+    (10, 'cholesky', True)
+    >>> exact = np.linalg.eigvalsh(ntk_gram(net, X))[0]
+    >>> bool(r.bound <= r.matrix_bound <= exact), bool(r.rounding_allowance >= 0)
+    (True, True)
     """
 
     bound: float
