@@ -362,6 +362,9 @@ class Activation:
         coefficients and vice versa.
     notes : str
         Further remarks (conventions at kinks, the paper's caveats).
+    code : int
+        Internal dispatch code of a built-in activation inside the compiled
+        kernels; ``-1`` for activations registered by users.
 
     Notes
     -----
