@@ -35,6 +35,14 @@ class Dataset:
         Held-out split, when the loader made one.
     info : dict
         Provenance (source, seed, scaling applied).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pl_toolkit.data import Dataset
+    >>> ds = Dataset(X=np.eye(3), Y=np.ones((3, 2)), name="toy")
+    >>> ds.n, ds.d0, ds.d2, ds.labels is None, ds.info
+    (3, 3, 2, True, {})
     """
 
     X: np.ndarray
@@ -101,7 +109,27 @@ def normalize_rows(X, name="X"):
 
 
 def scale_labels(Y, name="Y"):
-    """Scale ``Y`` so that ``||Y||_F = 1`` (the paper's ``||Y|| <= 1``), if nonzero."""
+    """Scale ``Y`` so that ``||Y||_F = 1`` (the paper's ``||Y|| <= 1``), if nonzero.
+
+    Parameters
+    ----------
+    Y : array_like of shape (n, d2)
+        Targets; a zero array is returned unchanged.
+    name : str, default "Y"
+        Argument name for error messages.
+
+    Returns
+    -------
+    ndarray of shape (n, d2)
+        ``Y / ||Y||_F`` (float64).
+
+    Examples
+    --------
+    >>> scale_labels([[3.0], [4.0]]).tolist()
+    [[0.6], [0.8]]
+    >>> scale_labels([[0.0], [0.0]]).tolist()
+    [[0.0], [0.0]]
+    """
     Y = as_float_array(Y, name, ndim=2)
     nrm = np.linalg.norm(Y)
     return Y / nrm if nrm > 0 else Y
@@ -238,6 +266,23 @@ def teacher_student(n, d0, d2=1, *, teacher_width=None, activation="gelu", seed=
     Dataset
         Targets scaled by one factor so that ``||Y||_F = 1`` on the
         training split (the test split uses the same factor).
+
+    Examples
+    --------
+    The targets are the teacher's outputs, rescaled once:
+
+    >>> import numpy as np
+    >>> from pl_toolkit import ShallowNet
+    >>> ds = teacher_student(30, 5, seed=0, test_size=10)
+    >>> ds.X.shape, ds.Y.shape, ds.X_test.shape, ds.info["teacher_width"]
+    ((30, 5), (30, 1), (10, 5), 20)
+    >>> round(float(np.linalg.norm(ds.Y)), 12)
+    1.0
+    >>> s_teacher, _ = np.random.SeedSequence(0).spawn(2)
+    >>> teacher = ShallowNet.init(5, 20, 1, activation="gelu", seed=s_teacher)
+    >>> f = teacher.forward(ds.X)
+    >>> bool(np.allclose(ds.Y, f / np.linalg.norm(f)))
+    True
     """
     from .network import ShallowNet
 
@@ -285,6 +330,23 @@ def load_file(path, *, n=None, normalize=True, label_columns=1, seed=0):
     ValueError
         Missing file, unknown extension, missing arrays, bad shapes or
         non-finite values.
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> import numpy as np
+    >>> tmp = tempfile.mkdtemp()
+    >>> path = os.path.join(tmp, "toy.csv")
+    >>> with open(path, "w") as fh:
+    ...     _ = fh.write("x1,x2,y\\n3,4,1\\n0,2,0\\n")
+    >>> ds = load_file(path)
+    >>> ds.X.tolist(), ds.Y.ravel().tolist()
+    ([[0.6, 0.8], [0.0, 1.0]], [1.0, 0.0])
+    >>> np.savez(os.path.join(tmp, "toy.npz"), X=np.ones((5, 3)), Y=np.arange(5.0))
+    >>> ds = load_file(os.path.join(tmp, "toy.npz"), n=3, normalize=False)
+    >>> ds.X.shape, ds.Y.shape, ds.name
+    ((3, 3), (3, 1), 'toy.npz')
+    >>> shutil.rmtree(tmp)
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -359,6 +421,17 @@ def load_dataset(spec, *, n=None, d0=16, d2=1, seed=0, test_size=0):
     -------
     Dataset
         The data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ds = load_dataset("sphere", n=20, d0=4, seed=0)
+    >>> ds.X.shape, bool(np.allclose(np.linalg.norm(ds.X, axis=1), 1.0))
+    ((20, 4), True)
+    >>> bool(np.allclose(ds.X, unit_sphere(20, 4, seed=0).X))
+    True
+    >>> load_dataset("digits", n=50).X.shape
+    (50, 64)
     """
     key = str(spec).lower()
     if key == "digits":
