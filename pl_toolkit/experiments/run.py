@@ -24,7 +24,30 @@ __all__ = ["RunConfig", "RunResult", "run_experiment", "load_config", "default_w
 
 
 def default_width(n, d0, factor):
-    """Width ``ceil(factor * n^{3/2} / d0)``, the paper's eq. (21) scale times ``factor``."""
+    """Width ``ceil(factor * n^{3/2} / d0)``, the paper's eq. (21) scale times ``factor``.
+
+    Parameters
+    ----------
+    n : int
+        Number of training samples.
+    d0 : int
+        Input dimension.
+    factor : float
+        Multiple of the width scale ``n^{3/2} / d0``.
+
+    Returns
+    -------
+    int
+        The width ``d1`` (at least 1).
+
+    Examples
+    --------
+    >>> from pl_toolkit.experiments import default_width
+    >>> default_width(100, 16, 16.0)        # 16 * 1000 / 16
+    1000
+    >>> default_width(10, 64, 1.0)          # ceil(31.62... / 64)
+    1
+    """
     return max(1, int(math.ceil(factor * n ** 1.5 / d0)))
 
 
@@ -74,6 +97,17 @@ class RunConfig:
         singular values are measured.
     out : str
         Report directory.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from pl_toolkit.experiments import RunConfig
+    >>> cfg = RunConfig()
+    >>> cfg.data, cfg.n, cfg.d1, cfg.lr
+    ('digits', 100, None, '1/beta')
+    >>> small = dataclasses.replace(cfg, data="sphere", n=8, d0=4, d1=64)
+    >>> small.n, small.d1, small.optimizer
+    (8, 64, 'gd')
     """
 
     data: str = "digits"
@@ -114,6 +148,21 @@ def load_config(path):
     ------
     ValueError
         Missing file, unknown extension, unknown keys, or a parse error.
+
+    Examples
+    --------
+    >>> import json, os, shutil, tempfile
+    >>> from pl_toolkit.experiments import RunConfig, load_config
+    >>> tmp = tempfile.mkdtemp()
+    >>> path = os.path.join(tmp, "job.json")
+    >>> with open(path, "w") as fh:
+    ...     json.dump({"data": "sphere", "n": 8, "init": [1.0, 0.5]}, fh)
+    >>> cfg = load_config(path)
+    >>> cfg == {"data": "sphere", "n": 8, "init": (1.0, 0.5)}
+    True
+    >>> RunConfig(**cfg).init
+    (1.0, 0.5)
+    >>> shutil.rmtree(tmp)
     """
     if not os.path.exists(path):
         raise ValueError(f"config file {path!r} does not exist")
@@ -160,6 +209,23 @@ class RunResult:
         The training run.
     files : dict
         Paths of the files written, by role.
+
+    Examples
+    --------
+    A tiny run (eight points on the sphere, twenty GD steps):
+
+    >>> import json, shutil, tempfile
+    >>> from pl_toolkit.experiments import run_experiment
+    >>> out = tempfile.mkdtemp()
+    >>> res = run_experiment(data="sphere", n=8, d0=4, d1=64, steps=20, track_every=10,
+    ...                      lemma1_samples=1, out=out, progress=False)
+    >>> sorted(res.files)[:4], res.trajectory.final_step
+    (['distance', 'json', 'laziness', 'loss'], 20)
+    >>> with open(res.files["json"]) as fh:
+    ...     on_disk = json.load(fh)
+    >>> on_disk["trajectory"] == res.report["trajectory"]
+    True
+    >>> shutil.rmtree(out)
     """
 
     report: dict
@@ -278,6 +344,27 @@ def run_experiment(config=None, *, progress=True, **overrides):
     ``4 lambda_min(K_t)``, distance against ``rho_Phi``, smoothness,
     laziness), every row of :func:`derivations.check.check_theorems` and
     the theory ledger of :func:`derivations.ledger.theory_ledger`.
+
+    Examples
+    --------
+    A tiny run in a temporary directory; the recorded initial loss is the
+    loss of the initial network on the same data, recomputed here:
+
+    >>> import shutil, tempfile
+    >>> import numpy as np
+    >>> from pl_toolkit import loss
+    >>> from pl_toolkit.data import load_dataset
+    >>> from pl_toolkit.experiments import run_experiment
+    >>> out = tempfile.mkdtemp()
+    >>> res = run_experiment(data="sphere", n=8, d0=4, d1=64, steps=20, track_every=10,
+    ...                      lemma1_samples=1, out=out, progress=False)
+    >>> ds = load_dataset("sphere", n=8, d0=4, seed=0)
+    >>> t = res.report["trajectory"]
+    >>> bool(np.isclose(t["h0"], loss(res.trajectory.initial_net, ds.X, ds.Y)))
+    True
+    >>> t["steps"], bool(t["final_loss"] < t["h0"])
+    (20, True)
+    >>> shutil.rmtree(out)
     """
     from .. import __version__
     from ..constants import lemma3_constants
