@@ -157,13 +157,16 @@ def _cholesky_allowance(diag_b, n):
 
 def _try_cholesky(K, s):
     n = K.shape[0]
-    B = np.array(K, dtype=np.float64, order="F", copy=True)
+    B = np.array(K, dtype=np.float64, order="C", copy=True)
     B[np.diag_indices(n)] -= s
     diag_b = B.diagonal().copy()
     if np.any(~(diag_b > 0)):
         return False, diag_b
+    # B.T is Fortran-ordered without a copy, and its upper triangle is the
+    # lower triangle of K: R^T R = tril-symmetrised K - s I.  (OpenBLAS's
+    # upper dpotrf measured 4x faster than its lower one at n = 2000.)
     potrf = sla.get_lapack_funcs("potrf", (B,))
-    c, info = potrf(B, lower=True, overwrite_a=True, clean=False)
+    c, info = potrf(B.T, lower=False, overwrite_a=True, clean=False)
     ok = info == 0 and bool(np.all(np.isfinite(np.diag(c))))
     return ok, diag_b
 
@@ -285,8 +288,8 @@ def lambda_min_certified(K, *, method="cholesky", estimate=None, full_output=Fal
                              method="arb", attempts=0)
         return res if full_output else L
     if estimate is None:
-        from .spectrum import lambda_min
-        estimate = lambda_min(K, method="dense").value
+        from .spectrum import _dense_extreme
+        estimate = _dense_extreme(K, "SA").value
     estimate = float(estimate)
     if not math.isfinite(estimate):
         raise ValueError(f"estimate must be finite, got {estimate!r}")
