@@ -29,6 +29,22 @@ def data_quantities(X, activation, omega1, omega2):
         separation ``min_{i != j} ||x_i - x_j||``), ``sigma_max_X``,
         ``t`` and ``s_t = sigma_min(X^{*t})`` with ``t`` the smallest
         ``t >= 2`` whose Hermite coefficient ``c_t(omega1)`` is nonzero.
+
+    Examples
+    --------
+    For the standard basis ``delta = sqrt(2)``, ``sigma_max(X) = 1`` and
+    ``lambda0`` is the smallest eigenvalue of the expected NTK:
+
+    >>> import numpy as np
+    >>> from pl_toolkit import infinite_width_kernels
+    >>> from pl_toolkit.experiments import data_quantities
+    >>> X = np.eye(3)
+    >>> q = data_quantities(X, "gelu", 1.0, 1.0)
+    >>> bool(np.isclose(q["delta"], np.sqrt(2))), round(q["sigma_max_X"], 12), q["t"]
+    (True, 1.0, 2)
+    >>> K = infinite_width_kernels(X, "gelu", 1.0, 1.0).ntk
+    >>> bool(np.isclose(q["lambda0"], np.linalg.eigvalsh(K)[0]))
+    True
     """
     from ..activations import get_activation
     from ..hermite import hermite_coefficients
@@ -77,6 +93,21 @@ def ledger_for(*, data="digits", n=200, d0=16, data_seed=0, activation="gelu", i
     dict
         ``ledger`` (the :class:`derivations.ledger.Ledger`), ``markdown``,
         ``json``, and the measured inputs.
+
+    Examples
+    --------
+    Ten points on the sphere, GD at the default width for 50 steps:
+
+    >>> import numpy as np
+    >>> from pl_toolkit.experiments import default_width, ledger_for
+    >>> out = ledger_for(data="sphere", n=10, d0=4, steps=50, progress=False)
+    >>> out["inputs"]["d1"] == default_width(10, 4, 16.0)
+    True
+    >>> row = out["ledger"].row("song_2021_eq21")             # d1 >= n^{3/2} / d0
+    >>> bool(np.isclose(row.width_required, 10 ** 1.5 / 4)), row.measured_width
+    (True, 127.0)
+    >>> out["markdown"].startswith("Data: unit_sphere(n=10, d0=4)")
+    True
     """
     from derivations.ledger import theory_ledger
 
