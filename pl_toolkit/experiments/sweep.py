@@ -138,6 +138,20 @@ def sweep_cell(cell, seed):
     at initialization.  GD stops early at ``h <= eps h0``; the trajectory
     whose distance is compared with ``rho_Phi`` is the run up to that point
     (or to ``T``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pl_toolkit.experiments import sweep_cell
+    >>> cell = dict(n=8, d1=64, seed_index=0, d0=4, steps=300, eps=0.01, lr="auto",
+    ...             activation="gelu", init="lecun", data_root=0, threads=1)
+    >>> out = sweep_cell(cell, np.random.SeedSequence(1))
+    >>> bool(np.isclose(out["lr"], 1 / (2 * out["lambda_max_K0"])))
+    True
+    >>> out["converged"], bool(out["h_T"] <= 0.01 * out["h0"]), out["steps_to_eps"] > 0
+    (True, True, True)
+    >>> out["inside"] == (out["max_distance"] <= out["rho_Phi"])
+    True
     """
     from ..constants import lemma3_constants
     from ..network import ShallowNet
@@ -375,6 +389,18 @@ def check_premises(n_grid, d0, seeds, *, root_seed=0, t=2):
         heuristic predicts ~1), of ``sigma_min(X^{*t})`` (predicted ~1) and
         the symmetric-tensor dimension ``C(d0 + t - 1, t)`` above which
         ``sigma_min(X^{*t}) = 0`` exactly.
+
+    Examples
+    --------
+    With ``d0 = 4`` the symmetric 2-tensors span ``C(5, 2) = 10``
+    dimensions, so sixteen points have ``sigma_min(X^{*2}) = 0``:
+
+    >>> from pl_toolkit.experiments import check_premises
+    >>> rows = check_premises([8, 16], d0=4, seeds=2)
+    >>> [(r["n"], r["symmetric_dim"], r["n_exceeds_symmetric_dim"]) for r in rows]
+    [(8, 10, False), (16, 10, True)]
+    >>> bool(rows[0]["sigma_min_khatri_rao"] > 0), rows[1]["sigma_min_khatri_rao"]
+    (True, 0.0)
     """
     from ..khatri_rao import sigma_min_khatri_rao
 
@@ -501,6 +527,25 @@ def run_width_sweep(outdir, *, d0=SWEEP_DEFAULTS["d0"], n_grid=SWEEP_DEFAULTS["n
     Measured cost of the default grid (460 cells): 13.5 min wall with
     ``workers=2`` on a shared 2-core machine (load average 7-9; 465 s of
     CPU in total), dominated by ``n = 256``, ``d1 >= 2048``.
+
+    Examples
+    --------
+    A toy grid (two ``n``, three widths, two seeds) in a temporary
+    directory; the reported threshold is :func:`threshold_width` of the
+    success table:
+
+    >>> import json, os, shutil, tempfile
+    >>> from pl_toolkit.experiments import run_width_sweep, threshold_width
+    >>> out = tempfile.mkdtemp()
+    >>> res = run_width_sweep(out, d0=8, n_grid=(8, 16), d1_grid=(2, 8, 32), seeds=2,
+    ...                       steps=500, n_boot=50, plot=False, workers=1)
+    >>> sorted(os.listdir(out))
+    ['sweep.json', 'sweep.md', 'sweep.sqlite']
+    >>> frac = res["success"]["converged"]["16"]
+    >>> ok = [f >= 0.9 for f in frac]
+    >>> res["thresholds"]["converged"]["per_n"][1]["d1_star"] == threshold_width((2, 8, 32), ok)[0]
+    True
+    >>> shutil.rmtree(out)
     """
     from .._engine import load_results, run_sweep
 
