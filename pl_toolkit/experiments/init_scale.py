@@ -180,6 +180,21 @@ def prepare_teacher_data(data="digits", *, n_test=500, data_seed=0, input_scalin
         Arrays ``X``, ``X_test``, ``labels`` (teacher), ``labels_test``
         (teacher), ``true_labels``, ``true_labels_test``; ``info`` with the
         teacher's accuracies on the true labels, the scaling and the source.
+
+    Examples
+    --------
+    A small teacher (width 16, one epoch) on the digits; standardized
+    inputs have mean 0 and standard deviation 1 over the training split:
+
+    >>> import numpy as np
+    >>> from pl_toolkit.experiments import prepare_teacher_data
+    >>> d = prepare_teacher_data(n_test=100, width=16, teacher_epochs=1, batch_size=64)
+    >>> d["X"].shape, d["X_test"].shape, d["labels_test"].shape
+    ((1697, 64), (100, 64), (100,))
+    >>> bool(np.isclose(d["X"].mean(), 0, atol=1e-12)), bool(np.isclose(d["X"].std(), 1))
+    (True, True)
+    >>> sorted(set(d["true_labels"].tolist())) == list(range(10)), d["info"]["classes"]
+    (True, 10)
     """
     from ..network import ShallowNet
     from ..training import train
@@ -284,6 +299,30 @@ def init_scale_cell(cell, seed):
         hidden units with ``|phi'| < 1e-3`` on every point of that subset),
         ``lr``, ``steps``,
         ``seconds``.
+
+    Examples
+    --------
+    One student on a hand-made data file (30 points, 3 classes):
+
+    >>> import os, shutil, tempfile
+    >>> import numpy as np
+    >>> from pl_toolkit.experiments import init_scale_cell, sgd_lr_from_paper
+    >>> rng = np.random.default_rng(0)
+    >>> tmp = tempfile.mkdtemp()
+    >>> lab = np.arange(40) % 3
+    >>> path = os.path.join(tmp, "data.npz")
+    >>> np.savez(path, X=rng.standard_normal((30, 4)), X_test=rng.standard_normal((10, 4)),
+    ...          labels=lab[:30], labels_test=lab[30:], true_labels=lab[:30],
+    ...          true_labels_test=lab[30:])
+    >>> cell = dict(omega1=0.7, omega2=0.1, seed_index=0, data_file=path, data_sha="toy",
+    ...             width=16, epochs=2, lr_paper=0.01, batch_size=10, activation="gelu",
+    ...             laziness_points=10, threads=1)
+    >>> out = init_scale_cell(cell, np.random.SeedSequence(0))
+    >>> out["steps"], bool(np.isclose(out["lr"], sgd_lr_from_paper(0.01, 30, 3)))
+    (6, True)
+    >>> all(0 <= out[k] <= 1 for k in ("train_acc", "test_acc", "dead_units"))
+    True
+    >>> shutil.rmtree(tmp)
     """
     from ..network import ShallowNet
     from ..ntk import ntk_gram
@@ -414,6 +453,25 @@ def run_init_scale(outdir, *, data="digits", width=1000, epochs=INIT_SCALE_DEFAU
     loss first grows by up to ~1e10 and the hidden units end up dead (no
     gradient): those students stay near chance.  Larger steps make it
     worse (``lr_paper = 0.05`` gives non-finite losses there).
+
+    Examples
+    --------
+    A toy run (width 32, two epochs, two ``omega2``, two students each);
+    every row keeps ``omega1 omega2`` at He's ``sqrt(2/d0) sqrt(2/width)``:
+
+    >>> import math, os, shutil, tempfile
+    >>> from pl_toolkit.experiments import run_init_scale
+    >>> out = tempfile.mkdtemp()
+    >>> rep = run_init_scale(out, width=32, epochs=2, seeds=2, omega2_grid=(0.05, 0.2),
+    ...                      n_test=100, batch_size=64, laziness_points=20, plot=False,
+    ...                      workers=1)
+    >>> sorted(os.listdir(out))
+    ['init_scale.json', 'init_scale.md', 'init_scale_data.npz', 'sweep.sqlite']
+    >>> he = math.sqrt(2 / 64) * math.sqrt(2 / 32)
+    >>> [(r["omega2"], r["runs"], math.isclose(r["omega1"] * r["omega2"], he))
+    ...  for r in rep["per_omega2"]]
+    [(0.05, 2, True), (0.2, 2, True)]
+    >>> shutil.rmtree(out)
     """
     from .._engine import load_results, run_sweep
     from ..activations import get_activation
