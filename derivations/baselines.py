@@ -65,6 +65,18 @@ class Baseline:
         Where the exact form comes from and how sure it is.
     note : str
         Remarks, conflicts between sources.
+
+    Examples
+    --------
+    >>> from derivations import symbols as S
+    >>> from derivations.baselines import Baseline, get_baseline
+    >>> b = Baseline(key="toy", reference="-", depth="2", algorithm="GD", trains=("W",),
+    ...              setting="-", activation="smooth", table_scaling=S.n**2,
+    ...              width=S.n**2 / S.d0, depends_on=(S.n, S.d0), form_source="-")
+    >>> b.parameter_count                      # d0 * width, filled in
+    n**2
+    >>> get_baseline("song_2021_eq21").trains
+    ('W', 'V')
     """
 
     key: str

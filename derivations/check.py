@@ -127,6 +127,24 @@ class MeasuredConstants:
         ``B(w0, rho_Phi)``.
     final_loss : float, optional
         Loss at the last step.
+
+    Examples
+    --------
+    Optional fields are filled from the others:
+
+    >>> m = MeasuredConstants(n=4, d0=3, d1=50, d2=1, mu_Phi=1.0, nu_Phi=10.0,
+    ...     beta_Phi=3.0, beta_Phi_followup=4.0, sigma_max_X=1.5,
+    ...     sigma_min_khatri_rao=0.5, t=2, h0=0.25, eta=0.01, observed_rate=0.99,
+    ...     max_distance=0.05, path_length=0.08, min_lambda_min=0.3,
+    ...     converged=True, steps=100)
+    >>> m.rho_Phi, m.grad_norm0        # mu / (2 beta_followup), 2 sqrt(h0)
+    (0.125, 1.0)
+    >>> import dataclasses
+    >>> try:
+    ...     dataclasses.replace(m, mu_Phi=-1.0)
+    ... except ValueError as exc:
+    ...     print(exc)
+    mu_Phi must be positive, got -1.0
     """
 
     n: int
@@ -250,6 +268,19 @@ class CheckRecord:
         Whether that conclusion was observed on the run.
     note : str
         Remarks (slack of exact rows, caveats).
+
+    Examples
+    --------
+    >>> m = MeasuredConstants(n=4, d0=3, d1=50, d2=1, mu_Phi=1.0, nu_Phi=10.0,
+    ...     beta_Phi=3.0, beta_Phi_followup=4.0, sigma_max_X=1.5,
+    ...     sigma_min_khatri_rao=0.5, t=2, h0=0.25, eta=0.01, observed_rate=0.99,
+    ...     max_distance=0.05, path_length=0.08, min_lambda_min=0.3,
+    ...     converged=True, steps=100)
+    >>> rec = {r.name: r for r in check_theorems(m)}["near_isometry_at_init"]
+    >>> rec.kind, rec.status, rec.lhs, rec.rhs     # mu_Phi <= nu_Phi
+    ('exact', 'holds', 1.0, 10.0)
+    >>> rec.implied_constant == rec.lhs / rec.rhs
+    True
     """
 
     name: str

@@ -55,6 +55,19 @@ class LedgerRow:
         Which unknowns were set to what.
     form_source, note : str
         Where the form comes from; remarks.
+
+    Examples
+    --------
+    >>> import math
+    >>> led = theory_ledger(n=40, d0=64, lambda0=0.05, delta=0.2,
+    ...                     sigma_max_X=5.0, s_t=0.3, measured_width=200)
+    >>> row = led.row("song_2021_eq21")                  # d1 >= n^{3/2} / d0
+    >>> row.formula, math.isclose(row.width_required, 40 ** 1.5 / 64)
+    ('n**(3/2)/d0', True)
+    >>> math.isclose(row.params_required, 64 * row.width_required)
+    True
+    >>> math.isclose(row.ratio, row.width_required / 200)
+    True
     """
 
     key: str
@@ -83,6 +96,19 @@ class Ledger:
         One row per baseline.
     inputs : dict
         Data quantities, measured width, whether GD converged, context.
+
+    Examples
+    --------
+    >>> import json
+    >>> from derivations.baselines import baselines
+    >>> led = theory_ledger(n=40, d0=64, lambda0=0.05, delta=0.2,
+    ...                     sigma_max_X=5.0, s_t=0.3, measured_width=200)
+    >>> len(led) == len(baselines()), led[0].key == [b.key for b in baselines()][0]
+    (True, True)
+    >>> json.loads(led.to_json())["inputs"]["n"]
+    40
+    >>> led.to_markdown().splitlines()[0].startswith("Inputs: n = 40")
+    True
     """
 
     rows: tuple
