@@ -120,3 +120,34 @@ def jacobian(net, X, layers=("W", "V")):
                     parts.append(e)
             rows.append(np.concatenate(parts))
     return np.array(rows)
+
+
+def infinite_width_kernels(X, activation, omega1, omega2, nodes=64):
+    """Reference for :func:`pl_toolkit.infinite_width_kernels` (``d2 = 1``, no bias).
+
+    Every pair ``(a, b)`` is integrated by the ``nodes``-point tensor
+    Gauss-Hermite rule over the bivariate normal of ``(w.x_a, w.x_b)``,
+    written with a Cholesky factor of its covariance and the NumPy
+    activations of :data:`ACTIVATIONS`; returns ``(conjugate, ntk)``.
+    """
+    from scipy.special import roots_hermitenorm
+
+    phi, dphi, _ = activation_funcs(activation)
+    z, w = roots_hermitenorm(nodes)
+    w = w / np.sqrt(2.0 * np.pi)
+    n = X.shape[0]
+    G = X @ X.T
+    sig = np.empty((n, n))
+    sigd = np.empty((n, n))
+    for a in range(n):
+        for b in range(n):
+            C = omega1 ** 2 * np.array([[G[a, a], G[a, b]], [G[a, b], G[b, b]]])
+            l11 = np.sqrt(C[0, 0])
+            l21 = C[0, 1] / l11 if l11 > 0 else 0.0
+            l22 = np.sqrt(max(C[1, 1] - l21 ** 2, 0.0))
+            u = l11 * z[:, None] + 0.0 * z[None, :]
+            v = l21 * z[:, None] + l22 * z[None, :]
+            ww = w[:, None] * w[None, :]
+            sig[a, b] = np.sum(ww * phi(u) * phi(v))
+            sigd[a, b] = np.sum(ww * dphi(u) * dphi(v))
+    return sig, sig + omega2 ** 2 * G * sigd

@@ -23,7 +23,8 @@ from _tolerances import tol
 
 from test_activations import user_sin_activation
 
-from pl_toolkit import ShallowNet, available_activations, get_activation, ntk_gram, ntk_operator
+from pl_toolkit import (ShallowNet, available_activations, get_activation, infinite_width_kernels,
+                        ntk_gram, ntk_operator)
 from pl_toolkit import _reference
 
 
@@ -129,6 +130,34 @@ def _user_net_inputs():
 #: Entries failing because of a known bug (reported to the lead): id -> reason.
 KNOWN_BUGS = {}
 COMPARISONS["ntk_gram[user]"] = Comparison(_gram(), _gram_ref(), _user_net_inputs)
+
+
+def _infinite_inputs():
+    rng = np.random.default_rng(np.random.SeedSequence(77))
+    X = rng.standard_normal((7, 4))
+    # Scales omega1 |x| of about 0.5, where 64 Gauss-Hermite nodes are exact to
+    # rounding for smooth activations, so the series route can be compared too.
+    X *= 0.5 / np.linalg.norm(X, axis=1, keepdims=True) * rng.uniform(0.7, 1.3, size=(7, 1))
+    return X
+
+
+def _infinite(method, name):
+    def run(X, parallel):
+        k = infinite_width_kernels(X, name, 1.0, 0.7, method=method, parallel=parallel)
+        return k.conjugate, k.ntk
+    return run
+
+
+def _infinite_ref(name):
+    def run(X):
+        return _reference.infinite_width_kernels(X, get_activation(name), 1.0, 0.7)
+    return run
+
+
+for _name in ("gelu", "tanh", "softplus", "silu"):
+    for _method in ("quadrature", "series"):
+        COMPARISONS[f"infinite_width[{_name},{_method}]"] = Comparison(
+            _infinite(_method, _name), _infinite_ref(_name), _infinite_inputs)
 
 
 def _operator_dense(layers):
