@@ -287,12 +287,13 @@ def _phi_dphi(code, x):
 # --------------------------------------------------------------------------
 # Array kernels (rows independent; serial and parallel builds agree bitwise)
 # --------------------------------------------------------------------------
-def _builtin_phi_dphi(code, Z, H, G):
+def _builtin_phi_dphi(code, Z, scale, H, G):
+    # G is phi'(Z) times scale[j] (the NTK needs phi'(Z) o v; scale = 1 otherwise).
     for i in prange(Z.shape[0]):
         for j in range(Z.shape[1]):
             h, g = _phi_dphi(code, Z[i, j])
             H[i, j] = h
-            G[i, j] = g
+            G[i, j] = g * scale[j]
 
 
 def _builtin_apply(code, order, z, out):
@@ -312,12 +313,12 @@ _BUILTIN_APPLY = serial_and_parallel(_builtin_apply)
 def _make_custom_kernels(phi, dphi, ddphi):
     """Array kernels over user-supplied scalar kernels (not cacheable)."""
 
-    def phi_dphi_kernel(code, Z, H, G):
+    def phi_dphi_kernel(code, Z, scale, H, G):
         for i in prange(Z.shape[0]):
             for j in range(Z.shape[1]):
                 z = Z[i, j]  # read once: H may alias Z
                 H[i, j] = phi(z)
-                G[i, j] = dphi(z)
+                G[i, j] = dphi(z) * scale[j]
 
     def apply_kernel(code, order, z, out):
         for i in prange(z.shape[0]):
@@ -454,11 +455,14 @@ class Activation:
         Z = as_float_array(Z, "Z", ndim=2, allow_empty=True)
         return self._fill_phi_dphi(Z, np.empty_like(Z), np.empty_like(Z), parallel)
 
-    def _fill_phi_dphi(self, Z, H, G, parallel=True):
+    def _fill_phi_dphi(self, Z, H, G, parallel=True, scale=None):
         # Hot path of the NTK kernels: Z is a checked C-contiguous float64
         # matrix; H may alias Z (each entry is read before it is written).
+        # G receives phi'(Z) * scale[j] (multiplying by 1.0 is exact).
+        if scale is None:
+            scale = np.ones(Z.shape[1])
         pair, _ = self._kernel_pair()
-        pair[use_parallel(parallel, Z.size)](self.code, Z, H, G)
+        pair[use_parallel(parallel, Z.size)](self.code, Z, scale, H, G)
         return H, G
 
     def __reduce__(self):

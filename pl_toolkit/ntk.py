@@ -66,10 +66,10 @@ def _check_net(net):
     return net
 
 
-def _features(net, X, parallel=True):
-    """Return ``(H, G)``; ``H`` reuses the buffer of the preactivations."""
+def _features(net, X, parallel=True, scale=None):
+    """Return ``(H, G)`` with ``G = phi'(Z) * scale``; ``H`` reuses the buffer of ``Z``."""
     Z = net._preactivations(X)
-    return net.activation._fill_phi_dphi(Z, Z, np.empty_like(Z), parallel)
+    return net.activation._fill_phi_dphi(Z, Z, np.empty_like(Z), parallel, scale)
 
 
 def _check_backend(backend):
@@ -336,6 +336,12 @@ def gradient(net, X, Y, layers=("W", "V"), *, parallel=True):
 # --------------------------------------------------------------------------
 def _combine(S, XX, KV, d2, use_w, use_v, out):
     # out[i, j] = S[i, j] XX[a, b] + [p == q] KV[a, b], i = a d2 + p, j = b d2 + q.
+    if d2 == 1 and use_w and use_v:
+        # The common case, without index arithmetic (vectorizes).
+        for i in prange(out.shape[0]):
+            for j in range(out.shape[1]):
+                out[i, j] = S[i, j] * XX[i, j] + KV[i, j]
+        return
     for i in prange(out.shape[0]):
         a = i // d2
         p = i - a * d2
@@ -355,9 +361,8 @@ _EMPTY = np.zeros((1, 1))
 
 
 def _scaled_jacobian_rows(G, V):
-    """``A[a d2 + p] = G[a] o V[p]`` (in place on ``G`` when ``d2 = 1``)."""
+    """``A[a d2 + p] = G[a] o V[p]``; for ``d2 = 1`` ``G`` already holds ``phi'(Z) o v``."""
     if V.shape[0] == 1:
-        G *= V[0]
         return G
     n, d1 = G.shape
     return (G[:, None, :] * V[None, :, :]).reshape(n * V.shape[0], d1)
@@ -426,11 +431,13 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
         return _reference.ntk_gram(net, X, X2c, blocks=blocks, layers=layers)
     sym = X2c is None
     d2 = net.d2
-    H1, G1 = _features(net, X, parallel)
+    # For d2 = 1 the first-layer rows A = phi'(Z) o v come straight from the kernel.
+    scale = np.asarray(net.V[0]) if d2 == 1 else None
+    H1, G1 = _features(net, X, parallel, scale)
     if sym:
         H2, G2, X2c = H1, G1, X
     else:
-        H2, G2 = _features(net, X2c, parallel)
+        H2, G2 = _features(net, X2c, parallel, scale)
     KV = XX = S = _EMPTY
     use_w, use_v = "W" in layers, "V" in layers
     if use_v:
