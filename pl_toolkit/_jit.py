@@ -16,7 +16,7 @@ fixed here so that they are visible in one place:
 
 import numba
 
-__all__ = ["jit", "prange", "parallel_kernels_enabled", "serial_and_parallel", "use_parallel",
+__all__ = ["jit", "scalar_kernel", "prange", "parallel_kernels_enabled", "serial_and_parallel", "use_parallel",
            "PARALLEL_MIN_ELEMENTS"]
 
 prange = numba.prange
@@ -96,3 +96,22 @@ PARALLEL_MIN_ELEMENTS = 1 << 15
 def use_parallel(parallel, size):
     """Pick the parallel build only when asked for and worth it for ``size`` elements."""
     return bool(parallel) and size >= PARALLEL_MIN_ELEMENTS
+
+
+def scalar_kernel(py_func):
+    """Compile a scalar ``float -> float`` kernel with the house options (cached).
+
+    ``@scalar_kernel`` is ``jit()`` applied to ``py_func``; a named decorator
+    keeps modules free of hand-written numba decorators.
+
+    Parameters
+    ----------
+    py_func : function
+        Scalar kernel written in the numba subset of Python.
+
+    Returns
+    -------
+    numba dispatcher
+        The compiled kernel.
+    """
+    return jit()(py_func)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._jit import jit, prange, serial_and_parallel, use_parallel
+from ._jit import jit, prange, scalar_kernel, serial_and_parallel, use_parallel
 from ._validation import as_float_array
 
 __all__ = ["Activation", "get_activation", "register_activation", "available_activations"]
@@ -35,41 +35,41 @@ _LEAKY_SLOPE = 0.01
 # --------------------------------------------------------------------------
 # Scalar kernels of the built-in activations
 # --------------------------------------------------------------------------
-@jit()
+@scalar_kernel
 def gelu(x):
     return 0.5 * x * math.erfc(-x / _SQRT2)
 
 
-@jit()
+@scalar_kernel
 def gelu_d(x):
     return 0.5 * math.erfc(-x / _SQRT2) + x * _INV_SQRT_2PI * math.exp(-0.5 * x * x)
 
 
-@jit()
+@scalar_kernel
 def gelu_dd(x):
     if abs(x) > 40.0:  # pdf underflows; avoid 0 * inf from x * x overflowing
         return 0.0
     return _INV_SQRT_2PI * math.exp(-0.5 * x * x) * (2.0 - x * x)
 
 
-@jit()
+@scalar_kernel
 def tanh(x):
     return math.tanh(x)
 
 
-@jit()
+@scalar_kernel
 def tanh_d(x):
     t = math.tanh(x)
     return 1.0 - t * t
 
 
-@jit()
+@scalar_kernel
 def tanh_dd(x):
     t = math.tanh(x)
     return -2.0 * t * (1.0 - t * t)
 
 
-@jit()
+@scalar_kernel
 def sigmoid(x):
     if x >= 0.0:
         return 1.0 / (1.0 + math.exp(-x))
@@ -77,34 +77,34 @@ def sigmoid(x):
     return e / (1.0 + e)
 
 
-@jit()
+@scalar_kernel
 def sigmoid_d(x):
     s = sigmoid(x)
     return s * (1.0 - s)
 
 
-@jit()
+@scalar_kernel
 def sigmoid_dd(x):
     s = sigmoid(x)
     return s * (1.0 - s) * (1.0 - 2.0 * s)
 
 
-@jit()
+@scalar_kernel
 def softplus(x):
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
 
 
-@jit()
+@scalar_kernel
 def softplus_d(x):
     return sigmoid(x)
 
 
-@jit()
+@scalar_kernel
 def softplus_dd(x):
     return sigmoid_d(x)
 
 
-@jit()
+@scalar_kernel
 def shifted_softplus(x):
     # log((1 + e^x) / 2) without cancellation near 0.
     if x < 20.0:
@@ -112,91 +112,91 @@ def shifted_softplus(x):
     return x + math.log1p(math.exp(-x)) - _LOG2
 
 
-@jit()
+@scalar_kernel
 def silu(x):
     return x * sigmoid(x)
 
 
-@jit()
+@scalar_kernel
 def silu_d(x):
     s = sigmoid(x)
     return s + x * s * (1.0 - s)
 
 
-@jit()
+@scalar_kernel
 def silu_dd(x):
     s = sigmoid(x)
     return s * (1.0 - s) * (2.0 + x * (1.0 - 2.0 * s))
 
 
-@jit()
+@scalar_kernel
 def erf(x):
     return math.erf(x)
 
 
-@jit()
+@scalar_kernel
 def erf_d(x):
     return 2.0 / math.sqrt(math.pi) * math.exp(-x * x)
 
 
-@jit()
+@scalar_kernel
 def erf_dd(x):
     if abs(x) > 30.0:  # exp(-x^2) underflows; avoid inf * 0 from -4 x overflowing
         return 0.0
     return -4.0 * x / math.sqrt(math.pi) * math.exp(-x * x)
 
 
-@jit()
+@scalar_kernel
 def quadratic(x):
     return x * x
 
 
-@jit()
+@scalar_kernel
 def quadratic_d(x):
     return 2.0 * x
 
 
-@jit()
+@scalar_kernel
 def quadratic_dd(x):
     return 2.0
 
 
-@jit()
+@scalar_kernel
 def identity(x):
     return x
 
 
-@jit()
+@scalar_kernel
 def identity_d(x):
     return 1.0
 
 
-@jit()
+@scalar_kernel
 def identity_dd(x):
     return 0.0
 
 
-@jit()
+@scalar_kernel
 def relu(x):
     return x if x > 0.0 else 0.0
 
 
-@jit()
+@scalar_kernel
 def relu_d(x):
     return 1.0 if x > 0.0 else 0.0
 
 
-@jit()
+@scalar_kernel
 def relu_dd(x):
     return 0.0
 
 
-@jit()
+@scalar_kernel
 def leaky_relu(x):
     return x if x > 0.0 else _LEAKY_SLOPE * x
 
 
-@jit()
+@scalar_kernel
 def leaky_relu_d(x):
     return 1.0 if x > 0.0 else _LEAKY_SLOPE
 
@@ -206,7 +206,7 @@ _CODES = {"gelu": 0, "tanh": 1, "sigmoid": 2, "softplus": 3, "shifted_softplus":
           "erf": 6, "quadratic": 7, "identity": 8, "relu": 9, "leaky_relu": 10}
 
 
-@jit()
+@scalar_kernel
 def _phi(code, x):
     if code == 0:
         return gelu(x)
@@ -231,7 +231,7 @@ def _phi(code, x):
     return leaky_relu(x)
 
 
-@jit()
+@scalar_kernel
 def _dphi(code, x):
     if code == 0:
         return gelu_d(x)
@@ -254,7 +254,7 @@ def _dphi(code, x):
     return leaky_relu_d(x)
 
 
-@jit()
+@scalar_kernel
 def _ddphi(code, x):
     if code == 0:
         return gelu_dd(x)
@@ -275,7 +275,7 @@ def _ddphi(code, x):
     return relu_dd(x)  # relu and leaky_relu: zero almost everywhere
 
 
-@jit()
+@scalar_kernel
 def _phi_dphi(code, x):
     """phi(x) and phi'(x) together, sharing the expensive part for GELU."""
     if code == 0:
