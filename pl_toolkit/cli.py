@@ -211,9 +211,10 @@ def cmd_run(args):
             print(f"  {k:<{width}}  {v}")
         checks = rep["checks"]
         exact = [c for c in checks if c["kind"] == "exact"]
-        held = sum(c["status"] == "holds" for c in exact)
-        print(f"  {'theorem checks':<{width}}  {len(checks)} rows: {held}/{len(exact)} exact "
-              f"inequalities hold; O(.) rows report implied constants (report.md)")
+        count = {k: sum(c["status"] == k for c in exact) for k in ("holds", "violated", "not-applicable")}
+        print(f"  {'theorem checks':<{width}}  {len(checks)} rows; exact inequalities: "
+              f"{count['holds']} hold, {count['violated']} violated, {count['not-applicable']} not "
+              f"applicable; O(.) rows report implied constants (report.md)")
     return 0
 
 
