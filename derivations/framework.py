@@ -822,8 +822,7 @@ def theorem2_constant_steps(mu=S.mu_Phi, alpha=S.alpha_f, beta=S.beta_pl, step=S
     >>> [s.verify() for s in theorem2_constant_steps()]
     [None, True, True]
     """
-    s = Symbol("s", positive=True)   # s = beta eta in (0, 1]
-    u = Symbol("u", nonnegative=True)  # s = 1 - u
+    u = Symbol("u", nonnegative=True)  # beta eta = 1 - u, in (0, 1]
     mu_h = alpha * mu**2 / 4
     q = pl_ball_contraction_general(beta, mu_h, step)
     q14 = theorem2_rate(step, alpha, mu, Rational(1, 4))

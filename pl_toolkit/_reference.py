@@ -101,7 +101,7 @@ def jacobian(net, X, layers=("W", "V")):
 
     layers = check_layers(layers)
     H, G = features(net, X)
-    n, d2, d1, d0 = X.shape[0], net.d2, net.d1, net.d0
+    n, d2, d1 = X.shape[0], net.d2, net.d1
     rows = []
     for a in range(n):
         for p in range(d2):

@@ -562,10 +562,9 @@ def ntk_lambda_min_certified(net, X, *, layers=("W", "V"), method="cholesky"):
     >>> bool(r.bound <= exact), bool(exact - r.bound < 1e-9 * exact)
     (True, True)
     """
-    from .network import ShallowNet, check_layers
+    from .network import check_layers, check_net
 
-    if not isinstance(net, ShallowNet):
-        raise ValueError(f"net must be a ShallowNet, got {type(net).__name__}")
+    check_net(net)
     layers = check_layers(layers)
     X = net.check_data(X)
     if method not in ("cholesky", "arb"):

@@ -198,9 +198,9 @@ def cmd_run(args):
     result = run_experiment(cfg, progress=not (args.quiet or args.json or args.no_progress))
     rep = result.report
     if args.json:
-        from .experiments.run import _json_clean
+        from ._json import strict_json
 
-        print(json.dumps(_json_clean(dict(summary=dict(summary_rows(rep)), trajectory=rep["trajectory"],
+        print(json.dumps(strict_json(dict(summary=dict(summary_rows(rep)), trajectory=rep["trajectory"],
                                           lemma3=rep["lemma3"], files=rep["files"],
                                           seconds=rep["seconds"], out=cfg.out)), indent=2))
     elif not args.quiet:

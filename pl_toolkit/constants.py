@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.linalg import svdvals
 
-from .network import ShallowNet
+from .network import check_net
 
 __all__ = ["Lemma3Constants", "lemma3_constants", "ALPHA_F", "BETA_F"]
 
@@ -144,8 +144,7 @@ def lemma3_constants(net, X):
     >>> bool(np.isclose(c.rho_Phi, c.mu_Phi / (2 * c.beta_Phi)))
     True
     """
-    if not isinstance(net, ShallowNet):
-        raise ValueError(f"net must be a ShallowNet, got {type(net).__name__}")
+    check_net(net)
     X = net.check_data(X)
     n = X.shape[0]
     act = net.activation

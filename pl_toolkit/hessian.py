@@ -30,7 +30,7 @@ from scipy.linalg import eigh_tridiagonal
 from scipy.sparse.linalg import LinearOperator
 
 from ._validation import as_float_array
-from .network import ShallowNet, check_layers
+from .network import check_layers, check_net as _check_net
 
 __all__ = ["hessian_vector_product", "hessian_top_eigenvalue", "hessian_operator",
            "HessianOperator", "HessianEig"]
@@ -64,12 +64,6 @@ class HessianEig(NamedTuple):
     matvecs: int
     converged: bool
     method: str
-
-
-def _check_net(net):
-    if not isinstance(net, ShallowNet):
-        raise ValueError(f"net must be a ShallowNet, got {type(net).__name__}")
-    return net
 
 
 class HessianOperator(LinearOperator):
@@ -114,7 +108,8 @@ class HessianOperator(LinearOperator):
         net, X = self.net, self.X
         Z = net._preactivations(X)
         act = net.activation
-        self._H, self._G = act.phi_dphi(Z, parallel=parallel)
+        # Z is already checked: the unchecked kernel entry (Z is still needed for phi'').
+        self._H, self._G = act._fill_phi_dphi(Z, np.empty_like(Z), np.empty_like(Z), parallel)
         R = self._H @ net.V.T
         if net.b2 is not None:
             R += net.b2

@@ -41,6 +41,13 @@ def check_layers(layers):
     return tuple(x for x in _LAYERS if x in given)
 
 
+def check_net(net, name="net"):
+    """Return ``net`` if it is a :class:`ShallowNet`, else raise ValueError naming ``name``."""
+    if not isinstance(net, ShallowNet):
+        raise ValueError(f"{name} must be a ShallowNet, got {type(net).__name__}")
+    return net
+
+
 def _readonly(a):
     if a is not None:
         a.setflags(write=False)

@@ -22,7 +22,7 @@ from scipy.sparse.linalg import LinearOperator
 
 from . import _reference
 from ._jit import prange, serial_and_parallel, use_parallel
-from .network import ShallowNet, check_layers
+from .network import check_layers, check_net as _check_net
 
 __all__ = ["loss", "residual", "gradient", "jvp", "vjp", "ntk_gram", "ntk_operator",
            "NTKBlocks", "NTKOperator"]
@@ -58,12 +58,6 @@ class NTKBlocks(NamedTuple):
 
     W: np.ndarray
     V: np.ndarray
-
-
-def _check_net(net):
-    if not isinstance(net, ShallowNet):
-        raise ValueError(f"net must be a ShallowNet, got {type(net).__name__}")
-    return net
 
 
 def _features(net, X, parallel=True, scale=None):

@@ -654,7 +654,6 @@ class LambdaMinTracker:
     def _dense_update(self, A):
         if self._Q is None or self._chol is None:
             return self._fresh(A)
-        n = A.shape[0]
         tol = self.tol
         Q = self._Q
         c, sigma = self._chol

@@ -32,7 +32,8 @@ import scipy.linalg as sla
 
 from ._validation import check_positive_float, check_positive_int
 from .hessian import HessianOperator, _lanczos, hessian_top_eigenvalue
-from .network import ShallowNet, check_layers
+from ._json import strict_json
+from .network import ShallowNet, check_layers, check_net
 from .ntk import _features, _vjp_from_features, ntk_gram, ntk_operator
 from .spectrum import ConvergenceWarning, LambdaMinTracker
 
@@ -100,17 +101,6 @@ def _thaw(obj):
         return {k: _thaw(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_thaw(v) for v in obj]
-    return obj
-
-
-def _json_safe(obj):
-    """Replace non-finite floats by None so that the result is strict JSON."""
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
     return obj
 
 
@@ -310,11 +300,11 @@ class Trajectory:
             summary (sizes, activation, weight norms) of both nets.
         """
         vals = {k: v.tolist() for k, v in self.values.items()}
-        return _json_safe(dict(status=self.status, final_step=self.final_step,
-                               metadata=_thaw(self.metadata), values=vals,
-                               steps={k: s.tolist() for k, s in self.steps.items()},
-                               initial_net=_net_summary(self.initial_net),
-                               final_net=_net_summary(self.final_net)))
+        return strict_json(dict(status=self.status, final_step=self.final_step,
+                                metadata=_thaw(self.metadata), values=vals,
+                                steps={k: s.tolist() for k, s in self.steps.items()},
+                                initial_net=_net_summary(self.initial_net),
+                                final_net=_net_summary(self.final_net)))
 
     @staticmethod
     def _npz_path(path):
@@ -1026,8 +1016,7 @@ def train(net, X, Y, *, steps, lr, optimizer="gd", batch_size=None, layers=("W",
     >>> bool(traj["loss"][-1] < 0.5 * traj["loss"][0])
     True
     """
-    if not isinstance(net, ShallowNet):
-        raise ValueError(f"net must be a ShallowNet, got {type(net).__name__}")
+    check_net(net)
     X = net.check_data(X)
     Y = net.check_targets(Y, X.shape[0])
     n = X.shape[0]

@@ -359,6 +359,7 @@ def test_user_activation_record(user_sin):
     np.testing.assert_allclose(user_sin.ddphi(xs), -np.sin(xs), **tol("same_math"))
 
 
+@pytest.mark.usefixtures("always_parallel")
 @pytest.mark.parametrize("parallel", [False, True])
 def test_user_activation_phi_dphi_in_place(user_sin, parallel):
     """phi_dphi with H aliasing Z (as the NTK code calls it).
@@ -373,6 +374,7 @@ def test_user_activation_phi_dphi_in_place(user_sin, parallel):
     np.testing.assert_allclose(G, np.cos(Z), **tol("same_math"))
 
 
+@pytest.mark.usefixtures("always_parallel")
 @pytest.mark.parametrize("parallel", [False, True])
 def test_user_activation_end_to_end_ntk(user_sin, rng, parallel):
     """ntk_gram of a user activation against an explicit Jacobian built with np.sin/np.cos."""

@@ -64,6 +64,7 @@ def test_cross_kernel_is_a_block_of_the_joint_kernel(rng, method):
         np.testing.assert_allclose(getattr(cross, f), getattr(full, f)[:4, 4:], **tol("same_math"))
 
 
+@pytest.mark.usefixtures("always_parallel")
 @pytest.mark.parametrize("method", ["series", "quadrature"])
 def test_parallel_and_serial_agree_bitwise(rng, method):
     X = _data(rng)

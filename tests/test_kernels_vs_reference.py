@@ -183,12 +183,9 @@ def _as_tuple(out):
 
 
 @pytest.fixture(autouse=True)
-def _always_parallel(monkeypatch):
-    # The wrappers fall back to the serial build below PARALLEL_MIN_ELEMENTS;
-    # the registry inputs are small, so force the parallel build to run.
-    import pl_toolkit._jit
-
-    monkeypatch.setattr(pl_toolkit._jit, "PARALLEL_MIN_ELEMENTS", 0)
+def _parallel_builds_run(always_parallel):
+    # The registry inputs are small: make parallel=True really run the parallel build.
+    return always_parallel
 
 
 @pytest.mark.parametrize("kernel_id", [

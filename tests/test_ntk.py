@@ -347,6 +347,7 @@ def test_loss_and_gradient(rng, name, d2, bias):
     np.testing.assert_allclose(g @ g, 4 * rv @ K @ rv, **tol("analytic_jacobian"))
 
 
+@pytest.mark.usefixtures("always_parallel")
 @pytest.mark.parametrize("d2", [1, 3])
 @pytest.mark.parametrize("bias", [False, True])
 def test_gradient_layers_and_1d_targets(rng, d2, bias):

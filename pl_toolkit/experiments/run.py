@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
+from .._json import strict_json
+
 __all__ = ["RunConfig", "RunResult", "run_experiment", "load_config", "default_width"]
 
 
@@ -485,25 +487,10 @@ def run_experiment(config=None, *, progress=True, **overrides):
     report["seconds"] = time.perf_counter() - t_start
     report["files"] = {k: os.path.basename(v) for k, v in files.items()}
     with open(files["json"], "w") as fh:
-        json.dump(_json_clean(report), fh, indent=2)
+        json.dump(strict_json(report), fh, indent=2)
     with open(files["markdown"], "w") as fh:
         fh.write(_markdown(report, records_to_markdown(records), ledger.to_markdown()))
     return RunResult(report=report, trajectory=traj, files=files)
-
-
-def _json_clean(obj):
-    if isinstance(obj, dict):
-        return {str(k): _json_clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_clean(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
 
 
 def _fmt(v):
@@ -574,5 +561,5 @@ def _markdown(report, checks_md, ledger_md):
     for key, name in report.get("files", {}).items():
         if name.endswith(".png"):
             lines.append(f"![{key}]({name})")
-    lines += ["", "## Configuration", "", "```json", json.dumps(_json_clean(cfg), indent=2), "```", ""]
+    lines += ["", "## Configuration", "", "```json", json.dumps(strict_json(cfg), indent=2), "```", ""]
     return "\n".join(lines)
