@@ -26,16 +26,14 @@ finite differences are used anywhere.
 from typing import NamedTuple
 
 import numpy as np
-from scipy.linalg import eigh_tridiagonal
 from scipy.sparse.linalg import LinearOperator
 
+from ._lanczos import thick_restart_lanczos
 from ._validation import as_float_array
 from .network import check_layers, check_net as _check_net
 
 __all__ = ["hessian_vector_product", "hessian_top_eigenvalue", "hessian_operator",
            "HessianOperator", "HessianEig"]
-
-_EPS = np.finfo(np.float64).eps
 
 
 class HessianEig(NamedTuple):
@@ -286,76 +284,40 @@ def hessian_vector_product(net, X, Y, u, layers=("W", "V"), *, parallel=True):
 # --------------------------------------------------------------------------
 # Lanczos for an extreme eigenpair
 # --------------------------------------------------------------------------
-def _lanczos(matvec, n, *, which="LA", tol=1e-6, v0=None, maxiter=None, ncv=None, rng=None):
-    """Extreme eigenpair of a symmetric operator by restarted Lanczos.
+_NCV = 40
+
+
+def _lanczos(matvec, n, *, which="LA", tol=1e-6, v0=None, maxiter=None, ncv=None, rng=None,
+             keep=None, nonfinite="matvec returned NaN or Inf in a Lanczos product"):
+    """Extreme eigenpair of a symmetric operator: the Hessian path's Lanczos settings.
 
     ``which="LA"``: largest algebraic eigenvalue; ``"LM"``: largest in
-    modulus.  The Krylov basis is fully reorthogonalized (twice), the
-    tridiagonal projection is solved by ``eigh_tridiagonal`` after every
-    step, and the run restarts from the current Ritz vector after ``ncv``
-    steps.  Stopping test, with ``rho = beta_k |s_k|`` the residual of the
-    Ritz pair ``(theta, y)`` and ``gap`` the distance to the nearest other
-    Ritz value: ``rho <= tol |theta|``, or ``rho <= sqrt(tol) |theta|`` and
-    ``rho^2 / gap <= tol |theta| / 10`` (the Kato-Temple estimate of the
-    eigenvalue error once the Ritz vector is accurate, with a safety factor
-    because the Ritz gap over-estimates the true gap), or an invariant
-    subspace (``beta_k`` at rounding level).
+    modulus.  :func:`pl_toolkit._lanczos.thick_restart_lanczos` with a basis
+    of ``ncv = 40`` vectors (half of them kept at a restart), a
+    convergence check after every product (so a warm start pays off), the
+    guarded stopping test, and no extra product at the end.  Stopping test,
+    with ``rho = beta_k |s_k|`` the residual of the Ritz pair ``(theta,
+    y)`` and ``gap`` the distance to the nearest other Ritz value: ``rho <=
+    tol |theta|``, or ``rho <= sqrt(tol) |theta|`` and ``rho^2 / gap <= tol
+    |theta| / 10`` (the Kato-Temple estimate of the eigenvalue error once
+    the Ritz vector is accurate, with a safety factor because the Ritz gap
+    over-estimates the true gap), or an invariant subspace (``beta_k`` at
+    rounding level).  A NaN or Inf product raises ``ValueError(nonfinite)``.
 
     Returns ``(theta, y, rho, matvecs, converged)``.
     """
-    ncv = int(min(n, ncv or 40))
+    ncv = int(min(n, ncv or _NCV))
     if maxiter is None:
         maxiter = max(400, 10 * ncv)
     if rng is None:
         rng = np.random.default_rng(np.random.SeedSequence(0))
-    v = None if v0 is None else np.array(v0, dtype=np.float64).reshape(-1)
-    if v is None or not np.all(np.isfinite(v)) or np.linalg.norm(v) == 0.0:
-        v = rng.standard_normal(n)
-    v = v / np.linalg.norm(v)
-    Q = np.empty((ncv + 1, n))
-    total = 0
-    sqrt_tol = np.sqrt(tol)
-    while True:
-        Q[0] = v
-        alphas, betas = [], []
-        anorm = 0.0
-        for j in range(ncv):
-            w = np.asarray(matvec(Q[j]), dtype=np.float64).reshape(-1)
-            total += 1
-            Qj = Q[:j + 1]
-            c = Qj @ w
-            w = w - c @ Qj
-            c2 = Qj @ w
-            w = w - c2 @ Qj
-            alphas.append(c[j] + c2[j])
-            b = float(np.linalg.norm(w))
-            if j == 0:
-                theta, S = np.array(alphas), np.ones((1, 1))
-            else:
-                theta, S = eigh_tridiagonal(np.array(alphas), np.array(betas))
-            anorm = max(anorm, float(np.max(np.abs(theta))))
-            k = int(np.argmax(theta)) if which == "LA" else int(np.argmax(np.abs(theta)))
-            th = float(theta[k])
-            s = S[:, k]
-            rho = b * abs(float(s[-1]))
-            if len(theta) > 1:
-                gap = float(np.min(np.abs(np.delete(theta, k) - th)))
-            else:
-                gap = np.inf
-            scale = max(abs(th), 64.0 * _EPS * anorm, np.finfo(np.float64).tiny)
-            invariant = b <= 64.0 * _EPS * max(anorm, np.finfo(np.float64).tiny)
-            converged = (rho <= tol * scale
-                         or (rho <= sqrt_tol * scale and gap > 0
-                             and rho * rho / gap <= 0.1 * tol * scale)
-                         or invariant or j + 1 == n)
-            if converged or total >= maxiter:
-                y = s @ Qj
-                y /= np.linalg.norm(y)
-                return th, y, rho, total, bool(converged)
-            betas.append(b)
-            Q[j + 1] = w / b
-        v = s @ Q[:ncv]
-        v /= np.linalg.norm(v)
+    try:
+        out = thick_restart_lanczos(matvec, n, which=which, tol=tol, v0=v0, maxiter=maxiter,
+                                    ncv=ncv, keep=keep, check=1, rng=rng, guarded=True,
+                                    final_residual=False)
+    except FloatingPointError:
+        raise ValueError(nonfinite) from None
+    return out["value"], out["vector"], out["residual"], out["matvecs"], out["converged"]
 
 
 def hessian_top_eigenvalue(net, X, Y, *, layers=("W", "V"), tol=1e-6, v0=None, maxiter=None,
@@ -380,8 +342,9 @@ def hessian_top_eigenvalue(net, X, Y, *, layers=("W", "V"), tol=1e-6, v0=None, m
     maxiter : int, optional
         Cap on Hessian-vector products (default ``max(400, 10 * 40)``).
     method : {"lanczos", "eigsh"}, default "lanczos"
-        The package's restarted Lanczos (checks convergence after every
-        product, so a warm start pays off), or ARPACK through
+        The package's thick-restart Lanczos (the routine behind
+        :func:`pl_toolkit.lambda_min`, here checking convergence after
+        every product, so a warm start pays off), or ARPACK through
         ``scipy.sparse.linalg.eigsh`` (at least ~20 products per call).
     seed : int, default 0
         Seed of the random starting vector when ``v0`` is not given.
@@ -396,7 +359,8 @@ def hessian_top_eigenvalue(net, X, Y, *, layers=("W", "V"), tol=1e-6, v0=None, m
     Raises
     ------
     ValueError
-        On bad data or arguments.
+        On bad data or arguments, or when the Hessian-vector products
+        overflow (NaN or Inf) at these parameters.
 
     Notes
     -----
@@ -453,6 +417,7 @@ def hessian_top_eigenvalue(net, X, Y, *, layers=("W", "V"), tol=1e-6, v0=None, m
         value, vec = float(vals[0]), vecs[:, 0]
         resid = float(np.linalg.norm(op._apply(vec) - value * vec))
         return HessianEig(value, vec, resid, op.matvecs, conv, "eigsh")
-    theta, y, rho, mv, conv = _lanczos(op._apply, p, which="LA", tol=tol, v0=v0,
-                                       maxiter=maxiter, rng=rng)
+    theta, y, rho, mv, conv = _lanczos(
+        op._apply, p, which="LA", tol=tol, v0=v0, maxiter=maxiter, rng=rng,
+        nonfinite="net gives NaN or Inf Hessian-vector products on this data (overflow)")
     return HessianEig(theta, y, rho, mv, conv, "lanczos")

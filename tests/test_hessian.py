@@ -234,3 +234,28 @@ def test_bad_input(rng):
         hessian_vector_product("net", X, Y, np.ones(p))
     with pytest.raises(ValueError, match="^layers"):
         hessian_vector_product(net, X, Y, np.ones(p), layers=("U",))
+
+
+def test_lanczos_counts_every_product_and_respects_maxiter(rng, monkeypatch):
+    # the reported count is the number of Hessian-vector products made
+    # (the Lanczos path spends no extra product on a final residual)
+    calls = []
+    apply = HessianOperator._apply
+
+    def counted(self, u):
+        calls.append(1)
+        return apply(self, u)
+
+    monkeypatch.setattr(HessianOperator, "_apply", counted)
+    net, X, Y = make_problem(rng, "gelu", d0=6, d1=30, d2=1, n=20)
+    res = hessian_top_eigenvalue(net, X, Y, tol=1e-10)
+    assert res.converged and res.matvecs == len(calls)
+    calls.clear()
+    short = hessian_top_eigenvalue(net, X, Y, tol=1e-10, maxiter=3)
+    assert not short.converged and short.matvecs == len(calls) == 3
+
+
+def test_overflowing_products_raise_value_error():
+    net = ShallowNet(np.full((3, 2), 1e200), np.full((1, 3), 1e200), activation="gelu")
+    with np.errstate(all="ignore"), pytest.raises(ValueError, match="^net gives NaN or Inf"):
+        hessian_top_eigenvalue(net, np.ones((4, 2)), np.ones(4))
