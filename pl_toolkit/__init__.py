@@ -45,10 +45,12 @@ __all__ += ["hessian_top_eigenvalue", "hessian_vector_product", "Trajectory", "t
 
 # -- spectral utilities (issue 3, items 1-2) --
 from .spectrum import (ConvergenceWarning, EigResult, JacobianSpectrum, LambdaMinTracker,
-                       jacobian_singular_values, lambda_max, lambda_min, sigma_max, sigma_min)
+                       jacobian_singular_values, lambda_max, lambda_min, ntk_lambda_min, sigma_max,
+                       sigma_min)
 
 __all__ += ["ConvergenceWarning", "EigResult", "JacobianSpectrum", "LambdaMinTracker",
-            "jacobian_singular_values", "lambda_max", "lambda_min", "sigma_max", "sigma_min"]
+            "jacobian_singular_values", "lambda_max", "lambda_min", "ntk_lambda_min", "sigma_max",
+            "sigma_min"]
 
 # -- certified lower bounds (issue 3, item 3) --
 from .certified import CertifiedBound, NTKCertifiedBound, lambda_min_certified, ntk_lambda_min_certified

@@ -462,6 +462,58 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
     return NTKBlocks(W=KW_full, V=KV_full)
 
 
+def _ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=2048):
+    """The NTK's upper triangle, formed tile by tile with little extra memory.
+
+    Returns a C-ordered ``(n d2, n d2)`` array whose entries ``[i, j]`` with
+    ``j >= i`` (whole tiles on and above the diagonal) equal
+    ``ntk_gram(net, X, layers=layers)[i, j]``; the rest is not written.  Its
+    transpose is therefore the Fortran-ordered lower triangle LAPACK's
+    ``dpotrf(lower=1)`` factors in place.
+
+    Only the preactivations ``Z`` (``n d1`` numbers) are stored besides the
+    output: the features of each ``tile``-row block are recomputed from
+    ``Z`` when needed (``n^2 d1 / (2 tile)`` activation evaluations), so the
+    peak is ``8 (n^2 d2^2 + n d1) `` bytes plus ``O(tile (d1 + tile))``
+    temporaries, against three ``n d2``-square temporaries for
+    :func:`ntk_gram`.  The work is half of :func:`ntk_gram`'s (one triangle).
+    """
+    d2 = net.d2
+    n = X.shape[0]
+    N = n * d2
+    out = np.empty((N, N))
+    use_w, use_v = "W" in layers, "V" in layers
+    Z = net._preactivations(X)
+    scale = np.asarray(net.V[0]) if d2 == 1 else None
+    act = net.activation
+    b = max(1, int(tile) // d2)
+    blocks = [(i, min(i + b, n)) for i in range(0, n, b)]
+
+    def feats(lo, hi):
+        Zb = Z[lo:hi].copy()   # H overwrites its buffer; Z is kept
+        H, G = act._fill_phi_dphi(Zb, Zb, np.empty_like(Zb), parallel, scale)
+        return H, _scaled_jacobian_rows(G, net.V)
+
+    for ci, (c0, c1) in enumerate(blocks):
+        Hc, Ac = feats(c0, c1)
+        for r0, r1 in blocks[: ci + 1]:
+            Hr, Ar = (Hc, Ac) if r0 == c0 else feats(r0, r1)
+            S = XX = KV = _EMPTY
+            if use_v:
+                KV = Hr @ Hc.T
+                if net.b2 is not None:
+                    KV += 1.0
+            if use_w:
+                XX = X[r0:r1] @ X[c0:c1].T
+                if net.b1 is not None:
+                    XX += 1.0
+                S = Ar @ Ac.T
+            tile_out = np.empty(((r1 - r0) * d2, (c1 - c0) * d2))
+            _COMBINE[use_parallel(parallel, tile_out.size)](S, XX, KV, d2, use_w, use_v, tile_out)
+            out[r0 * d2:r1 * d2, c0 * d2:c1 * d2] = tile_out
+    return out
+
+
 # --------------------------------------------------------------------------
 # Matrix-free operator
 # --------------------------------------------------------------------------

@@ -33,13 +33,13 @@ from ._lanczos import thick_restart_lanczos
 from ._validation import as_float_array, check_positive_float, check_positive_int, check_square_symmetric
 
 __all__ = ["ConvergenceWarning", "EigResult", "lambda_min", "lambda_max", "sigma_min", "sigma_max",
-           "LambdaMinTracker", "JacobianSpectrum", "jacobian_singular_values"]
+           "LambdaMinTracker", "JacobianSpectrum", "jacobian_singular_values", "ntk_lambda_min"]
 
 _EPS = np.finfo(np.float64).eps
 #: Largest dense array handled by the LAPACK subset solver under ``method="auto"``
 #: (``O(n^3)`` time, about 20 s at this size on 2 cores).
 DENSE_MAX = 8000
-_METHODS = ("auto", "dense", "lanczos")
+_METHODS = ("auto", "dense", "lanczos", "shift-invert")
 
 
 class ConvergenceWarning(UserWarning):
@@ -222,14 +222,110 @@ def _extreme(A, which, method, tol, v0, maxiter):
     kind, M = _symmetric_input(A)
     n = M.shape[0]
     v0 = _check_v0(v0, n)
+    if method in ("dense", "shift-invert") and kind != "dense":
+        raise ValueError(f"method={method!r} needs an ndarray A, got a LinearOperator")
+    if method == "shift-invert" and which != "SA":
+        raise ValueError("method='shift-invert' computes the smallest eigenvalue only; "
+                         "use 'dense' or 'lanczos' for lambda_max")
     if method == "auto":
-        method = "dense" if (kind == "dense" and n <= DENSE_MAX) else "lanczos"
-    if method == "dense":
         if kind != "dense":
-            raise ValueError("method='dense' needs an ndarray A, got a LinearOperator")
+            method = "lanczos"
+        elif n <= DENSE_MAX:
+            method = "dense"
+        elif which == "SA":
+            res = _dense_shift_invert(M, tol, v0, maxiter, strict=False)
+            if res is not None:
+                return res
+            method = "lanczos"      # not positive definite: Krylov on A itself
+        else:
+            method = "lanczos"
+    if method == "dense":
         return _dense_extreme(M, which)
+    if method == "shift-invert":
+        return _dense_shift_invert(M, tol, v0, maxiter, strict=True)
     op = aslinearoperator(M) if kind == "dense" else M
     return _iterative_extreme(op, which, tol, v0, maxiter)
+
+
+# --------------------------------------------------------------------------
+# Shift-invert: Lanczos on (A - sigma I)^{-1} through a Cholesky factor
+# --------------------------------------------------------------------------
+def _cholesky_lower_inplace(F):
+    """LAPACK ``dpotrf`` of the lower triangle of Fortran-ordered ``F``, in place.
+
+    Returns ``info``: 0 on success, ``k > 0`` if the leading minor of order
+    ``k`` is not positive definite (``F`` is then partly overwritten).
+    """
+    c, info = sla.lapack.dpotrf(F, lower=1, clean=0, overwrite_a=1)
+    if not np.shares_memory(c, F):      # cannot happen for Fortran-ordered float64 input
+        F[...] = c
+    return int(info)
+
+
+def _inverse_lanczos(F, sigma, tol, v0, maxiter):
+    """Largest eigenpair of ``(L L^T)^{-1}`` for the Cholesky factor ``L`` held in ``F``.
+
+    Returns ``(lam, vector, solves, converged, bound)`` with
+    ``lam = sigma + 1 / mu`` and ``bound`` the Lanczos error estimate of
+    ``mu`` carried over to ``lam`` (``d lam = d mu / mu^2``).  For
+    ``0 <= sigma < lambda`` a relative tolerance on ``mu`` is at least as
+    tight on ``lam - sigma`` and hence on ``lam``.
+    """
+    N = F.shape[0]
+
+    def solve(x):
+        y, info = sla.lapack.dpotrs(F, x, lower=1)
+        return y
+
+    out = thick_restart_lanczos(solve, N, which="LA", tol=tol, v0=v0, maxiter=maxiter,
+                                ncv=default_ncv(N))
+    mu = out["value"]
+    lam = sigma + 1.0 / mu
+    # Polish the vector by two inverse-iteration steps: a Ritz vector of
+    # K^{-1} keeps components along large eigenvalues of K that K^{-1}
+    # barely sees; each step damps them by lambda_1 / lambda_i, so the
+    # residual and Rayleigh quotient measured with K itself become accurate.
+    vec = out["vector"]
+    for _ in range(2):
+        vec = solve(vec)
+        vec = vec / np.linalg.norm(vec)
+    return lam, vec, out["matvecs"] + 2, out["converged"], out["bound"] / (mu * mu)
+
+
+def _gershgorin_lower(A):
+    d = np.diagonal(A)
+    return float(np.min(2 * d - np.sum(np.abs(A), axis=1)))
+
+
+def _dense_shift_invert(A, tol, v0, maxiter, strict):
+    n = A.shape[0]
+    g = _gershgorin_lower(A)
+    sigma = 0.99 * g if g > 0 else 0.0
+    F = np.array(A, order="F", dtype=np.float64, copy=True)
+    F[np.diag_indices(n)] -= sigma
+    info = _cholesky_lower_inplace(F)
+    if info:
+        if strict:
+            raise ValueError(f"A is not numerically positive definite (Cholesky of A - {sigma:g} I "
+                             f"failed at column {info}); method='shift-invert' needs a positive "
+                             "definite A: use method='dense' or 'lanczos'")
+        return None
+    _, vec, solves, converged, bound = _inverse_lanczos(F, sigma, tol, v0, maxiter)
+    del F
+    Av = A @ vec
+    value = float(vec @ Av)
+    residual = float(np.linalg.norm(Av - value * vec))
+    return _shift_invert_result(value, vec, residual, solves + 1, converged, bound, tol)
+
+
+def _shift_invert_result(value, vec, residual, count, converged, bound, tol):
+    res = EigResult(value=value, vector=vec, residual=residual, matvecs=count, converged=converged,
+                    method="shift-invert", error_bound=min(bound, residual) if bound == bound else residual)
+    if not converged:
+        warnings.warn(f"shift-invert Lanczos did not reach tol={tol:g} in {count - 1} solves "
+                      f"(estimated error {res.error_bound:.3e} at value {value:.6g}); increase maxiter",
+                      ConvergenceWarning, stacklevel=4)
+    return res
 
 
 def lambda_min(A, *, method="auto", tol=1e-8, v0=None, maxiter=None):
@@ -825,3 +921,147 @@ def jacobian_singular_values(net, X, *, layers=("W", "V"), method="auto", tol=1e
         hi = lambda_max(op, method="lanczos", tol=tol, maxiter=maxiter)
     return JacobianSpectrum(sigma_min=math.sqrt(max(lo.value, 0.0)), sigma_max=math.sqrt(max(hi.value, 0.0)),
                             lambda_min=lo, lambda_max=hi, method=method)
+
+
+# --------------------------------------------------------------------------
+# lambda_min of the empirical NTK at any size
+# --------------------------------------------------------------------------
+#: Default memory budget of :func:`ntk_lambda_min` (bytes): the dense
+#: shift-invert route is chosen when the NTK and the preactivations fit.
+NTK_MEMORY_DEFAULT = 4 * 2 ** 30
+_NTK_METHODS = ("auto", "dense", "shift-invert", "lanczos")
+
+
+def _ntk_dense_bytes(n, d2, d1, tile=2048):
+    N = n * d2
+    return 8 * (N * N + n * d1 + 4 * tile * d1 + 2 * tile * tile * d2 * d2 + default_ncv(N) * N)
+
+
+def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=None, maxiter=None,
+                   max_memory=NTK_MEMORY_DEFAULT):
+    """Smallest eigenpair of the empirical NTK, choosing the fastest exact route for its size.
+
+    Parameters
+    ----------
+    net : ShallowNet
+        The network.
+    X : array_like of shape (n, d0)
+        Inputs as rows.
+    layers : tuple of {"W", "V"}, default ("W", "V")
+        Trained parameters.
+    method : {"auto", "dense", "shift-invert", "lanczos"}, default "auto"
+        ``"dense"``: :func:`pl_toolkit.ntk_gram` and LAPACK ``dsyevr``
+        (``auto`` for ``n d2 <= 4000``).  ``"shift-invert"``: the NTK's
+        triangle formed tile by tile, factored in place by Cholesky, and
+        Lanczos on ``K^{-1}`` (``auto`` while it fits in ``max_memory``).
+        ``"lanczos"``: matrix-free Lanczos on
+        :func:`pl_toolkit.ntk_operator` (``auto`` beyond that).
+    tol : float, default 1e-8
+        Relative tolerance of the iterative routes on the eigenvalue.
+    v0 : ndarray of shape (n d2,), optional
+        Starting vector (warm start) of the iterative routes.
+    maxiter : int, optional
+        Maximum number of solves (shift-invert) or NTK products (Lanczos).
+    max_memory : int, default 4 GiB
+        Memory budget in bytes for the choice under ``method="auto"``: the
+        shift-invert route needs about ``8 ((n d2)^2 + n d1)`` bytes.
+
+    Returns
+    -------
+    EigResult
+        ``value`` is the Rayleigh quotient of ``vector`` and ``residual``
+        ``||K v - value v||``, both measured with the exact matrix-free
+        product (not the factor); ``matvecs`` counts solves (shift-invert)
+        or products, plus that one product; ``method`` names the route.
+
+    Raises
+    ------
+    ValueError
+        Bad ``net``, ``X``, ``layers``, ``method``, ``tol``, ``v0`` or
+        ``max_memory``; or ``method="shift-invert"`` on an NTK that is not
+        numerically positive definite.
+
+    Warns
+    -----
+    ConvergenceWarning
+        If an iterative route stops before ``tol``.
+
+    Notes
+    -----
+    ``4 lambda_min(K)`` is the PL constant of the loss ``h`` (Section 3,
+    "PL / NTK link"), and ``lambda_min(K) = sigma_min(nabla Phi^*)^2`` is
+    bounded below by ``mu_Phi^2`` of Definition 1 and Lemma 3 (eq. 18).
+
+    Why three routes.  The bottom of an NTK spectrum is a dense bulk whose
+    lowest gaps shrink with ``n`` (``lambda_2 / lambda_1 - 1 = 6e-4`` at
+    ``n = 5000``, ``1.6e-3`` at ``n = 10^4`` on 784-dimensional data,
+    ``d1 = 4000``), while ``lambda_max / lambda_min`` grows (``1.7e4`` to
+    ``3.7e4``).  A Krylov method on ``K`` then needs thousands of products
+    of ``4 n d0 d1`` flops (3,471 at ``n = 5000``); on ``K^{-1}`` the bulk
+    is spread over ``[1 / (10 lambda_1), 1 / lambda_1]`` and the top of the
+    spectrum collapses to zero, so 92-161 solves suffice.  Forming the
+    triangle costs ``n^2 (2 d1 + d0)`` flops in GEMMs, the factorization
+    ``n^3 / 3`` -- far less than the tridiagonal reduction of ``dsyevr``
+    (``4 n^3 / 3``, half of it memory-bound).  Memory: ``8 n^2`` bytes (3.2
+    GB at ``n = 20,000``) plus the preactivations; beyond the budget only
+    the matrix-free route remains, at ``O(n d1 + d0 d1)`` memory.
+    ``K - sigma I`` is factored at ``sigma = 0``; an NTK that is not
+    numerically positive definite (``lambda_min`` at rounding level) falls
+    back to Lanczos under ``auto``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pl_toolkit import ShallowNet, ntk_gram, ntk_lambda_min
+    >>> net = ShallowNet.init(d0=5, d1=40, seed=0)
+    >>> X = np.random.default_rng(0).standard_normal((60, 5))
+    >>> exact = np.linalg.eigvalsh(ntk_gram(net, X))[0]
+    >>> r = ntk_lambda_min(net, X, method="shift-invert")
+    >>> r.method, bool(abs(r.value - exact) <= 1e-8 * exact)
+    ('shift-invert', True)
+    >>> ntk_lambda_min(net, X).method               # small: dense LAPACK
+    'dense'
+    """
+    from .network import check_layers, check_net
+    from .ntk import _ntk_gram_upper, ntk_gram, ntk_operator
+
+    net = check_net(net)
+    layers = check_layers(layers)
+    if method not in _NTK_METHODS:
+        raise ValueError(f"method must be one of {_NTK_METHODS}, got {method!r}")
+    tol = check_positive_float(tol, "tol")
+    if maxiter is not None:
+        maxiter = check_positive_int(maxiter, "maxiter")
+    max_memory = check_positive_int(max_memory, "max_memory")
+    X = net.check_data(X)
+    n = X.shape[0]
+    N = n * net.d2
+    v0 = _check_v0(v0, N)
+    if method == "auto":
+        if N <= JACOBIAN_DENSE_MAX:
+            method = "dense"
+        elif _ntk_dense_bytes(n, net.d2, net.d1) <= max_memory:
+            method = "shift-invert"
+        else:
+            method = "lanczos"
+        strict = False
+    else:
+        strict = True
+    if method == "dense":
+        return _dense_extreme(ntk_gram(net, X, layers=layers), "SA")
+    if method == "shift-invert":
+        F = _ntk_gram_upper(net, X, layers).T          # Fortran order: K in the lower triangle
+        info = _cholesky_lower_inplace(F)
+        if info:
+            del F
+            if strict:
+                raise ValueError(f"the NTK is not numerically positive definite (Cholesky failed at "
+                                 f"column {info}); use method='lanczos' or 'dense'")
+        else:
+            _, vec, solves, converged, bound = _inverse_lanczos(F, 0.0, tol, v0, maxiter)
+            del F
+            Kv = ntk_operator(net, X, layers) @ vec
+            value = float(vec @ Kv)
+            residual = float(np.linalg.norm(Kv - value * vec))
+            return _shift_invert_result(value, vec, residual, solves + 1, converged, bound, tol)
+    return lambda_min(ntk_operator(net, X, layers), method="lanczos", tol=tol, v0=v0, maxiter=maxiter)
