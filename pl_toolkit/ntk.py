@@ -462,7 +462,7 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
     return NTKBlocks(W=KW_full, V=KV_full)
 
 
-def _ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=2048):
+def _ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=1024):
     """The NTK's upper triangle, formed tile by tile with little extra memory.
 
     Returns a C-ordered ``(n d2, n d2)`` array whose entries ``[i, j]`` with
@@ -474,9 +474,10 @@ def _ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=2048):
     Only the preactivations ``Z`` (``n d1`` numbers) are stored besides the
     output: the features of each ``tile``-row block are recomputed from
     ``Z`` when needed (``n^2 d1 / (2 tile)`` activation evaluations), so the
-    peak is ``8 (n^2 d2^2 + n d1) `` bytes plus ``O(tile (d1 + tile))``
-    temporaries, against three ``n d2``-square temporaries for
-    :func:`ntk_gram`.  The work is half of :func:`ntk_gram`'s (one triangle).
+    peak is ``8 (n^2 d2^2 + n d1)`` bytes plus ``8 (4 tile d1 d2 + 4 tile^2
+    d2^2)`` of temporaries (:func:`_ntk_upper_bytes`), against three ``n
+    d2``-square temporaries for :func:`ntk_gram`.  The GEMM work is half of
+    :func:`ntk_gram`'s (one triangle).
     """
     d2 = net.d2
     n = X.shape[0]
@@ -488,6 +489,7 @@ def _ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=2048):
     act = net.activation
     b = max(1, int(tile) // d2)
     blocks = [(i, min(i + b, n)) for i in range(0, n, b)]
+    buf = np.empty((b * d2, b * d2))
 
     def feats(lo, hi):
         Zb = Z[lo:hi].copy()   # H overwrites its buffer; Z is kept
@@ -508,10 +510,16 @@ def _ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=2048):
                 if net.b1 is not None:
                     XX += 1.0
                 S = Ar @ Ac.T
-            tile_out = np.empty(((r1 - r0) * d2, (c1 - c0) * d2))
+            tile_out = buf[: (r1 - r0) * d2, : (c1 - c0) * d2]
             _COMBINE[use_parallel(parallel, tile_out.size)](S, XX, KV, d2, use_w, use_v, tile_out)
             out[r0 * d2:r1 * d2, c0 * d2:c1 * d2] = tile_out
     return out
+
+
+def _ntk_upper_bytes(n, d1, d2, tile=1024):
+    """Peak bytes of :func:`_ntk_gram_upper` (output, ``Z`` and temporaries)."""
+    b = max(1, tile // d2) * d2
+    return 8 * ((n * d2) ** 2 + n * d1 + 4 * b * d1 + 4 * b * b)
 
 
 # --------------------------------------------------------------------------
