@@ -259,3 +259,24 @@ def test_overflowing_products_raise_value_error():
     net = ShallowNet(np.full((3, 2), 1e200), np.full((1, 3), 1e200), activation="gelu")
     with np.errstate(all="ignore"), pytest.raises(ValueError, match="^net gives NaN or Inf"):
         hessian_top_eigenvalue(net, np.ones((4, 2)), np.ones(4))
+
+
+@pytest.mark.slow
+def test_benchmark_like_net_cold_and_warm_against_arpack():
+    # bench_train's problem at a third of its size (p = 24,400 parameters):
+    # cold and warm-started (after one GD step) against ARPACK at tol 1e-12.
+    rs = np.random.default_rng(np.random.SeedSequence(1))
+    X = rs.standard_normal((300, 60))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    Y = rs.standard_normal((300, 1))
+    Y /= np.linalg.norm(Y)
+    net = ShallowNet.init(60, 400, 1, activation="gelu", seed=0)
+    cold = hessian_top_eigenvalue(net, X, Y, tol=1e-8)
+    ref = hessian_top_eigenvalue(net, X, Y, method="eigsh", tol=1e-12)
+    assert cold.converged and cold.matvecs < ref.matvecs
+    np.testing.assert_allclose(cold.value, ref.value, **tol("iterative_eigen"))
+    net1 = net.with_parameters(net.parameters() - 0.5 / cold.value * gradient(net, X, Y))
+    warm = hessian_top_eigenvalue(net1, X, Y, tol=1e-8, v0=cold.vector)
+    ref1 = hessian_top_eigenvalue(net1, X, Y, method="eigsh", tol=1e-12)
+    assert warm.converged and warm.matvecs < cold.matvecs
+    np.testing.assert_allclose(warm.value, ref1.value, **tol("iterative_eigen"))
