@@ -29,6 +29,8 @@ __all__ = ["loss", "residual", "gradient", "jvp", "vjp", "ntk_gram", "ntk_operat
 
 # Temporaries of shape (rows, d1) are kept below this many bytes by chunking rows.
 _CHUNK_BYTES = 1 << 27
+# What an NTKOperator keeps between products.
+_STORES = ("features", "preactivations")
 
 
 class NTKBlocks(NamedTuple):
@@ -538,6 +540,9 @@ class NTKOperator(LinearOperator):
         Parameters whose Jacobian enters the kernel.
     parallel : bool, default True
         Use the row-parallel activation kernel for the features.
+    store : {"features", "preactivations"}, default "features"
+        Keep ``phi(Z)`` and ``phi'(Z)`` between products, or only ``Z``
+        and recompute both activations chunk by chunk in each product.
 
     Examples
     --------
@@ -556,39 +561,61 @@ class NTKOperator(LinearOperator):
     1
     """
 
-    def __init__(self, net, X, layers=("W", "V"), parallel=True):
+    def __init__(self, net, X, layers=("W", "V"), parallel=True, store="features"):
         self.net = _check_net(net)
         self.layers = check_layers(layers)
+        if store not in _STORES:
+            raise ValueError(f"store must be one of {_STORES}, got {store!r}")
+        self.store = store
         self.X = net.check_data(X)
+        self.parallel = parallel
         n = self.X.shape[0]
-        self._Hf, self._Gf = _features(net, self.X, parallel)
+        if store == "features":
+            self._Hf, self._Gf = _features(net, self.X, parallel)
+        else:
+            self._Z = net._preactivations(self.X)
         self.n = n
         self.matvecs = 0
         rows = max(1, _CHUNK_BYTES // (8 * max(net.d1, 1)))
         self._chunks = [slice(i, min(i + rows, n)) for i in range(0, n, rows)]
         super().__init__(dtype=np.float64, shape=(n * net.d2, n * net.d2))
 
+    def _chunk_features(self, c):
+        """``(phi(Z[c]), phi'(Z[c]))``: stored, or recomputed from ``Z``."""
+        if self.store == "features":
+            return self._Hf[c], self._Gf[c]
+        Zc = self._Z[c].copy()
+        return self.net.activation._fill_phi_dphi(Zc, Zc, np.empty_like(Zc), self.parallel, None)
+
     def _apply(self, U):
-        net, X, H, G = self.net, self.X, self._Hf, self._Gf
+        net, X = self.net, self.X
+        use_v, use_w = "V" in self.layers, "W" in self.layers
         out = np.zeros_like(U)
-        if "V" in self.layers:
-            gV = U.T @ H
-            out += H @ gV.T
-            if net.b2 is not None:
-                out += U.sum(axis=0)
-        if "W" in self.layers:
-            gW = np.zeros((net.d1, net.d0))
-            gb1 = np.zeros(net.d1)
-            for c in self._chunks:
-                M = (U[c] @ net.V) * G[c]
+        gV = np.zeros((net.d2, net.d1))
+        gW = np.zeros((net.d1, net.d0))
+        gb1 = np.zeros(net.d1)
+        # pass 1: the VJP (g_V = U^T H, g_W = ((U V) o G)^T X, g_b1)
+        for c in self._chunks:
+            H, G = self._chunk_features(c)
+            if use_v:
+                gV += U[c].T @ H
+            if use_w:
+                M = (U[c] @ net.V) * G
                 gW += M.T @ X[c]
                 if net.b1 is not None:
                     gb1 += M.sum(axis=0)
-            for c in self._chunks:
+        # pass 2: the JVP of that VJP
+        for c in self._chunks:
+            H, G = self._chunk_features(c)
+            if use_v:
+                out[c] += H @ gV.T
+                if net.b2 is not None:
+                    out[c] += U.sum(axis=0)
+            if use_w:
                 T = X[c] @ gW.T
                 if net.b1 is not None:
                     T += gb1
-                T *= G[c]
+                T *= G
                 out[c] += T @ net.V.T
         return out
 
@@ -604,7 +631,7 @@ class NTKOperator(LinearOperator):
         return self
 
 
-def ntk_operator(net, X, layers=("W", "V"), *, parallel=True):
+def ntk_operator(net, X, layers=("W", "V"), *, parallel=True, store="features"):
     """The empirical NTK as a matrix-free ``LinearOperator``.
 
     Parameters
@@ -616,7 +643,12 @@ def ntk_operator(net, X, layers=("W", "V"), *, parallel=True):
     layers : tuple of {"W", "V"}, default ("W", "V")
         Trained parameters.
     parallel : bool, default True
-        Use the row-parallel activation kernel once, at construction.
+        Use the row-parallel activation kernel.
+    store : {"features", "preactivations"}, default "features"
+        What is kept between products: ``phi(Z)`` and ``phi'(Z)`` (``2 n
+        d1`` numbers; fastest), or only ``Z = X W^T + b1`` (``n d1``
+        numbers; both activations are recomputed in every product, twice,
+        since a product makes two passes over the rows).
 
     Returns
     -------
@@ -628,10 +660,12 @@ def ntk_operator(net, X, layers=("W", "V"), *, parallel=True):
     Notes
     -----
     ``K u = J (J^T u)`` with the closed-form VJP and JVP of the module
-    docstring: ``O(n d0 d1)`` time per product and ``O(n d1 + d0 d1)``
-    memory (``phi(Z)`` and ``phi'(Z)`` are stored; row chunks bound the
-    temporaries).  Works with ``scipy.sparse.linalg.eigsh``, ``lobpcg``
-    and ``cg``.
+    docstring: ``O(n d0 d1)`` time per product (``4 n d0 d1`` flops in
+    GEMMs for the first layer, ``4 n d1 d2`` for the second) and ``O(n d1 +
+    d0 d1)`` memory; row chunks bound the temporaries.  At ``n = 50,000``,
+    ``d0 = 784``, ``d1 = 4000`` the stored features take 3.2 GB and the
+    preactivations 1.6 GB.  Works with ``scipy.sparse.linalg.eigsh``,
+    ``lobpcg`` and ``cg``.
 
     Examples
     --------
@@ -644,4 +678,4 @@ def ntk_operator(net, X, layers=("W", "V"), *, parallel=True):
     >>> bool(np.allclose(op @ u, ntk_gram(net, X) @ u))
     True
     """
-    return NTKOperator(net, X, layers, parallel)
+    return NTKOperator(net, X, layers, parallel, store)

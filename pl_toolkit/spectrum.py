@@ -966,9 +966,12 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
     maxiter : int, optional
         Maximum number of solves (shift-invert) or NTK products (Lanczos).
     max_memory : int, default 4 GiB
-        Memory budget in bytes for the choice under ``method="auto"``: the
-        shift-invert route needs about ``8 ((n d2)^2 + n d1)`` bytes (3.85
-        GiB at ``n = 20,000``, ``d1 = 4000``).
+        Memory budget in bytes.  Under ``method="auto"`` the shift-invert
+        route is taken when it fits: about ``8 ((n d2)^2 + n d1)`` bytes
+        (3.73 GiB at ``n = 20,000``, ``d1 = 4000``).  The matrix-free route
+        keeps ``phi(Z)`` and ``phi'(Z)`` when they fit beside the Lanczos
+        basis, and only ``Z`` otherwise (``ntk_operator(...,
+        store="preactivations")``).
 
     Returns
     -------
@@ -1064,8 +1067,10 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
         else:
             _, vec, solves, converged, bound = _inverse_lanczos(F, 0.0, tol, v0, maxiter)
             del F
-            Kv = ntk_operator(net, X, layers) @ vec
+            Kv = ntk_operator(net, X, layers, store="preactivations") @ vec
             value = float(vec @ Kv)
             residual = float(np.linalg.norm(Kv - value * vec))
             return _shift_invert_result(value, vec, residual, solves + 1, converged, bound, tol)
-    return lambda_min(ntk_operator(net, X, layers), method="lanczos", tol=tol, v0=v0, maxiter=maxiter)
+    features = 8 * (2 * n * net.d1 + default_ncv(N) * N) <= max_memory
+    op = ntk_operator(net, X, layers, store="features" if features else "preactivations")
+    return lambda_min(op, method="lanczos", tol=tol, v0=v0, maxiter=maxiter)

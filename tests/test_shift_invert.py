@@ -208,3 +208,44 @@ def test_ntk_lambda_min_bad_data(rng):
         ntk_lambda_min(net, X)
     with pytest.raises(ValueError, match="^X"):
         ntk_lambda_min(net, X[:, :4])
+
+
+# --------------------------------------------------------------------------
+# the lean operator (used by the matrix-free route at large n)
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("d2,bias,layers", [(1, False, ("W", "V")), (3, True, ("W", "V")),
+                                            (2, True, ("W",)), (1, True, ("V",))])
+def test_operator_store_preactivations_matches_gram(rng, monkeypatch, d2, bias, layers):
+    import pl_toolkit.ntk as ntk_module
+    from pl_toolkit import ntk_operator
+
+    monkeypatch.setattr(ntk_module, "_CHUNK_BYTES", 8 * 17 * 4)     # 4-row chunks: many passes
+    net = ShallowNet.init(5, 17, d2, seed=1, bias=bias)
+    X = rng.standard_normal((23, 5))
+    K = ntk_gram(net, X, layers=layers)
+    U = rng.standard_normal((K.shape[0], 3))
+    for store in ("features", "preactivations"):
+        op = ntk_operator(net, X, layers, store=store)
+        np.testing.assert_allclose(op @ U, K @ U, **tol("kernel_vs_reference"))
+    with pytest.raises(ValueError, match="^store must be one of"):
+        ntk_operator(net, X, store="Z")
+
+
+def test_ntk_lambda_min_lean_operator_under_small_budget(rng, monkeypatch):
+    import pl_toolkit.ntk as ntk_module
+
+    seen = []
+    real = ntk_module.NTKOperator.__init__
+
+    def spy(self, *a, **k):
+        real(self, *a, **k)
+        seen.append(self.store)
+
+    monkeypatch.setattr(ntk_module.NTKOperator, "__init__", spy)
+    net, X = ntk_problem(rng, n=50)
+    exact = np.linalg.eigvalsh(ntk_gram(net, X))[0]
+    r = ntk_lambda_min(net, X, method="lanczos", max_memory=1000)
+    np.testing.assert_allclose(r.value, exact, **tol("iterative_eigen"))
+    r = ntk_lambda_min(net, X, method="lanczos")
+    np.testing.assert_allclose(r.value, exact, **tol("iterative_eigen"))
+    assert seen == ["preactivations", "features"]
