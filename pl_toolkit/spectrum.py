@@ -6,9 +6,13 @@ extreme singular values of the adjoint Jacobian (the paper's ``mu_Phi`` and
 ``nu_Phi``, Definition 1 and Lemma 3).  This module computes them:
 
 * :func:`lambda_min`, :func:`lambda_max` -- extreme eigenpairs of a dense
-  symmetric array (LAPACK subset solver) or of a symmetric
+  symmetric array (LAPACK subset solver, or shift-invert Lanczos through a
+  Cholesky factor for large positive definite arrays) or of a symmetric
   ``scipy.sparse.linalg.LinearOperator`` (thick-restart Lanczos with full
   reorthogonalisation);
+* :func:`ntk_lambda_min` -- ``lambda_min`` of the empirical NTK at any
+  size: dense, shift-invert on the NTK formed tile by tile, or
+  matrix-free, chosen by size and a memory budget;
 * :func:`sigma_min`, :func:`sigma_max` -- extreme singular values of a
   rectangular array or operator;
 * :class:`LambdaMinTracker` -- follows ``lambda_min`` along a slowly
@@ -86,7 +90,9 @@ class EigResult:
         ``||A v - value v||`` for the unit ``vector`` (for singular values:
         ``||A^T A v - value**2 v||``), computed explicitly.
     matvecs : int
-        Number of operator products used (0 for dense LAPACK solves).
+        Number of operator products used (0 for dense LAPACK solves; for
+        shift-invert, the number of solves with the Cholesky factor plus
+        the one product that measures the residual).
     converged : bool
         Whether the requested tolerance was met.
     method : str
@@ -337,11 +343,15 @@ def lambda_min(A, *, method="auto", tol=1e-8, v0=None, maxiter=None):
         Symmetric matrix (checked to ``100 n eps max|A|``; the lower
         triangle is used) or symmetric operator (e.g.
         :func:`pl_toolkit.ntk_operator`; symmetry is the caller's promise).
-    method : {"auto", "dense", "lanczos"}, default "auto"
+    method : {"auto", "dense", "lanczos", "shift-invert"}, default "auto"
         ``"dense"``: LAPACK ``dsyevr`` computing only the smallest pair.
         ``"lanczos"``: thick-restart Lanczos with full
-        reorthogonalisation (matrix-free).  ``"auto"``: dense for arrays of
-        size up to ``DENSE_MAX = 8000``, Lanczos otherwise.
+        reorthogonalisation (matrix-free).  ``"shift-invert"`` (positive
+        definite arrays): Cholesky factor of ``A - sigma I`` and Lanczos on
+        its inverse (a copy of ``A`` is factored).  ``"auto"``: dense for
+        arrays of size up to ``DENSE_MAX = 8000``; beyond, shift-invert if
+        the Cholesky factorization succeeds and Lanczos otherwise;
+        Lanczos for operators.
     tol : float, default 1e-8
         Relative tolerance of the iterative method on the eigenvalue:
         stops when ``min(rho, rho**2/gap) <= tol |value|`` (see Notes).
@@ -390,8 +400,16 @@ def lambda_min(A, *, method="auto", tol=1e-8, v0=None, maxiter=None):
     ``eigsh(ncv=300)``; ``lobpcg`` (4 vectors) stopped after 2000
     iterations (8,012 products) at relative error ``2e-5``.  Shifting
     (``lambda_max I - A``) changes nothing for a Krylov method, and a
-    Chebyshev filter cannot beat the Lanczos polynomial of the same degree;
-    only preconditioning could (not implemented).
+    Chebyshev filter cannot beat the Lanczos polynomial of the same degree.
+    Inverting does: ``method="shift-invert"`` factors ``A - sigma I``
+    (``sigma = 0.99`` times the Gershgorin lower bound when that is
+    positive, else 0) and runs the same Lanczos method for the largest
+    eigenvalue ``mu`` of the inverse, ``lambda = sigma + 1 / mu``; two
+    inverse-iteration steps then polish the vector, and ``value`` and
+    ``residual`` are measured with ``A`` itself.  On the spectrum of a
+    10,000-point NTK (condition number ``3.7e4``, ``lambda_2 / lambda_1 =
+    1.0016``) Lanczos on ``A`` needs 4,811 products and on ``A^{-1}`` 113
+    to 151 solves (two starting vectors); see :func:`ntk_lambda_min` for the NTK at large ``n``.
 
     Examples
     --------
