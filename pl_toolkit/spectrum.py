@@ -840,7 +840,8 @@ class JacobianSpectrum:
     lambda_min, lambda_max : EigResult
         The NTK eigenpairs they come from.
     method : str
-        ``"dense"`` (``ntk_gram``) or ``"lanczos"`` (``ntk_operator``).
+        The route of ``lambda_min``: ``"dense"`` (``ntk_gram``),
+        ``"shift-invert"`` or ``"lanczos"`` (see :func:`ntk_lambda_min`).
 
     Examples
     --------
@@ -878,10 +879,13 @@ def jacobian_singular_values(net, X, *, layers=("W", "V"), method="auto", tol=1e
         Inputs as rows.
     layers : tuple of {"W", "V"}, default ("W", "V")
         Parameters the Jacobian is taken with respect to.
-    method : {"auto", "dense", "lanczos"}, default "auto"
+    method : {"auto", "dense", "shift-invert", "lanczos"}, default "auto"
         ``"dense"``: :func:`pl_toolkit.ntk_gram` and LAPACK (``auto`` for
-        ``n d2 <= 4000``); ``"lanczos"``: :func:`pl_toolkit.ntk_operator`
-        (``O(n d0 d1)`` per product) and thick-restart Lanczos.
+        ``n d2 <= 4000``).  Otherwise ``lambda_min`` comes from
+        :func:`ntk_lambda_min` with this method (``auto``: shift-invert
+        while the NTK fits in 4 GiB, matrix-free beyond) and
+        ``lambda_max`` from matrix-free Lanczos on
+        :func:`pl_toolkit.ntk_operator`.
     tol : float, default 1e-8
         Relative tolerance of the Lanczos route on the eigenvalues.
     maxiter : int, optional
@@ -925,18 +929,23 @@ def jacobian_singular_values(net, X, *, layers=("W", "V"), method="auto", tol=1e
     """
     from .ntk import ntk_gram, ntk_operator
 
-    _check_method(method)
+    if method not in _NTK_METHODS:
+        raise ValueError(f"method must be one of {_NTK_METHODS}, got {method!r}")
     n_rows = np.shape(X)[0] * getattr(net, "d2", 1) if np.ndim(X) == 2 else 0
-    if method == "auto":
-        method = "dense" if n_rows <= JACOBIAN_DENSE_MAX else "lanczos"
+    if method == "auto" and n_rows <= JACOBIAN_DENSE_MAX:
+        method = "dense"
     if method == "dense":
         K = ntk_gram(net, X, layers=layers)
         lo = lambda_min(K, method="dense")
         hi = lambda_max(K, method="dense")
     else:
-        op = ntk_operator(net, X, layers=layers)
-        lo = lambda_min(op, method="lanczos", tol=tol, maxiter=maxiter)
+        # lambda_min by the fastest route that fits (shift-invert on the
+        # formed NTK, else matrix-free); the top of the spectrum is well
+        # separated, so matrix-free Lanczos finds lambda_max in ~50 products.
+        lo = ntk_lambda_min(net, X, layers=layers, method=method, tol=tol, maxiter=maxiter)
+        op = ntk_operator(net, X, layers=layers, store="preactivations")
         hi = lambda_max(op, method="lanczos", tol=tol, maxiter=maxiter)
+        method = lo.method
     return JacobianSpectrum(sigma_min=math.sqrt(max(lo.value, 0.0)), sigma_max=math.sqrt(max(hi.value, 0.0)),
                             lambda_min=lo, lambda_max=hi, method=method)
 

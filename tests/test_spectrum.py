@@ -274,10 +274,26 @@ def test_jacobian_singular_values(rng, d2, bias):
     smin, smax = jacobian_singular_values(net, X)
     np.testing.assert_allclose(smin ** 2, w[0], rtol=0, atol=residual_tol(len(w), w[-1]))
     np.testing.assert_allclose(smax ** 2, w[-1], rtol=residual_tol(len(w), 1.0))
-    js = jacobian_singular_values(net, X, method="lanczos")
-    assert js.method == "lanczos" and js.lambda_min.converged
+    for method in ("lanczos", "shift-invert"):
+        js = jacobian_singular_values(net, X, method=method)
+        assert js.method == method and js.lambda_min.converged
+        np.testing.assert_allclose(js.sigma_min ** 2, w[0], **tol("iterative_eigen"))
+        np.testing.assert_allclose(js.sigma_max ** 2, w[-1], **tol("iterative_eigen"))
+
+
+def test_jacobian_singular_values_auto_above_dense_max(rng, monkeypatch):
+    import pl_toolkit.spectrum as spectrum
+
+    monkeypatch.setattr(spectrum, "JACOBIAN_DENSE_MAX", 10)
+    net = ShallowNet.init(d0=6, d1=40, seed=4)
+    X = rng.standard_normal((30, 6))
+    w = np.linalg.eigvalsh(ntk_gram(net, X))
+    js = jacobian_singular_values(net, X)
+    assert js.method == "shift-invert"
     np.testing.assert_allclose(js.sigma_min ** 2, w[0], **tol("iterative_eigen"))
     np.testing.assert_allclose(js.sigma_max ** 2, w[-1], **tol("iterative_eigen"))
+    with pytest.raises(ValueError, match="^method must be one of"):
+        jacobian_singular_values(net, X, method="svd")
 
 
 def test_public_names_exported():
