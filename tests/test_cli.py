@@ -112,6 +112,25 @@ def test_ntk_command_json(capsys):
     assert js["shape"] == [300, 300]
 
 
+def test_ntk_command_above_dense_size_never_forms_K(capsys, monkeypatch):
+    import pl_toolkit.ntk as ntk_module
+    import pl_toolkit.spectrum as spectrum
+
+    monkeypatch.setattr(spectrum, "JACOBIAN_DENSE_MAX", 100)
+    net = ShallowNet.init(64, 50, 10, seed=0)
+    X = digits(30).X
+    K = ntk_gram(net, X)                     # the reference, formed before ntk_gram is disabled
+    monkeypatch.setattr(ntk_module, "ntk_gram", lambda *a, **k: pytest.fail("K was formed"))
+    assert main(["ntk", "--n", "30", "--d1", "50", "--json"]) == 0
+    js = json.loads(capsys.readouterr().out)
+    w = np.linalg.eigvalsh(K)
+    assert js["shape"] == [300, 300] and js["seconds"] is None
+    assert js["lambda_min_method"] == "shift-invert"
+    np.testing.assert_allclose(js["trace"], np.trace(K), **tol("same_math"))
+    np.testing.assert_allclose(js["lambda_min"], w[0], **tol("iterative_eigen"))
+    np.testing.assert_allclose(js["lambda_max"], w[-1], **tol("iterative_eigen"))
+
+
 def test_ntk_command_certified_and_saved_net(tmp_path, capsys):
     rng = np.random.default_rng(1)
     X = rng.standard_normal((12, 5))
