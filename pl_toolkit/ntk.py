@@ -499,8 +499,11 @@ def _ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=1024):
         return H, _scaled_jacobian_rows(G, net.V)
 
     for ci, (c0, c1) in enumerate(blocks):
+        Hc = Ac = Hr = Ar = None          # release the last block's features first
         Hc, Ac = feats(c0, c1)
         for r0, r1 in blocks[: ci + 1]:
+            Hr = Ar = None
+            S = XX = KV = _EMPTY
             Hr, Ar = (Hc, Ac) if r0 == c0 else feats(r0, r1)
             S = XX = KV = _EMPTY
             if use_v:
@@ -595,17 +598,22 @@ class NTKOperator(LinearOperator):
         gW = np.zeros((net.d1, net.d0))
         gb1 = np.zeros(net.d1)
         # pass 1: the VJP (g_V = U^T H, g_W = ((U V) o G)^T X, g_b1)
+        H = G = M = T = None
         for c in self._chunks:
+            H = G = M = None              # release the previous chunk's arrays first
             H, G = self._chunk_features(c)
             if use_v:
                 gV += U[c].T @ H
             if use_w:
-                M = (U[c] @ net.V) * G
+                M = U[c] @ net.V
+                M *= G
                 gW += M.T @ X[c]
                 if net.b1 is not None:
                     gb1 += M.sum(axis=0)
+        H = G = M = None
         # pass 2: the JVP of that VJP
         for c in self._chunks:
+            H = G = T = None
             H, G = self._chunk_features(c)
             if use_v:
                 out[c] += H @ gV.T

@@ -26,6 +26,8 @@ returns a silent number.
 """
 
 import math
+import os
+import sys
 import warnings
 from dataclasses import dataclass, field
 
@@ -68,6 +70,15 @@ class ConvergenceWarning(UserWarning):
     """
 
 
+def _user_stacklevel():
+    """``stacklevel`` of the first frame outside pl_toolkit (for warnings)."""
+    pkg = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(pkg):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _readonly(a):
     a = np.array(a, dtype=np.float64)
     a.setflags(write=False)
@@ -96,12 +107,15 @@ class EigResult:
     converged : bool
         Whether the requested tolerance was met.
     method : str
-        ``"dense"``, ``"lanczos"``, ``"svd"``, ``"gram-lanczos"`` or, for
-        the tracker, ``"tracked"``.
+        ``"dense"``, ``"lanczos"``, ``"shift-invert"``, ``"svd"``,
+        ``"gram-lanczos"`` or, for the tracker, ``"tracked"``.
     error_bound : float
         Estimated bound on ``|value - exact|``: ``min(rho, rho**2 / gap)``
         (Kato-Temple) for iterative methods, ``n * eps * ||A||`` (backward
-        stability) for dense ones.
+        stability) for dense ones; for shift-invert, the Kato-Temple
+        estimate on the inverse carried over to ``value`` (``d mu / mu^2``),
+        at least ``eps ||A||``.  Before convergence the Ritz gap is not a
+        reliable gap, so the figure is an estimate, not a bound.
 
     Examples
     --------
@@ -216,7 +230,7 @@ def _iterative_extreme(op, which, tol, v0, maxiter, name="A", ncv=None):
     if not res.converged:
         warnings.warn(f"Lanczos did not reach tol={tol:g} in {res.matvecs} matrix-vector products "
                       f"(estimated error {res.error_bound:.3e} at value {res.value:.6g}); "
-                      "increase maxiter", ConvergenceWarning, stacklevel=3)
+                      "increase maxiter", ConvergenceWarning, stacklevel=_user_stacklevel())
     return res
 
 
@@ -283,8 +297,11 @@ def _inverse_lanczos(F, sigma, tol, v0, maxiter):
         y, info = sla.lapack.dpotrs(F, x, lower=1)
         return y
 
-    out = thick_restart_lanczos(solve, N, which="LA", tol=tol, v0=v0, maxiter=maxiter,
-                                ncv=default_ncv(N))
+    # maxiter bounds every solve: the iteration's, then two polishing ones
+    # (the Lanczos residual estimate stands in for a final solve).
+    out = thick_restart_lanczos(solve, N, which="LA", tol=tol, v0=v0,
+                                maxiter=None if maxiter is None else max(1, maxiter - 2),
+                                ncv=default_ncv(N), final_residual=False)
     mu = out["value"]
     lam = sigma + 1.0 / mu
     # Polish the vector by two inverse-iteration steps: a Ritz vector of
@@ -307,6 +324,7 @@ def _dense_shift_invert(A, tol, v0, maxiter, strict):
     n = A.shape[0]
     g = _gershgorin_lower(A)
     sigma = 0.99 * g if g > 0 else 0.0
+    anorm = float(np.max(np.sum(np.abs(A), axis=1)))       # ||A||_inf >= ||A||_2
     F = np.array(A, order="F", dtype=np.float64, copy=True)
     F[np.diag_indices(n)] -= sigma
     info = _cholesky_lower_inplace(F)
@@ -321,16 +339,19 @@ def _dense_shift_invert(A, tol, v0, maxiter, strict):
     Av = A @ vec
     value = float(vec @ Av)
     residual = float(np.linalg.norm(Av - value * vec))
-    return _shift_invert_result(value, vec, residual, solves + 1, converged, bound, tol)
+    return _shift_invert_result(value, vec, residual, solves + 1, converged, bound, tol, anorm)
 
 
-def _shift_invert_result(value, vec, residual, count, converged, bound, tol):
+def _shift_invert_result(value, vec, residual, count, converged, bound, tol, anorm):
+    # The Rayleigh quotient measured with A is accurate to no better than
+    # eps ||A|| whatever the Lanczos estimate on the inverse says.
+    bound = min(bound, residual) if bound == bound else residual
     res = EigResult(value=value, vector=vec, residual=residual, matvecs=count, converged=converged,
-                    method="shift-invert", error_bound=min(bound, residual) if bound == bound else residual)
+                    method="shift-invert", error_bound=max(bound, _EPS * anorm))
     if not converged:
         warnings.warn(f"shift-invert Lanczos did not reach tol={tol:g} in {count - 1} solves "
                       f"(estimated error {res.error_bound:.3e} at value {value:.6g}); increase maxiter",
-                      ConvergenceWarning, stacklevel=4)
+                      ConvergenceWarning, stacklevel=_user_stacklevel())
     return res
 
 
@@ -1085,6 +1106,7 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
         return _dense_extreme(ntk_gram(net, X, layers=layers), "SA")
     if method == "shift-invert":
         F = _ntk_gram_upper(net, X, layers).T          # Fortran order: K in the lower triangle
+        anorm = float(np.sum(np.diagonal(F)))         # trace K >= ||K||_2 (K is PSD)
         info = _cholesky_lower_inplace(F)
         if info:
             del F
@@ -1097,7 +1119,8 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
             Kv = ntk_operator(net, X, layers, store="preactivations") @ vec
             value = float(vec @ Kv)
             residual = float(np.linalg.norm(Kv - value * vec))
-            return _shift_invert_result(value, vec, residual, solves + 1, converged, bound, tol)
+            return _shift_invert_result(value, vec, residual, solves + 1, converged, bound, tol,
+                                        anorm)
     features = 8 * (2 * n * net.d1 + default_ncv(N) * N) <= max_memory
     op = ntk_operator(net, X, layers, store="features" if features else "preactivations")
     return lambda_min(op, method="lanczos", tol=tol, v0=v0, maxiter=maxiter)

@@ -10,8 +10,9 @@ References are independent of the code under test:
 * ``ntk_gram(...) @ U`` for the matrix-free operator;
 * ``tracemalloc``'s measured peak for the memory estimates.
 
-Tests marked ``xfail(strict=True)`` demonstrate defects found in review; each
-reason names the defect.
+Several tests first demonstrated defects found in review (error-bound floor,
+``maxiter`` counting every solve, warnings pointing at the caller, the
+triangle's memory estimate); they now guard the fixes.
 """
 
 import tracemalloc
@@ -33,26 +34,6 @@ from pl_toolkit.spectrum import _cholesky_lower_inplace, _gershgorin_lower
 
 # The solvers run at their default tol = 1e-8; "iterative_eigen" is the bar for that.
 RTOL = tol("iterative_eigen")["rtol"]
-
-# Defects found in review (see the xfail tests).
-BUG_ERROR_BOUND = (
-    "error_bound of the shift-invert routes has no rounding floor: it is the Lanczos estimate "
-    "for the inverse (1e-80 to 1e-120 here) while the Rayleigh quotient it bounds is only "
-    "accurate to ~eps ||A||")
-BUG_MAXITER = (
-    "maxiter does not bound the solves: the Lanczos run may use maxiter, then one solve for its "
-    "final residual (unused) and two polishing solves: maxiter + 3")
-BUG_STACKLEVEL = (
-    "ConvergenceWarning stacklevel=4 in _shift_invert_result: points at spectrum.lambda_min "
-    "(lambda_min) or one frame above the user's line (ntk_lambda_min)")
-BUG_STACKLEVEL_LANCZOS = (
-    "pre-existing: Lanczos ConvergenceWarning stacklevel=3 in _iterative_extreme points at "
-    "spectrum.lambda_min, not at the user's line")
-BUG_UPPER_BYTES = (
-    "_ntk_gram_upper keeps the previous row tile's (Hr, Ar) and the previous S, XX, KV alive "
-    "while the next row tile's features are computed: for d2 = 1 the peak is 2 tile d1 "
-    "numbers above _ntk_upper_bytes")
-
 
 def exact_spd(w):
     """``H diag(w) H / n``: entries exact for integer ``w`` with ``n max|w| < 2^53``."""
@@ -159,7 +140,6 @@ def test_shift_invert_near_singular(rng):
     assert np.linalg.norm(A @ r.vector - r.value * r.vector) <= rounding(A)
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_ERROR_BOUND)
 def test_shift_invert_error_bound_bounds_true_error():
     errors = []
     for seed, top in [(0, 2 ** 20), (1, 2 ** 20), (2, 2 ** 30), (3, 2 ** 30)]:
@@ -223,7 +203,6 @@ def test_shift_invert_not_converged_is_an_upper_bound(rng):
     assert np.isfinite(r.error_bound) and r.error_bound > 0
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_MAXITER)
 @pytest.mark.parametrize("maxiter", [5, 20])
 def test_shift_invert_maxiter_bounds_the_solves(rng, maxiter):
     # a crowded lower edge (relative gaps 1e-3): not converged within 20 solves
@@ -234,7 +213,6 @@ def test_shift_invert_maxiter_bounds_the_solves(rng, maxiter):
     assert r.matvecs - 1 <= maxiter
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_STACKLEVEL)
 def test_shift_invert_warning_points_at_caller(rng):
     A = exact_spd(np.concatenate([[1.0], rng.integers(2, 10 ** 4, 127)]))
     with pytest.warns(ConvergenceWarning) as rec:
@@ -242,7 +220,6 @@ def test_shift_invert_warning_points_at_caller(rng):
     assert rec[0].filename == __file__
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_STACKLEVEL_LANCZOS)
 def test_lanczos_warning_points_at_caller():
     from scipy.sparse.linalg import aslinearoperator
 
@@ -325,7 +302,6 @@ def test_ntk_lambda_min_input_forms(rng):
         ntk_lambda_min(net, X, method="shift-invert", v0=np.ones(30))
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_MAXITER)
 def test_ntk_lambda_min_maxiter_bounds_the_solves(rng):
     net, X = ntk_case(rng, n=80, d0=5, d1=60, d2=1, bias=False)
     with pytest.warns(ConvergenceWarning):
@@ -333,7 +309,6 @@ def test_ntk_lambda_min_maxiter_bounds_the_solves(rng):
     assert r.matvecs - 1 <= 5
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_STACKLEVEL)
 def test_ntk_lambda_min_warning_points_at_caller(rng):
     net, X = ntk_case(rng, n=80, d0=5, d1=60, d2=1, bias=False)
     with pytest.warns(ConvergenceWarning) as rec:
@@ -411,6 +386,5 @@ def test_upper_bytes_estimate_d2_3():
 
 
 @needs_jit
-@pytest.mark.xfail(strict=True, reason=BUG_UPPER_BYTES)
 def test_upper_bytes_estimate_d2_1_wide():
     _check_upper_peak(n=640, d0=8, d1=1500, d2=1, bias=False, tile=128)
