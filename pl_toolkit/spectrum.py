@@ -980,7 +980,7 @@ NTK_MEMORY_DEFAULT = 4 * 2 ** 30
 _NTK_METHODS = ("auto", "dense", "shift-invert", "lanczos")
 
 
-def _ntk_dense_bytes(n, d2, d1):
+def _ntk_dense_bytes(n, d1, d2):
     """Peak bytes of the shift-invert route: forming the triangle, then the solves."""
     from .ntk import _ntk_upper_bytes
 
@@ -1095,7 +1095,7 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
     if method == "auto":
         if N <= JACOBIAN_DENSE_MAX:
             method = "dense"
-        elif _ntk_dense_bytes(n, net.d2, net.d1) <= max_memory:
+        elif _ntk_dense_bytes(n, net.d1, net.d2) <= max_memory:
             method = "shift-invert"
         else:
             method = "lanczos"

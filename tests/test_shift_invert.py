@@ -159,7 +159,7 @@ def test_ntk_lambda_min_auto_choice(rng, monkeypatch):
     assert ntk_lambda_min(net, X).method == "dense"
     monkeypatch.setattr(spectrum, "JACOBIAN_DENSE_MAX", 10)
     assert ntk_lambda_min(net, X).method == "shift-invert"
-    need = spectrum._ntk_dense_bytes(40, 1, net.d1)
+    need = spectrum._ntk_dense_bytes(40, net.d1, 1)
     r = ntk_lambda_min(net, X, max_memory=need - 1)
     assert r.method == "lanczos"
     np.testing.assert_allclose(r.value, np.linalg.eigvalsh(ntk_gram(net, X))[0], **tol("iterative_eigen"))
