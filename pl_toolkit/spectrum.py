@@ -985,7 +985,10 @@ def _ntk_dense_bytes(n, d1, d2):
     from .ntk import _ntk_upper_bytes
 
     N = n * d2
-    return max(_ntk_upper_bytes(n, d1, d2), 8 * (N * N + (default_ncv(N) + 4) * N))
+    # solves: the factor, the Lanczos basis, the restart product V Y (half a
+    # basis) and a few vectors
+    ncv = default_ncv(N)
+    return max(_ntk_upper_bytes(n, d1, d2), 8 * (N * N + (ncv + ncv // 2 + 4) * N + 2 * ncv * ncv))
 
 
 def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=None, maxiter=None,
