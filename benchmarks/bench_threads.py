@@ -17,14 +17,15 @@ times ``--repeat`` times the sequence
 4. pause, then ``A @ B`` (``gemm cold``);
 
 and, before that, ``--repeat`` blocks (each after a pause) of
-``--small-calls`` Hessian-vector products of a small problem (``n =
---small-n``, ``d0 = 32``, ``d1 = --small-d1``, ``parallel=True``, the
-default), where small GEMMs and parallel kernels alternate every few
-hundred microseconds.  The parent prints per variant the medians over all
+``--small-calls`` calls of ``ntk_gram`` and of ``gradient`` on a small
+problem (``n = --small-n``, ``d0 = 32``, ``d1 = --small-d1``,
+``parallel=True``, the default; ``n d1`` is above the serial cut-off, so
+the parallel kernels run), where small GEMMs and parallel kernels alternate
+within a millisecond.  The parent prints per variant the medians over all
 rounds, the ratios ``gemm after ntk / gemm cold`` and ``ntk after gemm /
 ntk cold`` (1.00 = no slow-down by the other library), and every variant's
-``ntk cold + gemm after ntk``, ``gemm after ntk`` and HVP time against the
-first variant's.  ``ntk_gram`` itself is a GEMM plus parallel activation
+``ntk cold + gemm after ntk``, ``gemm after ntk`` and the small calls'
+times against the first variant's.  ``ntk_gram`` itself is a GEMM plus parallel activation
 kernels plus symmetric rank-k products, i.e. the mix a user runs.
 
 Variants (``--variants``, comma-separated):
@@ -81,26 +82,27 @@ _CLEARED = ("NUMBA_THREADING_LAYER", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "NUMBA
 
 
 def small_workload(args):
-    """Per-HVP times of a small problem: GEMMs and parallel kernels alternating."""
+    """Per-call times of small parallel calls: GEMMs and parallel kernels alternating."""
     import pl_toolkit as pl
-    from pl_toolkit.hessian import hessian_operator
 
     rng = np.random.default_rng(np.random.SeedSequence(8))
     X = rng.standard_normal((args.small_n, 32))
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     Y = rng.standard_normal((args.small_n, 1))
     net = pl.ShallowNet.init(32, args.small_d1, 1, activation="gelu", seed=0)
-    op = hessian_operator(net, X, Y)  # parallel=True, the default
-    u = rng.standard_normal(op.shape[0])
-    op @ u
-    ts = []
+    calls = {"ntk_small": lambda: pl.ntk_gram(net, X),  # parallel=True, the default
+             "grad_small": lambda: pl.gradient(net, X, Y)}
+    out = {k: [] for k in calls}
+    for f in calls.values():
+        f()
     for _ in range(args.repeat):
         time.sleep(args.pause)
-        for _ in range(args.small_calls):
-            t = time.perf_counter()
-            op @ u
-            ts.append(time.perf_counter() - t)
-    return ts
+        for k, f in calls.items():
+            for _ in range(args.small_calls):
+                t = time.perf_counter()
+                f()
+                out[k].append(time.perf_counter() - t)
+    return out
 
 
 def child(args):
@@ -108,7 +110,7 @@ def child(args):
 
     import pl_toolkit as pl
 
-    samples = {"hvp_small": small_workload(args)}
+    samples = small_workload(args)
     rng = np.random.default_rng(np.random.SeedSequence(7))
     X = rng.standard_normal((args.n, args.d0))
     X /= np.linalg.norm(X, axis=1, keepdims=True)
@@ -165,7 +167,8 @@ def main(argv=None):
     p.add_argument("--small-n", type=int, default=200)
     p.add_argument("--small-d1", type=int, default=256)
     p.add_argument("--small-calls", type=int, default=20)
-    p.add_argument("--variants", default="default,workqueue,passive,blas1,workqueue+blas1,active")
+    p.add_argument("--variants",
+                   default="default,workqueue,passive,numba1,blas1,workqueue+blas1,active")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -199,20 +202,21 @@ def main(argv=None):
     meds = {name: {k: float(np.median(v)) for k, v in merged[name]["samples"].items()}
             for name in names}
     print(f"\n{'variant':16s} {'layer':9s} {'thr':>3s} {'ntk cold':>9s} {'ntk>gemm':>9s} "
-          f"{'gemm cold':>9s} {'gemm>ntk':>9s} {'ntk+gemm':>9s} {'HVP ms':>8s}")
+          f"{'gemm cold':>9s} {'gemm>ntk':>9s} {'ntk+gemm':>9s} {'ntk ms':>8s} {'grad ms':>8s}")
     for name in names:
         med = meds[name]
         print(f"{name:16s} {merged[name]['layer']:9s} {merged[name]['threads']:3d} "
               f"{med['ntk_cold']:9.4f} {med['ntk_after_gemm']:9.4f} {med['gemm_cold']:9.4f} "
               f"{med['gemm_after_ntk']:9.4f} {med['ntk_cold'] + med['gemm_after_ntk']:9.4f} "
-              f"{med['hvp_small'] * 1e3:8.3f}")
+              f"{med['ntk_small'] * 1e3:8.3f} {med['grad_small'] * 1e3:8.3f}")
     print("(seconds unless marked, medians; 'gemm>ntk' = A @ B right after ntk_gram, 'ntk>gemm' = "
-          "ntk_gram right after A @ B, 'ntk+gemm' = ntk cold + gemm>ntk; 'HVP ms' = one "
-          f"Hessian-vector product, n={args.small_n}, d0=32, d1={args.small_d1}, parallel=True)")
+          "ntk_gram right after A @ B, 'ntk+gemm' = ntk cold + gemm>ntk; 'ntk ms', 'grad ms' = one "
+          f"ntk_gram, one gradient of a small problem, n={args.small_n}, d0=32, "
+          f"d1={args.small_d1}, parallel=True)")
     print(f"\nratios: within a variant (after / cold, 1.00 = no slow-down by the other library) "
           f"and against the first variant ({names[0]})")
     print(f"{'variant':16s} {'gemm>ntk/cold':>13s} {'ntk>gemm/cold':>13s} | {'ntk+gemm':>9s} "
-          f"{'gemm>ntk':>9s} {'HVP':>9s}")
+          f"{'gemm>ntk':>9s} {'ntk small':>9s} {'grad small':>10s}")
     base = meds[names[0]]
     for name in names:
         med = meds[name]
@@ -220,7 +224,8 @@ def main(argv=None):
         print(f"{name:16s} {med['gemm_after_ntk'] / med['gemm_cold']:13.2f} "
               f"{med['ntk_after_gemm'] / med['ntk_cold']:13.2f} | {pair / pair0:9.2f} "
               f"{med['gemm_after_ntk'] / base['gemm_after_ntk']:9.2f} "
-              f"{med['hvp_small'] / base['hvp_small']:9.2f}")
+              f"{med['ntk_small'] / base['ntk_small']:9.2f} "
+              f"{med['grad_small'] / base['grad_small']:10.2f}")
     return 0
 
 
