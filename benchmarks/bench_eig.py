@@ -257,7 +257,22 @@ def large_one(args):
     net, X = _large_problem(args.large_one)
     out = dict(n=args.large_one, method=args.large_method)
     t0 = time.perf_counter()
-    if args.large_method == "lanczos":
+    N = X.shape[0] * net.d2
+    auto_lanczos = (args.large_method == "auto" and N > pl.spectrum.JACOBIAN_DENSE_MAX
+                    and pl.spectrum._ntk_dense_bytes(X.shape[0], net.d1, net.d2)
+                    > pl.spectrum.NTK_MEMORY_DEFAULT)
+    if auto_lanczos:
+        # auto goes matrix-free here: give it the wall-time budget as a product budget.
+        op = pl.ntk_operator(net, X, store="preactivations")
+        t = time.perf_counter()
+        op @ np.ones(N)
+        out["one_product_s"] = time.perf_counter() - t
+        del op
+        maxiter = max(2, int((args.time_budget - (time.perf_counter() - t0)) / out["one_product_s"]) - 2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pl.ConvergenceWarning)
+            r = pl.ntk_lambda_min(net, X, maxiter=maxiter)
+    elif args.large_method == "lanczos":
         # A wall-time budget, turned into a product budget after timing one product.
         op = pl.ntk_operator(net, X)
         t = time.perf_counter()

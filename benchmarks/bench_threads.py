@@ -109,6 +109,11 @@ def child(args):
     import numba
 
     import pl_toolkit as pl
+    import pl_toolkit._jit
+
+    # The library runs kernels under 2**20 elements serially; 0 forces the
+    # parallel build at every size, which is what the contention measurement needs.
+    pl_toolkit._jit.PARALLEL_MIN_ELEMENTS = args.parallel_min_elements
 
     samples = small_workload(args)
     rng = np.random.default_rng(np.random.SeedSequence(7))
@@ -148,7 +153,8 @@ def run_variant(name, args):
            "--n", str(args.n), "--d0", str(args.d0), "--d1", str(args.d1),
            "--gemm", str(args.gemm), "--repeat", str(args.repeat), "--pause", str(args.pause),
            "--small-n", str(args.small_n), "--small-d1", str(args.small_d1),
-           "--small-calls", str(args.small_calls)]
+           "--small-calls", str(args.small_calls),
+           "--parallel-min-elements", str(args.parallel_min_elements)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"variant {name} failed:\n{out.stderr[-2000:]}")
@@ -169,6 +175,9 @@ def main(argv=None):
     p.add_argument("--small-calls", type=int, default=20)
     p.add_argument("--variants",
                    default="default,workqueue,passive,numba1,blas1,workqueue+blas1,active")
+    p.add_argument("--parallel-min-elements", type=int, default=0,
+                   help="serial cut-off of the numba kernels in the children (default 0: always "
+                        "parallel, the contention case; the library's own default is 1048576)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:

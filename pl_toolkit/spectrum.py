@@ -991,6 +991,16 @@ def _ntk_dense_bytes(n, d1, d2):
     return max(_ntk_upper_bytes(n, d1, d2), 8 * (N * N + (ncv + ncv // 2 + 4) * N + 2 * ncv * ncv))
 
 
+def _ntk_operator_bytes(n, d0, d1, d2, store):
+    """Peak bytes of matrix-free Lanczos on ``ntk_operator(..., store=store)``, data included."""
+    from .ntk import _CHUNK_BYTES
+
+    N = n * d2
+    ncv = default_ncv(N)
+    kept = (2 if store == "features" else 1) * n * d1
+    return 8 * (kept + n * d0 + (ncv + ncv // 2 + 4) * N) + 4 * _CHUNK_BYTES
+
+
 def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=None, maxiter=None,
                    max_memory=NTK_MEMORY_DEFAULT):
     """Smallest eigenpair of the empirical NTK, choosing the fastest exact route for its size.
@@ -1124,6 +1134,6 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
             residual = float(np.linalg.norm(Kv - value * vec))
             return _shift_invert_result(value, vec, residual, solves + 1, converged, bound, tol,
                                         anorm)
-    features = 8 * (2 * n * net.d1 + default_ncv(N) * N) <= max_memory
+    features = _ntk_operator_bytes(n, net.d0, net.d1, net.d2, "features") <= max_memory
     op = ntk_operator(net, X, layers, store="features" if features else "preactivations")
     return lambda_min(op, method="lanczos", tol=tol, v0=v0, maxiter=maxiter)
