@@ -464,48 +464,88 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
     return NTKBlocks(W=KW_full, V=KV_full)
 
 
+def _z_slots(n, d1, d2, b):
+    """Homes for the row blocks of ``Z`` inside the never-written part of the output.
+
+    Block row ``k`` of the ``(n d2, n d2)`` output (rows ``k b d2`` onward)
+    is written only from column ``k b d2`` on, so its first ``k b d2``
+    columns are free: room for ``floor(k b d2 / d1)`` slots of ``d1``
+    columns.  Returns, for each row block ``j`` of ``Z``, ``(row, col)`` of
+    its slot's corner, or None if it must be stored separately.
+    """
+    blocks = [(i, min(i + b, n)) for i in range(0, n, b)]
+    free = []
+    for k, (k0, k1) in enumerate(blocks):
+        for m in range((k * b * d2) // d1):
+            free.append((k0 * d2, m * d1, (k1 - k0) * d2))
+    homes = []
+    for lo, hi in blocks:
+        pick = next((f for f in free if f[2] >= hi - lo), None)
+        if pick is not None:
+            free.remove(pick)
+            homes.append(pick[:2])
+        else:
+            homes.append(None)
+    return homes
+
+
 def _ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=1024):
     """The NTK's upper triangle, formed tile by tile with little extra memory.
 
     Returns a C-ordered ``(n d2, n d2)`` array whose entries ``[i, j]`` with
     ``j >= i`` (whole tiles on and above the diagonal) equal
-    ``ntk_gram(net, X, layers=layers)[i, j]``; the rest is not written.  Its
-    transpose is therefore the Fortran-ordered lower triangle LAPACK's
-    ``dpotrf(lower=1)`` factors in place.
+    ``ntk_gram(net, X, layers=layers)[i, j]``; the strictly lower tiles hold
+    scratch.  Its transpose is therefore the Fortran-ordered lower triangle
+    LAPACK's ``dpotrf(lower=1)`` factors in place.
 
-    Only the preactivations ``Z`` (``n d1`` numbers) are stored besides the
-    output: the features of each ``tile``-row block are recomputed from
-    ``Z`` when needed (``n^2 d1 / (2 tile)`` activation evaluations), so the
-    peak is ``8 (n^2 d2^2 + n d1)`` bytes plus ``8 (4 tile d1 d2 + 4 tile^2
-    d2^2)`` of temporaries (:func:`_ntk_upper_bytes`), against three ``n
-    d2``-square temporaries for :func:`ntk_gram`.  The GEMM work is half of
-    :func:`ntk_gram`'s (one triangle).
+    Besides the output only the preactivations ``Z`` are needed, and their
+    row blocks are kept in the strictly lower tiles, which the triangle never
+    writes (:func:`_z_slots`; blocks that find no room there are stored
+    separately).  The features of each ``tile``-row block are recomputed
+    from ``Z`` when needed (``n^2 d1 / (2 tile)`` activation evaluations).
+    The peak is the output plus ``O(tile (d1 + tile))`` temporaries
+    (:func:`_ntk_upper_bytes`), against three ``n d2``-square temporaries
+    for :func:`ntk_gram`; the GEMM work is half of :func:`ntk_gram`'s (one
+    triangle).
     """
     d2 = net.d2
     n = X.shape[0]
     N = n * d2
     out = np.empty((N, N))
     use_w, use_v = "W" in layers, "V" in layers
-    Z = net._preactivations(X)
     scale = np.asarray(net.V[0]) if d2 == 1 else None
     act = net.activation
     b = max(1, int(tile) // d2)
     blocks = [(i, min(i + b, n)) for i in range(0, n, b)]
+    homes = _z_slots(n, net.d1, d2, b)
+    kept = {}
+    for j, (lo, hi) in enumerate(blocks):
+        Zj = net._preactivations(X[lo:hi])
+        if homes[j] is None:
+            kept[j] = Zj
+        else:
+            r, c = homes[j]
+            out[r:r + hi - lo, c:c + net.d1] = Zj
+        Zj = None
     buf = np.empty((b * d2, b * d2))
 
-    def feats(lo, hi):
-        Zb = Z[lo:hi].copy()   # H overwrites its buffer; Z is kept
+    def feats(j):
+        lo, hi = blocks[j]
+        if homes[j] is None:
+            Zb = kept[j].copy()            # H overwrites its buffer; Z is kept
+        else:
+            r, c = homes[j]
+            Zb = out[r:r + hi - lo, c:c + net.d1].copy()
         H, G = act._fill_phi_dphi(Zb, Zb, np.empty_like(Zb), parallel, scale)
         return H, _scaled_jacobian_rows(G, net.V)
 
     for ci, (c0, c1) in enumerate(blocks):
         Hc = Ac = Hr = Ar = None          # release the last block's features first
-        Hc, Ac = feats(c0, c1)
-        for r0, r1 in blocks[: ci + 1]:
+        Hc, Ac = feats(ci)
+        for ri, (r0, r1) in enumerate(blocks[: ci + 1]):
             Hr = Ar = None
             S = XX = KV = _EMPTY
-            Hr, Ar = (Hc, Ac) if r0 == c0 else feats(r0, r1)
-            S = XX = KV = _EMPTY
+            Hr, Ar = (Hc, Ac) if ri == ci else feats(ri)
             if use_v:
                 KV = Hr @ Hc.T
                 if net.b2 is not None:
@@ -522,9 +562,13 @@ def _ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=1024):
 
 
 def _ntk_upper_bytes(n, d1, d2, tile=1024):
-    """Peak bytes of :func:`_ntk_gram_upper` (output, ``Z`` and temporaries)."""
-    b = max(1, tile // d2) * d2
-    return 8 * ((n * d2) ** 2 + n * d1 + 4 * b * d1 + 4 * b * b)
+    """Peak bytes of :func:`_ntk_gram_upper`: output, ``Z`` blocks without a slot, temporaries."""
+    b = max(1, tile // d2)
+    homeless = sum(hi - lo for (lo, hi), home in
+                   zip([(i, min(i + b, n)) for i in range(0, n, b)], _z_slots(n, d1, d2, b))
+                   if home is None)
+    rows = b * d2
+    return 8 * ((n * d2) ** 2 + homeless * d1 + b * d1 + 4 * rows * d1 + 4 * rows * rows)
 
 
 # --------------------------------------------------------------------------

@@ -1028,8 +1028,9 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
         Maximum number of solves (shift-invert) or NTK products (Lanczos).
     max_memory : int, default 4 GiB
         Memory budget in bytes.  Under ``method="auto"`` the shift-invert
-        route is taken when it fits: about ``8 ((n d2)^2 + n d1)`` bytes
-        (3.73 GiB at ``n = 20,000``, ``d1 = 4000``).  The matrix-free route
+        route is taken when it fits: about ``8 (n d2)^2`` bytes
+        (3.2 GiB at ``n = 20,000``, ``d1 = 4000``: the NTK itself, with ``Z``
+        kept in its unused lower triangle).  The matrix-free route
         keeps ``phi(Z)`` and ``phi'(Z)`` when they fit beside the Lanczos
         basis, and only ``Z`` otherwise (``ntk_operator(...,
         store="preactivations")``).
@@ -1071,13 +1072,15 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
     triangle costs ``n^2 (2 d1 + d0)`` flops in GEMMs, the factorization
     ``n^3 / 3`` -- far less than the tridiagonal reduction of ``dsyevr``
     (``4 n^3 / 3``, half of it memory-bound).  Memory: ``8 n^2`` bytes (3.2
-    GB at ``n = 20,000``) plus the preactivations; beyond the budget only
+    GB at ``n = 20,000``; the preactivations wait in the unused lower
+    triangle); beyond the budget only
     the matrix-free route remains, at ``O(n d1 + d0 d1)`` memory.
     ``K - sigma I`` is factored at ``sigma = 0``; an NTK that is not
     numerically positive definite (``lambda_min`` at rounding level) falls
     back to Lanczos under ``auto``.  Measured (``benchmarks/bench_eig.py
     --only-large``, 2 cores, ``d0 = 784``, ``d1 = 4000``): at ``n =
-    20,000`` shift-invert converged in 173 s (223 solves), while
+    20,000`` shift-invert converged in 153-173 s (223 solves, peak RSS
+    3.5 GiB), while
     matrix-free Lanczos was still 13% off after 483 s; at ``n = 50,000``
     only the matrix-free route fits and does not converge in 10 minutes.
 
