@@ -31,7 +31,9 @@ norm ``rho = ||A y - theta y||`` (exact in exact arithmetic: ``beta *
 
 Default test: accept when ``min(rho, rho**2 / gap) <= tol * |theta|`` (the
 Kato-Temple term only when ``gap > rho``), or below ``64 * eps * ||A||``,
-the accuracy floor of floating point.  ``guarded=True`` (the Hessian path)
+the accuracy floor of floating point, and in either case ``rho <=
+sqrt(tol) |theta|`` (or the floor): the Ritz gap over-estimates the true gap
+while an eigenvalue below ``theta`` is still unresolved.  ``guarded=True`` (the Hessian path)
 trusts the Kato-Temple estimate only once the Ritz vector is accurate,
 ``rho <= sqrt(tol) |theta|``, and then with a safety factor of 10 (the Ritz
 gap over-estimates the true gap): accept when ``rho <= tol |theta|`` (or
@@ -223,7 +225,12 @@ def thick_restart_lanczos(matvec, n, *, which="SA", tol=1e-8, v0=None, maxiter=N
                 ok = rho <= target or (rho <= sqrt_tol * abs(theta) and gap > 0
                                        and rho * rho / gap <= 0.1 * tol * abs(theta))
             else:
-                ok = bound <= target
+                # Kato-Temple with the Ritz gap is trusted only once the Ritz
+                # vector is accurate (rho <= sqrt(tol) |theta|): an unresolved
+                # eigenvalue below theta makes the Ritz gap far too large
+                # (e.g. theta = 2.05 between eigenvalues 1 and 2 and the next
+                # Ritz value at 4e6 gave rho^2 / gap = 8e-7 with rho = 1.7).
+                ok = bound <= target and rho <= max(sqrt_tol * abs(theta), target)
             if callback is not None:
                 callback(matvecs, sign * theta, bound)
             if ok or invariant or m == n:

@@ -302,3 +302,21 @@ def test_public_names_exported():
         assert name in pl_toolkit.__all__
     assert issubclass(ConvergenceWarning, UserWarning)
     assert EPS64 > 0
+
+
+def test_lanczos_does_not_accept_a_ritz_value_between_unresolved_eigenvalues():
+    # Exact matrix H diag(w) H / n (Hadamard H): eigenvalues 1, 2 and the rest
+    # spread up to 1e9.  The Ritz value once settled at 2.049 -- between 1 and
+    # 2, with the next Ritz value at 4e6 -- and Kato-Temple with that Ritz gap
+    # accepted it (rho^2 / gap = 8e-7) although rho = 1.7.
+    from scipy.linalg import hadamard
+    from scipy.sparse.linalg import aslinearoperator
+
+    n = 256
+    H = hadamard(n).astype(float)
+    w = np.concatenate([[1.0, 2.0], np.linspace(3.0, 1e9, n - 2).round()])
+    A = (H * w) @ H / n
+    r = lambda_min(aslinearoperator(A))
+    assert r.converged
+    np.testing.assert_allclose(r.value, 1.0, **tol("iterative_eigen"))
+    assert r.residual <= 1e-4 * r.value
