@@ -94,6 +94,7 @@ def test_dense_shift_invert_not_positive_definite(rng):
 
 
 def test_auto_above_dense_max(rng, monkeypatch):
+    monkeypatch.setattr(spectrum, "SHIFT_INVERT_MIN", 10)
     monkeypatch.setattr(spectrum, "DENSE_MAX", 10)
     A = spd_with_spectrum(rng, clustered_spectrum(rng, 80))
     r = lambda_min(A)

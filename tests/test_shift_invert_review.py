@@ -167,7 +167,7 @@ def test_shift_invert_does_not_touch_input_and_takes_any_layout(rng):
 
 
 def test_shift_invert_auto_does_not_touch_input(rng, monkeypatch):
-    monkeypatch.setattr(spectrum, "DENSE_MAX", 4)
+    monkeypatch.setattr(spectrum, "SHIFT_INVERT_MIN", 4)
     A = exact_spd(np.arange(1.0, 17.0))
     before = A.copy()
     r = lambda_min(np.asfortranarray(A))
