@@ -22,7 +22,10 @@ ratios matter more than seconds):
    (shift-invert on the NTK triangle where it fits, matrix-free Lanczos
    with a ``--time-budget`` otherwise); with ``--compare``, also the
    matrix-free route with that time budget where shift-invert ran, and its
-   error against the shift-invert value.
+   error against the shift-invert value;
+7. with ``--crossover``: dense ``dsyevr`` against ``method="shift-invert"``
+   on dense NTK arrays of ``--crossover-sizes`` points (where ``auto``
+   switches: ``SHIFT_INVERT_MIN``).
 
 Usage::
 
@@ -97,11 +100,17 @@ def main(argv=None):
     ap.add_argument("--compare", action="store_true",
                     help="at large sizes solved by shift-invert, also run matrix-free Lanczos with the time budget")
     ap.add_argument("--only-large", action="store_true", help="skip sections 1-5")
+    ap.add_argument("--crossover", action="store_true",
+                    help="only: dense against shift-invert lambda_min at --crossover-sizes")
+    ap.add_argument("--crossover-sizes", default="3000,4000,5000,8000")
     ap.add_argument("--large-one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--large-method", default="auto", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.large_one:
         return large_one(args)
+    if args.crossover:
+        crossover_section(args)
+        return 0
     rng = np.random.default_rng(np.random.SeedSequence(2021))
     warnings.simplefilter("always", pl.ConvergenceWarning)
 
@@ -245,6 +254,23 @@ def small_sections(args, rng):
           f"allowance {nb.rounding_allowance:.2e}, (lambda_min - bound)/lambda_min = "
           f"{(lam0 - nb.bound) / lam0:.1e}")
 
+
+
+def crossover_section(args):
+    # ------------------------------------------------------------------ 7
+    section("crossover: dense dsyevr subset against shift-invert on dense NTK arrays")
+    rng = np.random.default_rng(np.random.SeedSequence(1))
+    net = pl.ShallowNet.init(784, 2000, init="he", seed=0)
+    for n in (int(s) for s in args.crossover_sizes.split(",")):
+        K = pl.ntk_gram(net, unit_rows(rng, n, 784))
+        t = {}
+        for m in ("dense", "shift-invert"):
+            t[m], r = median_time(lambda: pl.lambda_min(K, method=m), args.repeat)
+            t[m + "_value"], t[m + "_solves"] = r.value, r.matvecs
+        print(f"n={n:>5}: dsyevr {t['dense']:.2f} s, shift-invert {t['shift-invert']:.2f} s "
+              f"({t['shift-invert_solves']} solves), ratio {t['shift-invert'] / t['dense']:.2f}, "
+              f"relative difference {abs(t['shift-invert_value'] - t['dense_value']) / t['dense_value']:.1e}",
+              flush=True)
 
 
 def _large_problem(n):

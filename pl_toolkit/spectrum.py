@@ -47,8 +47,9 @@ _EPS = np.finfo(np.float64).eps
 DENSE_MAX = 8000
 #: From this size on, ``lambda_min(A)`` of a dense array under ``method="auto"``
 #: tries shift-invert before the LAPACK subset solver.  Measured on 2000-unit
-#: NTKs of 784-dimensional data (2 cores; shift-invert / dsyevr time): 1.66 at
-#: n = 3000, 1.30 at 4000, 0.67 at 5000, 0.59 at 8000.
+#: NTKs of 784-dimensional data (2 cores; shift-invert / dsyevr time,
+#: ``benchmarks/bench_eig.py --crossover``): 1.47 at n = 3000 and 4000, 0.98
+#: at 5000, 0.73 at 8000 (another draw of the data: 1.66, 1.30, 0.67, 0.59).
 SHIFT_INVERT_MIN = 5000
 _METHODS = ("auto", "dense", "lanczos", "shift-invert")
 
