@@ -283,32 +283,23 @@ def large_one(args):
     net, X = _large_problem(args.large_one)
     out = dict(n=args.large_one, method=args.large_method)
     t0 = time.perf_counter()
-    N = X.shape[0] * net.d2
-    auto_lanczos = (args.large_method == "auto" and N > pl.spectrum.JACOBIAN_DENSE_MAX
-                    and pl.spectrum._ntk_dense_bytes(X.shape[0], net.d1, net.d2)
-                    > pl.spectrum.NTK_MEMORY_DEFAULT)
-    if auto_lanczos:
-        # auto goes matrix-free here: give it the wall-time budget as a product budget.
-        op = pl.ntk_operator(net, X, store="preactivations")
+    n, sp = X.shape[0], pl.spectrum
+    matrix_free = args.large_method == "lanczos" or (
+        args.large_method == "auto" and n * net.d2 > sp.JACOBIAN_DENSE_MAX
+        and sp._ntk_dense_bytes(n, net.d1, net.d2) > sp.NTK_MEMORY_DEFAULT)
+    if matrix_free:
+        # A wall-time budget, turned into a product budget after timing one
+        # product of the operator ntk_lambda_min will build (same store rule).
+        fits = sp._ntk_operator_bytes(n, net.d0, net.d1, net.d2, "features") <= sp.NTK_MEMORY_DEFAULT
+        op = pl.ntk_operator(net, X, store="features" if fits else "preactivations")
         t = time.perf_counter()
-        op @ np.ones(N)
+        op @ np.ones(op.shape[0])
         out["one_product_s"] = time.perf_counter() - t
         del op
         maxiter = max(2, int((args.time_budget - (time.perf_counter() - t0)) / out["one_product_s"]) - 2)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", pl.ConvergenceWarning)
-            r = pl.ntk_lambda_min(net, X, maxiter=maxiter)
-    elif args.large_method == "lanczos":
-        # A wall-time budget, turned into a product budget after timing one product.
-        op = pl.ntk_operator(net, X)
-        t = time.perf_counter()
-        op @ np.ones(X.shape[0])
-        out["one_product_s"] = time.perf_counter() - t
-        left = args.time_budget - (time.perf_counter() - t0)
-        maxiter = max(2, int(left / out["one_product_s"]) - 1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", pl.ConvergenceWarning)
-            r = pl.lambda_min(op, method="lanczos", maxiter=maxiter)
+            r = pl.ntk_lambda_min(net, X, method="lanczos", maxiter=maxiter)
     else:
         r = pl.ntk_lambda_min(net, X, method=args.large_method)
     out.update(wall_s=time.perf_counter() - t0, value=r.value, matvecs=r.matvecs,

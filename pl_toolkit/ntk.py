@@ -62,10 +62,33 @@ class NTKBlocks(NamedTuple):
     V: np.ndarray
 
 
+def _features_of(net, Z, parallel=True, scale=None):
+    """``(H, G) = (phi(Z), phi'(Z) * scale)`` with ``H`` written over ``Z``'s buffer."""
+    return net.activation._fill_phi_dphi(Z, Z, np.empty_like(Z), parallel, scale)
+
+
 def _features(net, X, parallel=True, scale=None):
     """Return ``(H, G)`` with ``G = phi'(Z) * scale``; ``H`` reuses the buffer of ``Z``."""
-    Z = net._preactivations(X)
-    return net.activation._fill_phi_dphi(Z, Z, np.empty_like(Z), parallel, scale)
+    return _features_of(net, net._preactivations(X), parallel, scale)
+
+
+def _gram_factors(net, Xa, Xb, Ha, Hb, Aa, Ab, use_w, use_v):
+    """The factors ``S = A_a A_b^T``, ``XX = X_a X_b^T (+1)``, ``KV = H_a H_b^T (+1)`` of a Gram block.
+
+    ``_COMBINE`` turns them into the NTK block; an unused factor is ``_EMPTY``.
+    Symmetric blocks pass the same arrays twice (NumPy then uses ``syrk``).
+    """
+    S = XX = KV = _EMPTY
+    if use_v:
+        KV = Ha @ Hb.T
+        if net.b2 is not None:
+            KV += 1.0
+    if use_w:
+        XX = Xa @ Xb.T
+        if net.b1 is not None:
+            XX += 1.0
+        S = Aa @ Ab.T
+    return S, XX, KV
 
 
 def _check_backend(backend):
@@ -434,21 +457,10 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
         H2, G2, X2c = H1, G1, X
     else:
         H2, G2 = _features(net, X2c, parallel, scale)
-    KV = XX = S = _EMPTY
     use_w, use_v = "W" in layers, "V" in layers
-    if use_v:
-        KV = H1 @ H1.T if sym else H1 @ H2.T
-        if net.b2 is not None:
-            KV += 1.0
-    if use_w:
-        XX = X @ X.T if sym else X @ X2c.T
-        if net.b1 is not None:
-            XX += 1.0
-        A1 = _scaled_jacobian_rows(G1, net.V)
-        if sym:
-            S = A1 @ A1.T
-        else:
-            S = A1 @ _scaled_jacobian_rows(G2, net.V).T
+    A1 = _scaled_jacobian_rows(G1, net.V)
+    A2 = A1 if sym else _scaled_jacobian_rows(G2, net.V)
+    S, XX, KV = _gram_factors(net, X, X2c, H1, H2, A1, A2, use_w, use_v)
     shape = (X.shape[0] * d2, X2c.shape[0] * d2)
     combine = _COMBINE[use_parallel(parallel, shape[0] * shape[1])]
     if not blocks:
@@ -514,7 +526,6 @@ def _ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=1024):
     out = np.empty((N, N))
     use_w, use_v = "W" in layers, "V" in layers
     scale = np.asarray(net.V[0]) if d2 == 1 else None
-    act = net.activation
     b = max(1, int(tile) // d2)
     blocks = [(i, min(i + b, n)) for i in range(0, n, b)]
     homes = _z_slots(n, net.d1, d2, b)
@@ -536,7 +547,7 @@ def _ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=1024):
         else:
             r, c = homes[j]
             Zb = out[r:r + hi - lo, c:c + net.d1].copy()
-        H, G = act._fill_phi_dphi(Zb, Zb, np.empty_like(Zb), parallel, scale)
+        H, G = _features_of(net, Zb, parallel, scale)
         return H, _scaled_jacobian_rows(G, net.V)
 
     for ci, (c0, c1) in enumerate(blocks):
@@ -546,15 +557,7 @@ def _ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=1024):
             Hr = Ar = None
             S = XX = KV = _EMPTY
             Hr, Ar = (Hc, Ac) if ri == ci else feats(ri)
-            if use_v:
-                KV = Hr @ Hc.T
-                if net.b2 is not None:
-                    KV += 1.0
-            if use_w:
-                XX = X[r0:r1] @ X[c0:c1].T
-                if net.b1 is not None:
-                    XX += 1.0
-                S = Ar @ Ac.T
+            S, XX, KV = _gram_factors(net, X[r0:r1], X[c0:c1], Hr, Hc, Ar, Ac, use_w, use_v)
             tile_out = buf[: (r1 - r0) * d2, : (c1 - c0) * d2]
             _COMBINE[use_parallel(parallel, tile_out.size)](S, XX, KV, d2, use_w, use_v, tile_out)
             out[r0 * d2:r1 * d2, c0 * d2:c1 * d2] = tile_out
@@ -631,8 +634,7 @@ class NTKOperator(LinearOperator):
         """``(phi(Z[c]), phi'(Z[c]))``: stored, or recomputed from ``Z``."""
         if self.store == "features":
             return self._Hf[c], self._Gf[c]
-        Zc = self._Z[c].copy()
-        return self.net.activation._fill_phi_dphi(Zc, Zc, np.empty_like(Zc), self.parallel, None)
+        return _features_of(self.net, self._Z[c].copy(), self.parallel)
 
     def _apply(self, U):
         net, X = self.net, self.X

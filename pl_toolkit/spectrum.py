@@ -52,6 +52,7 @@ DENSE_MAX = 8000
 #: at 5000, 0.73 at 8000 (another draw of the data: 1.66, 1.30, 0.67, 0.59).
 SHIFT_INVERT_MIN = 5000
 _METHODS = ("auto", "dense", "lanczos", "shift-invert")
+_NTK_METHODS = ("auto", "dense", "shift-invert", "lanczos")
 
 
 class ConvergenceWarning(UserWarning):
@@ -152,6 +153,12 @@ class EigResult:
 # --------------------------------------------------------------------------
 # Input handling
 # --------------------------------------------------------------------------
+def _check_ntk_method(method):
+    if method not in _NTK_METHODS:
+        raise ValueError(f"method must be one of {_NTK_METHODS}, got {method!r}")
+    return method
+
+
 def _check_method(method):
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
@@ -256,15 +263,16 @@ def _extreme(A, which, method, tol, v0, maxiter):
     if method == "auto":
         if kind != "dense":
             method = "lanczos"
-        elif n < (SHIFT_INVERT_MIN if which == "SA" else DENSE_MAX + 1):
-            method = "dense"
         elif which == "SA":
-            res = _dense_shift_invert(M, tol, v0, maxiter, strict=False)
-            if res is not None:
-                return res
-            method = "lanczos"      # not positive definite: Krylov on A itself
+            if n < SHIFT_INVERT_MIN:
+                method = "dense"
+            else:
+                res = _dense_shift_invert(M, tol, v0, maxiter, strict=False)
+                if res is not None:
+                    return res
+                method = "lanczos"      # not positive definite: Krylov on A itself
         else:
-            method = "lanczos"
+            method = "dense" if n <= DENSE_MAX else "lanczos"
     if method == "dense":
         return _dense_extreme(M, which)
     if method == "shift-invert":
@@ -288,14 +296,15 @@ def _cholesky_lower_inplace(F):
     return int(info)
 
 
-def _inverse_lanczos(F, sigma, tol, v0, maxiter):
+def _inverse_lanczos(F, tol, v0, maxiter):
     """Largest eigenpair of ``(L L^T)^{-1}`` for the Cholesky factor ``L`` held in ``F``.
 
-    Returns ``(lam, vector, solves, converged, bound)`` with
-    ``lam = sigma + 1 / mu`` and ``bound`` the Lanczos error estimate of
-    ``mu`` carried over to ``lam`` (``d lam = d mu / mu^2``).  For
+    ``L L^T = A - sigma I``.  Returns ``(vector, solves, converged, bound)``
+    with ``bound`` the Lanczos error estimate of ``mu = 1 / (lambda -
+    sigma)`` carried over to ``lambda`` (``d lambda = d mu / mu^2``).  For
     ``0 <= sigma < lambda`` a relative tolerance on ``mu`` is at least as
-    tight on ``lam - sigma`` and hence on ``lam``.
+    tight on ``lambda - sigma`` and hence on ``lambda``.  The caller
+    measures ``lambda`` as the Rayleigh quotient of the vector with ``A``.
     """
     N = F.shape[0]
 
@@ -309,7 +318,6 @@ def _inverse_lanczos(F, sigma, tol, v0, maxiter):
                                 maxiter=None if maxiter is None else max(1, maxiter - 2),
                                 ncv=default_ncv(N), final_residual=False)
     mu = out["value"]
-    lam = sigma + 1.0 / mu
     # Polish the vector by two inverse-iteration steps: a Ritz vector of
     # K^{-1} keeps components along large eigenvalues of K that K^{-1}
     # barely sees; each step damps them by lambda_1 / lambda_i, so the
@@ -318,7 +326,7 @@ def _inverse_lanczos(F, sigma, tol, v0, maxiter):
     for _ in range(2):
         vec = solve(vec)
         vec = vec / np.linalg.norm(vec)
-    return lam, vec, out["matvecs"] + 2, out["converged"], out["bound"] / (mu * mu)
+    return vec, out["matvecs"] + 2, out["converged"], out["bound"] / (mu * mu)
 
 
 def _gershgorin_lower(A):
@@ -340,15 +348,15 @@ def _dense_shift_invert(A, tol, v0, maxiter, strict):
                              f"failed at column {info}); method='shift-invert' needs a positive "
                              "definite A: use method='dense' or 'lanczos'")
         return None
-    _, vec, solves, converged, bound = _inverse_lanczos(F, sigma, tol, v0, maxiter)
+    vec, solves, converged, bound = _inverse_lanczos(F, tol, v0, maxiter)
     del F
-    Av = A @ vec
+    return _shift_invert_result(vec, A @ vec, solves + 1, converged, bound, tol, anorm)
+
+
+def _shift_invert_result(vec, Av, count, converged, bound, tol, anorm):
+    """EigResult of the unit ``vec`` from ``Av = A vec`` measured with ``A`` itself."""
     value = float(vec @ Av)
     residual = float(np.linalg.norm(Av - value * vec))
-    return _shift_invert_result(value, vec, residual, solves + 1, converged, bound, tol, anorm)
-
-
-def _shift_invert_result(value, vec, residual, count, converged, bound, tol, anorm):
     # The Rayleigh quotient measured with A is accurate to no better than
     # eps ||A|| whatever the Lanczos estimate on the inverse says.
     bound = min(bound, residual) if bound == bound else residual
@@ -956,8 +964,7 @@ def jacobian_singular_values(net, X, *, layers=("W", "V"), method="auto", tol=1e
     """
     from .ntk import ntk_gram, ntk_operator
 
-    if method not in _NTK_METHODS:
-        raise ValueError(f"method must be one of {_NTK_METHODS}, got {method!r}")
+    _check_ntk_method(method)
     n_rows = np.shape(X)[0] * getattr(net, "d2", 1) if np.ndim(X) == 2 else 0
     if method == "auto" and n_rows <= JACOBIAN_DENSE_MAX:
         method = "dense"
@@ -983,7 +990,6 @@ def jacobian_singular_values(net, X, *, layers=("W", "V"), method="auto", tol=1e
 #: Default memory budget of :func:`ntk_lambda_min` (bytes): the dense
 #: shift-invert route is chosen when the NTK and the preactivations fit.
 NTK_MEMORY_DEFAULT = 4 * 2 ** 30
-_NTK_METHODS = ("auto", "dense", "shift-invert", "lanczos")
 
 
 def _ntk_dense_bytes(n, d1, d2):
@@ -1108,8 +1114,7 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
 
     net = check_net(net)
     layers = check_layers(layers)
-    if method not in _NTK_METHODS:
-        raise ValueError(f"method must be one of {_NTK_METHODS}, got {method!r}")
+    _check_ntk_method(method)
     tol = check_positive_float(tol, "tol")
     if maxiter is not None:
         maxiter = check_positive_int(maxiter, "maxiter")
@@ -1140,13 +1145,10 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
                 raise ValueError(f"the NTK is not numerically positive definite (Cholesky failed at "
                                  f"column {info}); use method='lanczos' or 'dense'")
         else:
-            _, vec, solves, converged, bound = _inverse_lanczos(F, 0.0, tol, v0, maxiter)
+            vec, solves, converged, bound = _inverse_lanczos(F, tol, v0, maxiter)
             del F
             Kv = ntk_operator(net, X, layers, store="preactivations") @ vec
-            value = float(vec @ Kv)
-            residual = float(np.linalg.norm(Kv - value * vec))
-            return _shift_invert_result(value, vec, residual, solves + 1, converged, bound, tol,
-                                        anorm)
+            return _shift_invert_result(vec, Kv, solves + 1, converged, bound, tol, anorm)
     features = _ntk_operator_bytes(n, net.d0, net.d1, net.d2, "features") <= max_memory
     op = ntk_operator(net, X, layers, store="features" if features else "preactivations")
     return lambda_min(op, method="lanczos", tol=tol, v0=v0, maxiter=maxiter)
