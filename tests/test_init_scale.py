@@ -146,6 +146,7 @@ def test_laziness_measures_recomputed(tiny):
     # Rebuild one student from its cell seed and check dW/W, dV/V and dK/K by hand.
     from pl_toolkit import ntk_gram
     from pl_toolkit._engine import cell_seed
+    from pl_toolkit.experiments._common import limit_threads
 
     out, rep = tiny
     row = load_results(out)[0]
@@ -157,15 +158,17 @@ def test_laziness_measures_recomputed(tiny):
                            seed=seed)
     batch = min(cell["batch_size"], X.shape[0])
     steps = cell["epochs"] * (X.shape[0] // batch)
-    traj = train(net0, X, np.eye(10)[lab], steps=steps, lr=res["lr"], optimizer="sgd",
-                 batch_size=batch, track=("loss",), track_every=steps, seed=seed,
-                 progress=False, divergence_factor=1e300)
-    net = traj.final_net
+    # Same thread budget as the cell: BLAS sums in an order that depends on it.
+    with limit_threads(cell.get("threads", 1)):
+        traj = train(net0, X, np.eye(10)[lab], steps=steps, lr=res["lr"], optimizer="sgd",
+                     batch_size=batch, track=("loss",), track_every=steps, seed=seed,
+                     progress=False, divergence_factor=1e300)
+        net = traj.final_net
+        sub = X[: cell["laziness_points"]]
+        K0, KT = ntk_gram(net0, sub), ntk_gram(net, sub)
     np.testing.assert_allclose(res["weight_change_W"],
                                np.linalg.norm(net.W - net0.W) / np.linalg.norm(net0.W),
                                **tol("same_math"))
-    sub = X[: cell["laziness_points"]]
-    K0, KT = ntk_gram(net0, sub), ntk_gram(net, sub)
     expect = np.linalg.norm(KT - K0, 2) / np.linalg.norm(K0, 2)
     np.testing.assert_allclose(res["ntk_change"], expect, **tol("kernel_vs_reference"))
 
