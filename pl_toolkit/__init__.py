@@ -39,9 +39,11 @@ __all__ += ["Lemma3Constants", "lemma3_constants"]
 
 # -- training with tracked theory quantities, Hessian of the loss (issue 4) --
 from .hessian import hessian_top_eigenvalue, hessian_vector_product
+from .convergence import ConvergenceCriterion
 from .training import Trajectory, train
 
-__all__ += ["hessian_top_eigenvalue", "hessian_vector_product", "Trajectory", "train"]
+__all__ += ["hessian_top_eigenvalue", "hessian_vector_product", "ConvergenceCriterion",
+            "Trajectory", "train"]
 
 # -- spectral utilities (issue 3, items 1-2) --
 from .spectrum import (ConvergenceWarning, EigResult, JacobianSpectrum, LambdaMinTracker,

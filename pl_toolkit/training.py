@@ -31,6 +31,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from ._validation import check_positive_float, check_positive_int
+from .convergence import STOP_REASONS
 from .hessian import HessianOperator, _lanczos, hessian_top_eigenvalue
 from ._json import strict_json
 from .network import ShallowNet, check_layers, check_net
@@ -56,7 +57,7 @@ _OUTPUTS = {"distance": ("distance", "distance_W", "distance_V"),
 _SECANTS = ("contraction", "smoothness_secant", "jacobian_secant")
 _NEED_LMIN = ("lambda_min", "pl_bound", "contraction_predicted")
 
-STATUSES = ("converged", "max_steps", "diverged", "interrupted")
+STATUSES = STOP_REASONS
 
 #: Largest ``n * d2`` for which the NTK is formed densely while tracking.  Dense
 #: wins by far at these sizes: the NTK's smallest eigenvalues are clustered and
@@ -162,8 +163,8 @@ class Trajectory:
         was measured (same length as its values).
     initial_net, final_net : ShallowNet
         ``Theta_0`` and the last accepted iterate.
-    status : {"converged", "max_steps", "diverged", "interrupted"}
-        How the run ended.
+    status : {"converged", "max_steps", "diverged", "stalled", "interrupted"}
+        How the run ended (:data:`pl_toolkit.convergence.STOP_REASONS`).
     metadata : mapping
         JSON-like configuration and context: ``config`` (arguments, the
         step size actually used), ``data`` (sizes), ``versions``,
@@ -545,8 +546,10 @@ def _seed_json(seed):
 # --------------------------------------------------------------------------
 class _Run:
     def __init__(self, net, X, Y, steps, lr, optimizer, batch_size, layers, names, every,
-                 stop_loss, seed, progress, callback, lr_constant, divergence_factor):
+                 stop_loss, seed, progress, callback, lr_constant, divergence_factor,
+                 stall_window=None, stall_rtol=1e-3):
         self.net0, self.X, self.Y = net, X, Y
+        self.stall_window, self.stall_rtol = stall_window, stall_rtol
         self.n = X.shape[0]
         self.steps, self.optimizer, self.batch_size = steps, optimizer, batch_size
         self.layers, self.names, self.every = layers, names, every
@@ -808,6 +811,7 @@ class _Run:
         t = 0
         good = (0, net, ev.h)
         diverged_at = diverged_value = None
+        stall_marks = {}
         bar = tqdm(total=self.steps, disable=not self.progress, desc="train", leave=False)
         post_every = max(1, self.steps // 100)
         try:
@@ -818,19 +822,28 @@ class _Run:
                             status, diverged_at, diverged_value = "diverged", t, ev.h
                             break
                         good = (t, net, ev.h)
+                        if self.stall_window and t % self.stall_window == 0:
+                            stall_marks[t] = ev.h
+                            stall_marks.pop(t - 2 * self.stall_window, None)
                         if prev is not None:
                             self._commit(prev["t"], self.secants(prev, ev, prev["step_norm"]))
                             prev = None
                     converged = (ev is not None and self.stop_loss is not None
                                  and ev.h <= self.stop_loss)
-                    is_last = t == self.steps or converged
+                    stalled = (not converged and self.stall_window and ev is not None
+                               and t >= self.stall_window
+                               and t - self.stall_window in stall_marks
+                               and ev.h > (1.0 - self.stall_rtol)
+                               * stall_marks[t - self.stall_window])
+                    is_last = t == self.steps or converged or bool(stalled)
                     due = self._due(t, is_last) if ev is not None else set()
                     vals = self.measure(t, net, theta, ev, due, path) if due else {}
                     self._commit(t, vals)
                     if self.callback is not None:
                         self.callback(t, net, dict(vals))
                     if is_last:
-                        status = "converged" if converged else "max_steps"
+                        status = ("converged" if converged
+                                  else "stalled" if stalled else "max_steps")
                         break
                     # -- the update Theta_t -> Theta_{t+1}
                     if sgd:
@@ -893,7 +906,7 @@ class _Run:
 
 def train(net, X, Y, *, steps, lr, optimizer="gd", batch_size=None, layers=("W", "V"),
           track="default", track_every=1, stop_loss=None, seed=0, progress=True, callback=None,
-          lr_constant=1.0, divergence_factor=1e6):
+          lr_constant=1.0, divergence_factor=1e6, stall_window=None, stall_rtol=1e-3):
     """Train the shallow network on the paper's loss and track the theory's quantities.
 
     Parameters
@@ -943,6 +956,14 @@ def train(net, X, Y, *, steps, lr, optimizer="gd", batch_size=None, layers=("W",
     divergence_factor : float, default 1e6
         A loss above ``divergence_factor * h(Theta_0)`` counts as
         divergence.
+    stall_window : int, optional
+        When set, the run stops with status ``"stalled"`` at a step ``t``
+        that is a multiple of ``stall_window`` if
+        ``h(Theta_t) > (1 - stall_rtol) h(Theta_{t - stall_window})``
+        (checked only where both losses were evaluated on the full data).
+    stall_rtol : float, default 1e-3
+        Relative decrease over ``stall_window`` steps below which the run
+        has stalled.
 
     Returns
     -------
@@ -1044,11 +1065,18 @@ def train(net, X, Y, *, steps, lr, optimizer="gd", batch_size=None, layers=("W",
         raise ValueError(f"callback must be callable, got {type(callback).__name__}")
     lr_constant = check_positive_float(lr_constant, "lr_constant")
     divergence_factor = check_positive_float(divergence_factor, "divergence_factor")
+    if stall_window is not None:
+        stall_window = check_positive_int(stall_window, "stall_window")
+    stall_rtol = check_positive_float(stall_rtol, "stall_rtol")
+    if not stall_rtol < 1:
+        raise ValueError(f"stall_rtol must lie in (0, 1), got {stall_rtol!r}")
     run = _Run(net, X, Y, steps, lr, optimizer, batch_size, layers, names, every, stop_loss,
-               seed, bool(progress), callback, lr_constant, divergence_factor)
+               seed, bool(progress), callback, lr_constant, divergence_factor,
+               stall_window, stall_rtol)
     status, final_net = run.run()
     config = dict(steps=steps, lr=lr, lr_constant=lr_constant, optimizer=optimizer,
                   batch_size=batch_size, layers=list(layers), track=list(names),
                   track_every=every, stop_loss=stop_loss, seed=_seed_json(seed),
-                  divergence_factor=divergence_factor)
+                  divergence_factor=divergence_factor, stall_window=stall_window,
+                  stall_rtol=stall_rtol)
     return run.trajectory(status, final_net, config)
