@@ -15,7 +15,12 @@ This module computes
 * which coefficients vanish by parity (tanh: even ``k``);
 * the dual-kernel identity ``E[phi(u) phi(v)] = sum_k c_k^2/k! rho^k``
   for polynomials, both sides computed independently;
-* reference values by mpmath quadrature, for cross-checks.
+* reference values by mpmath quadrature, for cross-checks;
+* the small-``omega`` expansion ``c_k(omega) = omega^k [phi^(k)(0) +
+  omega^2 phi^(k+2)(0)/2 + ...]`` from the Taylor coefficients of
+  ``phi`` at 0, and its leading order, which sets how ``mu_Phi`` and
+  ``nu_Phi`` scale with ``d0`` at LeCun or He initialization
+  (:mod:`derivations.width`).
 
 Notes
 -----
@@ -32,8 +37,8 @@ Examples
 from functools import lru_cache
 
 import mpmath
-from sympy import (Poly, Rational, diff, erf, exp, expand, factorial, factorial2,
-                   hermite_prob, integrate, oo, pi, sqrt, symbols, tanh)
+from sympy import (Integer, Poly, Rational, diff, erf, exp, expand, factorial, factorial2,
+                   hermite_prob, integrate, log, oo, pi, sqrt, symbols, tanh)
 
 from . import symbols as S
 from .steps import Step, is_zero
@@ -43,6 +48,10 @@ __all__ = [
     "hermite_coefficient_polynomial", "stein_coefficient", "gelu_coefficient",
     "parity_vanishing", "dual_kernel_polynomial", "stein_identity_polynomial",
     "hermite_coefficients_mpmath", "closed_form_coefficients",
+    "shifted_softplus_expr", "activation_expr", "activation_mpmath", "derivative_at_zero",
+    "gaussian_expectation_expansion", "small_omega_expansion", "variance_expansion",
+    "leading_order", "gelu_expansion_steps", "hermite_coefficient_mpmath",
+    "gaussian_expectation_mpmath",
 ]
 
 
@@ -389,14 +398,81 @@ def hermite_coefficients_mpmath(phi, k_max, omega=1.0, dps=30):
     >>> [round(float(v), 6) for v in c]
     [0.282095, 0.5, 0.423142]
     """
+    return [hermite_coefficient_mpmath(phi, kk, omega, dps) for kk in range(k_max + 1)]
+
+
+def hermite_coefficient_mpmath(phi, kk, omega=1.0, dps=30):
+    """Reference ``c_k(omega)`` of ``phi(omega .)`` by mpmath quadrature.
+
+    Parameters
+    ----------
+    phi : callable
+        An mpmath-compatible scalar function.
+    kk : int
+        Hermite index ``k`` (non-negative).
+    omega : float or mpmath.mpf, default 1.0
+        Scale of the weights, ``W ~ N(0, omega^2)``.
+    dps : int, default 30
+        Working decimal digits.
+
+    Returns
+    -------
+    mpmath.mpf
+        ``c_k = (1/sqrt(2 pi)) int phi(omega x) He_k(x) exp(-x^2/2) dx``.
+
+    Notes
+    -----
+    [EXACT] Definition 4; ``He_k(x) = 2^{-k/2} H_k(x / sqrt 2)`` with the
+    physicists' ``H_k`` of mpmath.  The integral is split at 0.
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> round(float(hermite_coefficient_mpmath(mpmath.tanh, 1)), 6)
+    0.605706
+    """
     with mpmath.workdps(dps):
         om = mpmath.mpf(omega)
-        out = []
-        for kk in range(k_max + 1):
-            f = lambda z: (phi(om * z) * mpmath.hermite(kk, z / mpmath.sqrt(2))  # noqa: E731
-                           * mpmath.power(2, -mpmath.mpf(kk) / 2) * mpmath.npdf(z))
-            out.append(mpmath.quad(f, [-mpmath.inf, 0, mpmath.inf]))
-        return out
+        scale = mpmath.power(2, -mpmath.mpf(kk) / 2)
+
+        def f(z):
+            return phi(om * z) * mpmath.hermite(kk, z / mpmath.sqrt(2)) * scale * mpmath.npdf(z)
+
+        return mpmath.quad(f, [-mpmath.inf, 0, mpmath.inf])
+
+
+def gaussian_expectation_mpmath(f, omega=1.0, dps=30):
+    """Reference ``E[f(omega g)]``, ``g ~ N(0, 1)``, by mpmath quadrature.
+
+    Parameters
+    ----------
+    f : callable
+        An mpmath-compatible scalar function.
+    omega : float or mpmath.mpf, default 1.0
+        Scale of the weights, ``W ~ N(0, omega^2)``.
+    dps : int, default 30
+        Working decimal digits.
+
+    Returns
+    -------
+    mpmath.mpf
+        The expectation (split at 0).
+
+    Notes
+    -----
+    ``E[phi(omega g)^2] = sum_k c_k(omega)^2 / k!`` (Parseval for the
+    probabilists' basis) enters ``h0`` and ``Var[phi(omega g)]`` enters
+    ``nu_Phi`` (``paper.md`` section 4, initial output).
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> print(mpmath.nstr(gaussian_expectation_mpmath(lambda z: z**2, omega=3), 10))
+    9.0
+    """
+    with mpmath.workdps(dps):
+        om = mpmath.mpf(omega)
+        return mpmath.quad(lambda z: f(om * z) * mpmath.npdf(z), [-mpmath.inf, 0, mpmath.inf])
 
 
 def closed_form_coefficients(name, k_max, omega=1):
@@ -435,3 +511,369 @@ def closed_form_coefficients(name, k_max, omega=1):
         p = S.x**2 if name == "quadratic" else S.x
         return [hermite_coefficient_polynomial(p, kk, S.x, omega) for kk in range(k_max + 1)]
     raise ValueError(f"name must be gelu, tanh, quadratic or identity, got {name!r}")
+
+
+# ------------------------------------------------------- small-omega expansion
+def shifted_softplus_expr(var=S.x):
+    """Return ``log(1 + e^x) - log 2`` (softplus shifted to ``phi(0) = 0``).
+
+    Parameters
+    ----------
+    var : sympy.Symbol
+        The variable of the activation.
+
+    Returns
+    -------
+    sympy.Expr
+        The shifted softplus.
+
+    Notes
+    -----
+    Assumption 2 needs ``phi(0) = 0``; plain softplus has ``log 2``
+    (``paper.md`` section 1).  ``log(1 + e^x) = x/2 + log(2 cosh(x/2))``,
+    so the odd part is ``x/2`` and, as for GELU, odd ``c_k`` with
+    ``k >= 3`` vanish.
+
+    Examples
+    --------
+    >>> shifted_softplus_expr()
+    log(exp(x) + 1) - log(2)
+    """
+    return log(1 + exp(var)) - log(2)
+
+
+_EXPRS = {"gelu": gelu_expr, "tanh": tanh_expr, "shifted_softplus": shifted_softplus_expr}
+
+
+def activation_expr(name, var=S.x):
+    """The SymPy expression of a smooth activation with ``phi(0) = 0``.
+
+    Parameters
+    ----------
+    name : {'gelu', 'tanh', 'shifted_softplus'}
+        Activation (the names of :func:`pl_toolkit.available_activations`).
+    var : sympy.Symbol
+        The variable of the activation.
+
+    Returns
+    -------
+    sympy.Expr
+        ``phi(var)``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of the three.
+
+    Examples
+    --------
+    >>> activation_expr("tanh")
+    tanh(x)
+    """
+    if name not in _EXPRS:
+        raise ValueError(f"name must be one of {sorted(_EXPRS)}, got {name!r}")
+    return _EXPRS[name](var)
+
+
+def _gelu_mp(z):
+    return z * mpmath.ncdf(z)
+
+
+def _shifted_softplus_mp(z):
+    # log((1 + e^z) / 2) = log1p(expm1(z) / 2), no cancellation near 0
+    return mpmath.log1p(mpmath.expm1(z) / 2)
+
+
+_MPMATH = {"gelu": _gelu_mp, "tanh": mpmath.tanh, "shifted_softplus": _shifted_softplus_mp}
+
+
+def activation_mpmath(name):
+    """The mpmath function of a smooth activation (for reference quadrature).
+
+    Parameters
+    ----------
+    name : {'gelu', 'tanh', 'shifted_softplus'}
+        Activation.
+
+    Returns
+    -------
+    callable
+        ``z -> phi(z)`` on mpmath numbers.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of the three.
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> f = activation_mpmath("gelu")
+    >>> print(mpmath.nstr(f(mpmath.mpf(1)), 8))
+    0.84134475
+    """
+    if name not in _MPMATH:
+        raise ValueError(f"name must be one of {sorted(_MPMATH)}, got {name!r}")
+    return _MPMATH[name]
+
+
+@lru_cache(maxsize=None)
+def derivative_at_zero(phi, m, var=S.x):
+    """Exact ``phi^(m)(0)``.
+
+    Parameters
+    ----------
+    phi : sympy.Expr
+        Activation in ``var``, smooth at 0.
+    m : int
+        Order of the derivative (non-negative).
+    var : sympy.Symbol
+        The variable of the activation.
+
+    Returns
+    -------
+    sympy.Expr
+        The derivative at 0, exact.
+
+    Examples
+    --------
+    >>> derivative_at_zero(gelu_expr(), 2)
+    sqrt(2)/sqrt(pi)
+    """
+    return diff(phi, var, m).subs(var, 0) if m else phi.subs(var, 0)
+
+
+def gaussian_expectation_expansion(f, terms, var=S.x, omega=S.omega):
+    """Small-``omega`` expansion of ``E[f(omega g)]``, ``g ~ N(0, 1)``.
+
+    Parameters
+    ----------
+    f : sympy.Expr
+        Function of ``var``, smooth at 0.
+    terms : int
+        Number of terms ``J`` (positive).
+    var : sympy.Symbol
+        The variable of ``f``.
+    omega : sympy.Expr
+        The scale.
+
+    Returns
+    -------
+    sympy.Expr
+        ``sum_{j < J} f^(2j)(0) omega^(2j) / (2^j j!)``, a polynomial in
+        ``omega``; the remainder is ``O(omega^(2J))``.
+
+    Notes
+    -----
+    [DERIVED].  Taylor's theorem at 0 and the Gaussian moments
+    ``E[g^(2j)] = (2j)! / (2^j j!)``; odd moments vanish.  For entire
+    activations of at most Gaussian growth this is an asymptotic
+    expansion as ``omega -> 0`` (convergent for GELU and softplus at
+    small ``omega``; for tanh, whose Taylor series has radius ``pi/2``,
+    only asymptotic).
+
+    Examples
+    --------
+    >>> from derivations.symbols import x, omega
+    >>> gaussian_expectation_expansion(x**4 + x**2, 3)
+    3*omega**4 + omega**2
+    """
+    if terms < 1:
+        raise ValueError(f"terms must be positive, got {terms}")
+    return sum((derivative_at_zero(f, 2 * j, var) * omega**(2 * j) / (2**j * factorial(j))
+                for j in range(terms)), Integer(0))
+
+
+def small_omega_expansion(phi, kk, terms=2, var=S.x, omega=S.omega):
+    """Small-``omega`` expansion of the Hermite coefficient ``c_k(omega)``.
+
+    Parameters
+    ----------
+    phi : sympy.Expr
+        Activation in ``var``, smooth at 0.
+    kk : int
+        Hermite index ``k``.
+    terms : int, default 2
+        Number of terms ``J``.
+    var : sympy.Symbol
+        The variable of the activation.
+    omega : sympy.Expr
+        Scale of the weights, ``W ~ N(0, omega^2)``.
+
+    Returns
+    -------
+    sympy.Expr
+        ``omega^k sum_{j < J} phi^(k+2j)(0) omega^(2j) / (2^j j!)``;
+        the remainder is ``O(omega^(k+2J))``.
+
+    Notes
+    -----
+    [DERIVED] (``paper.md`` section 4, caveat; section 8).  Stein's
+    lemma ``c_k(omega) = omega^k E[phi^(k)(omega g)]`` and
+    :func:`gaussian_expectation_expansion` give
+    ``c_k(omega) = omega^k [phi^(k)(0) + omega^2 phi^(k+2)(0)/2 + ...]``.
+    With ``phi(0) = 0``: ``c_0(omega) = omega^2 phi''(0)/2 + O(omega^4)``,
+    so at LeCun initialization (``omega^2 = 1/d0``) ``c_0`` and ``c_2``
+    shrink like ``1/d0``.
+
+    Examples
+    --------
+    >>> small_omega_expansion(gelu_expr(), 0)
+    sqrt(2)*omega**2/(2*sqrt(pi))
+    >>> small_omega_expansion(gelu_expr(), 2, terms=2)
+    omega**2*(-sqrt(2)*omega**2/sqrt(pi) + sqrt(2)/sqrt(pi))
+    """
+    return omega**kk * gaussian_expectation_expansion(diff(phi, var, kk), terms, var, omega)
+
+
+def variance_expansion(phi, terms=2, var=S.x, omega=S.omega):
+    """Small-``omega`` expansion of ``Var[phi(omega g)] = sum_{k>=1} c_k^2/k!``.
+
+    Parameters
+    ----------
+    phi : sympy.Expr
+        Activation in ``var``, smooth at 0.
+    terms : int, default 2
+        ``J``: the result is exact through ``omega^(2J - 2)``.
+    var : sympy.Symbol
+        The variable of the activation.
+    omega : sympy.Expr
+        Scale of the weights.
+
+    Returns
+    -------
+    sympy.Expr
+        ``E[phi(omega g)^2] - c_0(omega)^2``, expanded and truncated at
+        degree ``2J - 2`` in ``omega``.
+
+    Notes
+    -----
+    [DERIVED].  Parseval in the probabilists' basis, ``E[phi(omega g)^2]
+    = sum_k c_k(omega)^2 / k!``, so the variance is ``c_1^2 + c_inf^2``
+    with the follow-up's ``c_inf^2 = sum_{i>=2} c_i^2 / i!``.  It is the
+    factor of the linear part of ``sigma_max(phi(W0 X))`` in ``nu_Phi``.
+
+    Examples
+    --------
+    >>> variance_expansion(gelu_expr(), 2)
+    omega**2/4
+    """
+    full = expand(gaussian_expectation_expansion(phi**2, terms, var, omega)
+                  - small_omega_expansion(phi, 0, terms, var, omega) ** 2)
+    return sum((full.coeff(omega, m) * omega**m for m in range(2 * terms - 1)), Integer(0))
+
+
+def leading_order(phi, kk=None, var=S.x, omega=S.omega, quantity="coefficient", max_terms=8):
+    """Leading term ``gamma omega^p`` of ``c_k(omega)``, ``E[phi(omega g)^2]`` or the variance.
+
+    Parameters
+    ----------
+    phi : sympy.Expr
+        Activation in ``var``, smooth at 0.
+    kk : int, optional
+        Hermite index (``quantity="coefficient"`` only).
+    var : sympy.Symbol
+        The variable of the activation.
+    omega : sympy.Expr
+        The scale symbol.
+    quantity : {'coefficient', 'square', 'variance'}, default 'coefficient'
+        ``c_k(omega)``, ``E[phi(omega g)^2]`` or ``Var[phi(omega g)]``.
+    max_terms : int, default 8
+        Largest number of expansion terms tried.
+
+    Returns
+    -------
+    tuple
+        ``(gamma, p)`` with ``gamma`` exact and ``p`` an integer, or
+        ``(0, None)`` when the coefficient vanishes identically by parity
+        (:func:`parity_vanishing`).
+
+    Raises
+    ------
+    ValueError
+        If ``quantity`` is unknown, ``kk`` is missing for a coefficient,
+        or every term up to ``max_terms`` vanishes without a parity reason.
+
+    Notes
+    -----
+    [DERIVED].  The lowest-degree term of a truncated expansion is exact
+    (every term of :func:`small_omega_expansion` is), so the first
+    non-zero truncation gives the leading order.
+
+    Examples
+    --------
+    >>> leading_order(gelu_expr(), 2)
+    (sqrt(2)/sqrt(pi), 2)
+    >>> leading_order(tanh_expr(), 0)
+    (0, None)
+    >>> leading_order(gelu_expr(), quantity="square")
+    (1/4, 2)
+    """
+    if quantity not in ("coefficient", "square", "variance"):
+        raise ValueError(f"quantity must be coefficient, square or variance, got {quantity!r}")
+    if quantity == "coefficient":
+        if kk is None:
+            raise ValueError("kk is required for quantity='coefficient'")
+        pv = parity_vanishing(phi, var)
+        if (kk % 2 == 0 and pv["even_k_vanish"]) or (
+                kk % 2 == 1 and pv["odd_k_vanish_from"] is not None
+                and kk >= pv["odd_k_vanish_from"]):
+            return Integer(0), None
+    for J in range(1, max_terms + 1):
+        if quantity == "coefficient":
+            e = small_omega_expansion(phi, kk, J, var, omega)
+        elif quantity == "square":
+            e = gaussian_expectation_expansion(phi**2, J, var, omega)
+        else:
+            e = variance_expansion(phi, J + 1, var, omega)
+        e = expand(e)
+        if e != 0:
+            gamma, p = e.leadterm(omega)
+            return gamma, Integer(p)
+    raise ValueError(f"every term up to {max_terms} of the {quantity} expansion vanishes")
+
+
+def gelu_expansion_steps(k_max=2, terms=3, omega=S.omega):
+    """Prove the small-``omega`` expansion against GELU's closed forms.
+
+    Parameters
+    ----------
+    k_max : int, default 2
+        Largest Hermite index.
+    terms : int, default 3
+        Terms of :func:`small_omega_expansion` compared.
+    omega : sympy.Symbol
+        The scale symbol (positive).
+
+    Returns
+    -------
+    list of Step
+        One identity per ``k``: the Taylor series in ``omega`` of the
+        closed form :func:`gelu_coefficient` through ``omega^(k+2J-2)``
+        equals :func:`small_omega_expansion`.
+
+    Notes
+    -----
+    [DERIVED] (``paper.md`` section 4, caveat).  Two routes: symbolic
+    Gaussian integration of ``phi^(k)`` (closed form, then its series)
+    against the Taylor coefficients of ``phi`` at 0.
+
+    Examples
+    --------
+    >>> [s.verify() for s in gelu_expansion_steps(k_max=1, terms=2)]
+    [True, True]
+    """
+    phi = gelu_expr(S.x)
+    steps = []
+    for kk in range(k_max + 1):
+        closed = gelu_coefficient(kk, omega)
+        order = kk + 2 * terms - 1
+        lhs = closed.series(omega, 0, order).removeO()
+        rhs = small_omega_expansion(phi, kk, terms, S.x, omega)
+        steps.append(Step(f"gelu_c{kk}_expansion", lhs, "==", rhs, tag="[DERIVED]",
+                          source="Sec. 4",
+                          lhs_label=f"series of the closed-form c_{kk}(omega) through "
+                                    f"omega^{order - 1}",
+                          note="c_k(omega) = omega^k [phi^(k)(0) + omega^2 phi^(k+2)(0)/2 "
+                               "+ ...]"))
+    return steps

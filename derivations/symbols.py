@@ -100,3 +100,27 @@ ALL_SYMBOLS = (
 delta_fail = Symbol("delta_fail", positive=True)
 ALL_SYMBOLS = ALL_SYMBOLS + (delta_fail,)
 __all__.append("delta_fail")
+
+# ------------------------------------- initialization and the width condition
+#: standard deviations of the initial weights, W0 ~ N(0, omega1^2), V0 ~ N(0, omega2^2)
+omega1, omega2 = symbols("omega1 omega2", positive=True)
+#: initialization factors: omega1^2 = kappa1 / d0, omega2^2 = kappa2 / d1
+#: (LeCun kappa = 1, He kappa = 2)
+kappa1, kappa2 = symbols("kappa1 kappa2", positive=True)
+#: concentration slacks of the follow-up's Lemma 2 (mu and nu), in [0, 1)
+delta_1, delta_2 = symbols("delta_1 delta_2", nonnegative=True)
+#: ||Y||_F^2, the squared norm of the whole label matrix (the paper takes <= 1)
+y_sq = Symbol("Y_sq", nonnegative=True)
+#: E[phi(omega1 g)^2] and Var[phi(omega1 g)] = c_1^2 + c_inf^2 = sum_{k>=1} c_k^2/k!
+E_phi_sq, var_phi = symbols("E_phi_sq Var_phi", positive=True)
+#: first Hermite coefficient c_1 of x -> phi(omega1 x)
+c1 = Symbol("c_1", real=True)
+#: the slack factors 1 - delta_1 and 1 + delta_2 as positive symbols, so that
+#: roots of (9) in d1 have a known sign
+slack_mu, slack_nu = symbols("slack_mu slack_nu", positive=True)
+#: |c_t| and |c_0| as positive symbols (only the moduli enter mu_Phi and nu_Phi)
+abs_c_t, abs_c0 = symbols("abs_c_t abs_c_0", positive=True)
+ALL_SYMBOLS = ALL_SYMBOLS + (omega1, omega2, kappa1, kappa2, delta_1, delta_2, y_sq,
+                             E_phi_sq, var_phi, c1, slack_mu, slack_nu, abs_c_t, abs_c0)
+__all__ += ["omega1", "omega2", "kappa1", "kappa2", "delta_1", "delta_2", "y_sq",
+            "E_phi_sq", "var_phi", "c1", "slack_mu", "slack_nu", "abs_c_t", "abs_c0"]
