@@ -36,7 +36,7 @@ __all__ = [
     "theorem1_condition", "theorem1_condition_steps", "theorem2_step_size",
     "theorem2_rate", "pl_ball_radius", "pl_ball_steps", "ntk_pl_steps",
     "one_minus_sqrt_bound", "pl_ball_radius_general", "pl_ball_contraction_general",
-    "pl_ball_general_steps", "theorem2_constant_steps",
+    "pl_ball_general_steps", "theorem2_constant_steps", "lemma2_constant", "eq9_constant",
 ]
 
 
@@ -427,6 +427,60 @@ def theorem1_condition_steps(h_0=S.h0, alpha=S.alpha_f, mu=S.mu_Phi, nu=S.nu_Phi
              proof=lambda: _nonneg(h0_sharp - h0_max.subs(C_L2, 2 * sqrt(2)), {nu: mu + e})),
     ]
     return {"h0_max": h0_max, "C_9": C9, "h0_max_sharp": h0_sharp, "steps": steps}
+
+
+def lemma2_constant(mu=S.mu_Phi, alpha=S.alpha_f, h_0=S.h0):
+    """The constant ``C_L2 = 2 sqrt(2)`` of Lemma 2, derived from the sharp flow length.
+
+    Parameters
+    ----------
+    mu, alpha, h_0 : sympy.Expr
+        ``mu_Phi``, ``alpha_f`` and ``h(w0)`` (symbols by default).
+
+    Returns
+    -------
+    sympy.Expr
+        The smallest ``C`` with ``C nu sqrt(h0)/(mu^2 sqrt(alpha)) >=
+        2 sqrt(2) sqrt(h0)/(mu sqrt(alpha))`` for every ``nu >= mu``: the
+        ratio of the two bounds at ``nu = mu``.
+
+    Notes
+    -----
+    [DERIVED] from :func:`lemma2_steps` (flow length ``<= 2 sqrt(2)
+    sqrt(h0) / (mu sqrt(alpha_f))``); Definition 1 gives ``nu >= mu``,
+    and equality is allowed, so no smaller constant works for all
+    near-isometries.
+
+    Examples
+    --------
+    >>> lemma2_constant()
+    2*sqrt(2)
+    """
+    sharp = 2 * sqrt(2) * sqrt(h_0) / (mu * sqrt(alpha))
+    return cancel(sharp / lemma2_bound(mu, mu, h_0, alpha, 1))
+
+
+def eq9_constant():
+    """The constant of (9) implied by Lemmas 1-2: ``C_9 = 1/(4 C_L2^2) = 1/32``.
+
+    Returns
+    -------
+    sympy.Rational
+        ``theorem1_condition_steps()["C_9"]`` at ``C_L2 = lemma2_constant()``.
+
+    Notes
+    -----
+    [DERIVED].  Equating Lemma 2's flow length (constant ``2 sqrt(2)``)
+    with Lemma 1's radius ``mu/(2 beta)`` and solving for ``h0`` gives
+    ``h0 <= alpha mu^6 / (32 beta^2 nu^2)``: eq. (9) with ``C = 1/32``.
+
+    Examples
+    --------
+    >>> eq9_constant()
+    1/32
+    """
+    C9 = theorem1_condition_steps()["C_9"]
+    return cancel(C9.subs(S.C_L2, lemma2_constant()))
 
 
 # ---------------------------------------------------------------- Theorem 2
