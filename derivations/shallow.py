@@ -24,7 +24,7 @@ Examples
 3/2
 """
 
-from sympy import Abs, Rational, Symbol, cancel, diff, factorial, solve, sqrt
+from sympy import Abs, Max, Rational, Symbol, cancel, diff, factorial, solve, sqrt
 
 from . import symbols as S
 from .framework import _nonneg, lemma1_radius, theorem1_condition
@@ -33,7 +33,7 @@ from .steps import Step, is_zero
 __all__ = [
     "lemma3_constants", "followup_constants", "followup_steps", "exponent",
     "eq20_derivation", "eq21_derivation", "width_exponents", "parameter_count_exponent",
-    "followup_scaling_constants", "initial_loss_steps",
+    "followup_scaling_constants", "initial_loss_steps", "lemma3_init_estimates",
 ]
 
 
@@ -476,3 +476,109 @@ def followup_scaling_constants(ct=S.c_t, c_0=S.c0, tt=S.t, delta1=None, delta2=N
         delta2 = Symbol("delta_2", nonnegative=True)
     return {"a": sqrt((1 - delta1) * ct**2 / factorial(tt)),
             "b": Abs(c_0) * sqrt(1 + delta2)}
+
+
+def lemma3_init_estimates(omega1=S.omega1, omega2=S.omega2, ct=S.c_t, c_0=S.c0,
+                          var=S.var_phi, E_sq=S.E_phi_sq, tt=S.t, delta1=S.delta_1,
+                          delta2=S.delta_2, d1=S.d1, d2=S.d2, n=S.n, sigma=S.sigma_max_X,
+                          st=S.s_t, phi_dot_max=S.phi_dot_max, phi_ddot_max=S.phi_ddot_max,
+                          y_sq=S.y_sq, sigma_max_V0=None):
+    """Lemma 3's constants at initialization, from the random-matrix estimates.
+
+    Parameters
+    ----------
+    omega1, omega2 : sympy.Expr
+        Standard deviations of ``W0`` and ``V0``.
+    ct, c_0 : sympy.Expr
+        Hermite coefficients ``c_t(omega1)``, ``c_0(omega1)`` of
+        ``x -> phi(omega1 x)``.
+    var, E_sq : sympy.Expr
+        ``Var[phi(omega1 g)] = c_1^2 + c_inf^2`` and ``E[phi(omega1 g)^2]``.
+    tt : sympy.Expr
+        Khatri-Rao power ``t``.
+    delta1, delta2 : sympy.Expr
+        Concentration slacks of ``mu`` and ``nu``.
+    d1, d2, n : sympy.Expr
+        Width, output dimension, samples.
+    sigma, st : sympy.Expr
+        ``sigma_max(X)`` and ``s_t = sigma_min(X^{*t})``.
+    phi_dot_max, phi_ddot_max : sympy.Expr
+        ``sup|phi'|`` and ``sup|phi''|``.
+    y_sq : sympy.Expr
+        ``||Y||_F^2``.
+    sigma_max_V0 : sympy.Expr, optional
+        Estimate of ``sigma_max(V0)``; default ``omega2 (sqrt(d1) +
+        sqrt(d2))``.
+
+    Returns
+    -------
+    dict
+        ``mu_Phi``, ``sigma_max_V0``, ``nu_v0`` (``phi_dot_max
+        sigma_max(X) sigma_max(V0)``), ``nu_mean`` and ``nu_linear`` (the
+        two parts of ``sigma_max(phi(W0X))``), ``sigma_max_phi`` (their
+        ``Max``), ``nu_Phi`` (Lemma 3's sum), ``chi_max``, ``beta_Phi``,
+        ``h0`` and ``steps``.
+
+    Notes
+    -----
+    [FOLLOW-UP] Lemma 2 and [RECON] random-matrix estimates (``paper.md``
+    sections 3-4), with the coefficients of ``x -> phi(omega1 x)``:
+
+    * ``mu = sqrt((1 - delta1) c_t^2 d1 / t!) s_t``;
+    * ``sigma_max(phi(W0X)) = max{|c_0| sqrt((1 + delta2) d1 n),
+      sqrt((1 + delta2)(c_1^2 + c_inf^2) d1) sigma_max(X)}``: the mean
+      ``c_0 1 1^T`` and the centred part, whose Gram matrix is
+      ``d1 sum_{k>=1} c_k^2/k! (X^T X)^{(.k)}``, at most ``d1 Var
+      sigma_max(X)^2`` by Schur's product bound (unit columns).  The
+      follow-up writes ``omega1 sqrt(c_1^2 + c_inf^2)`` with coefficients
+      of ``phi`` at unit scale; with ``c_k(omega1)`` the ``omega1`` is
+      inside (``c_1(omega1) = omega1 E[phi'(omega1 g)]``);
+    * ``sigma_max(V0) = omega2 (sqrt(d1) + sqrt(d2))``, and
+      ``chi_max = sigma_max(V0)`` (the ball of Lemma 1 is small);
+    * ``nu = phi_dot_max sigma_max(X) sigma_max(V0) + sigma_max(phi(W0X))``
+      and ``beta`` as in Lemma 3, eq. (18);
+    * ``h0 = E||V0 phi(W0X) - Y||^2 = omega2^2 d1 d2 n E[phi(omega1 g)^2]
+      + ||Y||^2`` (the cross term has mean 0).
+
+    Examples
+    --------
+    >>> est = lemma3_init_estimates()
+    >>> est["nu_linear"]
+    sqrt(Var_phi)*sqrt(d1)*sigma_max_X*sqrt(delta_2 + 1)
+    >>> est["h0"]
+    E_phi_sq*d1*d2*n*omega2**2 + Y_sq
+    """
+    mu = sqrt((1 - delta1) * d1 / factorial(tt)) * Abs(ct) * st
+    sv0 = omega2 * (sqrt(d1) + sqrt(d2)) if sigma_max_V0 is None else sigma_max_V0
+    nu_mean = Abs(c_0) * sqrt((1 + delta2) * d1 * n)
+    nu_linear = sqrt((1 + delta2) * var * d1) * sigma
+    smax_phi = Max(nu_mean, nu_linear)
+    l3 = lemma3_constants(mu, smax_phi, sigma, sv0, phi_dot_max, phi_ddot_max, sv0)
+    h0 = omega2**2 * d1 * d2 * n * E_sq + y_sq
+    steps = [
+        Step("mu_at_init", S.mu_Phi, "==", mu, how="assumption", tag="[FOLLOW-UP]",
+             source="Lemma 3 / follow-up Lemma 2",
+             given="w.h.p. sigma_min(phi(W0X))^2 >= (1 - delta1) d1 c_t^2/t! "
+                   "sigma_min(X^{*t})^2 (c_t of x -> phi(omega1 x))"),
+        Step("sigma_max_phi_at_init", S.sigma_max_phi, "==", smax_phi, how="assumption",
+             tag="[FOLLOW-UP]", source="follow-up Lemma 2",
+             given="mean c_0 1 1^T and centred part of Gram <= d1 Var sigma_max(X)^2"),
+        Step("sigma_max_V0", S.sigma_max_V0, "==", sv0, how="assumption", tag="[RECON]",
+             source="Sec. 4", given="Gaussian matrix d2 x d1 with entries N(0, omega2^2): "
+                                    "omega2 (sqrt(d1) + sqrt(d2))"),
+        Step("nu_at_init", S.nu_Phi, "==", l3["nu_Phi"], how="definition", tag="[EXACT]",
+             source="eq. (18)", given="Lemma 3's nu_Phi at the estimates above"),
+        Step("chi_max_at_init", S.chi_max, "==", sv0, how="assumption", tag="[DERIVED]",
+             source="Lemma 3", given="sup_V sigma_max(V) over the ball of radius rho_Phi "
+                                     "<= sigma_max(V0) + rho_Phi, rho_Phi small"),
+        Step("beta_at_init", S.beta_Phi, "==", l3["beta_Phi"], how="definition",
+             tag="[EXACT]", source="eq. (18)",
+             given="Lemma 3's beta_Phi at chi_max = sigma_max(V0)"),
+        Step("h0_at_init", S.h0, "==", h0, how="assumption", tag="[DERIVED]",
+             source="Sec. 4", given="E over V0 of ||V0 phi(W0X) - Y||^2; the cross term has "
+                                    "mean 0 (initial_loss_steps)"),
+    ]
+    return {"mu_Phi": mu, "sigma_max_V0": sv0, "nu_v0": phi_dot_max * sigma * sv0,
+            "nu_mean": nu_mean, "nu_linear": nu_linear, "sigma_max_phi": smax_phi,
+            "nu_Phi": l3["nu_Phi"], "chi_max": sv0, "beta_Phi": l3["beta_Phi"], "h0": h0,
+            "steps": steps}
