@@ -159,7 +159,11 @@ class Ledger:
         str
             The rendered text.
         """
-        return json.dumps({"inputs": self.inputs, "rows": [asdict(r) for r in self.rows]},
+        def clean(d):
+            return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                    for k, v in d.items()}
+        return json.dumps({"inputs": clean(self.inputs),
+                           "rows": [clean(asdict(r)) for r in self.rows]},
                           indent=indent, default=float)
 
     def to_markdown(self):
@@ -192,6 +196,8 @@ class Ledger:
 def _fmt(v):
     if isinstance(v, bool) or v is None:
         return str(v)
+    if isinstance(v, float) and not math.isfinite(v):
+        return "n/a"
     if isinstance(v, (int, float)):
         if v == 0 or (1e-3 <= abs(v) < 1e6):
             return f"{v:.4g}"
@@ -235,7 +241,10 @@ def theory_ledger(n, d0, lambda0, delta, sigma_max_X, s_t, measured_width, *, L=
     Raises
     ------
     ValueError
-        If a quantity is not positive and finite.
+        If ``n``, ``d0``, ``sigma_max_X`` or the width is not positive and
+        finite, or ``lambda0``, ``delta``, ``s_t`` is negative or not
+        finite.  These three may be 0 or ``None``: the rows that need them
+        get an infinite width and a note saying which is missing.
 
     Notes
     -----
@@ -247,19 +256,31 @@ def theory_ledger(n, d0, lambda0, delta, sigma_max_X, s_t, measured_width, *, L=
     >>> f"{led.row('du_2019').width_required:.2e}"
     '6.55e+17'
     """
-    vals = dict(n=n, d0=d0, lambda0=lambda0, delta=delta, sigma_max_X=sigma_max_X, s_t=s_t,
-                measured_width=measured_width, L=L, delta_fail=failure_probability)
+    vals = dict(n=n, d0=d0, sigma_max_X=sigma_max_X, measured_width=measured_width, L=L,
+                delta_fail=failure_probability)
     for name, v in vals.items():
         v = float(v)
         if not (math.isfinite(v) and v > 0):
             raise ValueError(f"{name} must be positive and finite, got {v}")
-    values = {S.n.name: float(n), S.d0.name: float(d0), S.lambda0.name: float(lambda0),
-              S.delta.name: float(delta), S.sigma_max_X.name: float(sigma_max_X),
-              S.s_t.name: float(s_t), S.L_depth.name: float(L),
-              S.delta_fail.name: float(failure_probability)}
+    # data quantities that can legitimately vanish (s_t = 0 beyond the Khatri-Rao
+    # limit, a repeated input): the rows that need them say so instead of dividing
+    optional = dict(lambda0=lambda0, delta=delta, s_t=s_t)
+    missing = {}
+    for name, v in optional.items():
+        v = None if v is None else float(v)
+        if v is not None and (not math.isfinite(v) or v < 0):
+            raise ValueError(f"{name} must be non-negative and finite, got {v}")
+        if v is None or v == 0:
+            missing[getattr(S, name)] = f"{name} = {'unmeasured' if v is None else 0}"
+    values = {S.n.name: float(n), S.d0.name: float(d0), S.sigma_max_X.name: float(sigma_max_X),
+              S.L_depth.name: float(L), S.delta_fail.name: float(failure_probability)}
+    for name, v in optional.items():
+        if getattr(S, name) not in missing:
+            values[getattr(S, name).name] = float(v)
     rows = []
     for b in baselines():
-        w = evaluate(b.width, **values)
+        gone = [why for sym, why in missing.items() if sym in b.width.free_symbols]
+        w = math.inf if gone else evaluate(b.width, **values)
         rows.append(LedgerRow(
             key=b.key, reference=b.reference, trains="+".join(b.trains), setting=b.setting,
             activation=b.activation, formula=str(b.width), table_scaling=str(b.table_scaling),
@@ -269,9 +290,12 @@ def theory_ledger(n, d0, lambda0, delta, sigma_max_X, s_t, measured_width, *, L=
                       + (f", failure probability = {failure_probability}"
                          if S.delta_fail in b.width.free_symbols else "")
                       + (f", L = {L}" if S.L_depth in b.width.free_symbols else ""),
-            form_source=b.form_source, note=b.note))
-    inputs = {"n": int(n), "d0": int(d0), "lambda0": float(lambda0), "delta": float(delta),
-              "sigma_max_X": float(sigma_max_X), "s_t": float(s_t),
+            form_source=b.form_source,
+            note=(f"not applicable: {', '.join(gone)}; " if gone else "") + b.note))
+    inputs = {"n": int(n), "d0": int(d0),
+              "lambda0": None if lambda0 is None else float(lambda0),
+              "delta": None if delta is None else float(delta),
+              "sigma_max_X": float(sigma_max_X), "s_t": None if s_t is None else float(s_t),
               "measured_width": float(measured_width), "converged": converged,
               "L": int(L), "failure_probability": float(failure_probability),
               "context": context}

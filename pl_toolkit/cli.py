@@ -27,14 +27,35 @@ class UsageError(ValueError):
 def _add_data_args(p, *, n_default=None):
     g = p.add_argument_group("data")
     g.add_argument("--data", default="digits", metavar="NAME|FILE",
-                   help="built-in 'digits' (scikit-learn, d0=64), 'sphere' (uniform on the unit "
-                        "sphere, random labels) or 'teacher' (Gaussian teacher-student), or a "
-                        ".npz (X, Y) / .npy (X) / .csv (X then label columns) file (default: digits)")
+                   help="built-in 'digits' (scikit-learn, d0=64), 'mnist' (the mnist extra), "
+                        "'sphere' (uniform on the unit sphere, random labels) or 'teacher' "
+                        "(teacher-student on the sphere), or a .npz (X, Y) / .npy (X) / .csv (X "
+                        "then label columns) file (default: digits)")
     g.add_argument("--n", type=int, default=None,
                    help=f"number of samples (default: {n_default} for built-in data, all rows of a file)")
     p.set_defaults(n_builtin_default=n_default)
-    g.add_argument("--d0", type=int, default=16, help="input dimension of synthetic data (default: 16)")
+    g.add_argument("--d0", type=int, default=None,
+                   help="input dimension of synthetic data (default: 64; refused for real data)")
     g.add_argument("--data-seed", type=int, default=0, help="seed of the data draw (default: 0)")
+    _add_preprocessing_args(g)
+
+
+def _add_preprocessing_args(g, defaults=True):
+    g.add_argument("--normalize", choices=("unit", "none"), default=None,
+                   help="rows of real data scaled to unit norm ('unit', the paper's ||x_i|| = 1; "
+                        "the default) or used as given ('none')")
+    g.add_argument("--label-scale", choices=("unit", "none"), default=None,
+                   help="labels of real data scaled to ||Y||_F = 1 ('unit') or used as given "
+                        "('none'); default: as --normalize")
+    g.add_argument("--label-columns", type=int, default=None, metavar="K",
+                   help="number of trailing label columns of a .csv file (default: 1)")
+    g.add_argument("--csv-header", choices=("auto", "yes", "no"), default=None,
+                   help="whether the first line of a .csv file is a header (default: auto, a "
+                        "header exactly when a field is not a number)")
+
+
+def _csv_header_value(text):
+    return None if text in (None, "auto") else text == "yes"
 
 
 def _add_net_args(p, *, d1_default=1000):
@@ -57,14 +78,36 @@ def _parse_init(text):
     return text
 
 
-def _load_data(args):
-    from .data import load_dataset
+def _load_data(args, d2=None):
+    from .data import data_kind, load_dataset
 
+    kind = data_kind(args.data)
+    synthetic = kind in ("sphere", "teacher")
     n = args.n
-    if n is None and str(args.data).lower() in ("digits", "sphere", "unit_sphere", "unit-sphere",
-                                                "teacher", "teacher_student", "teacher-student"):
+    if n is None and kind != "file":
         n = args.n_builtin_default
-    return load_dataset(args.data, n=n, d0=args.d0, seed=args.data_seed)
+    if args.d0 is not None and not synthetic:
+        raise UsageError(f"--d0 applies only to synthetic data (sphere, teacher); "
+                         f"{args.data} has its own dimension")
+    is_csv = kind == "file" and str(args.data).lower().endswith(".csv")
+    if (args.label_columns is not None or args.csv_header is not None) and not is_csv:
+        raise UsageError("--label-columns and --csv-header apply only to .csv data files")
+    if synthetic and (args.normalize is not None or args.label_scale is not None):
+        raise UsageError(f"--normalize and --label-scale do not apply to synthetic data "
+                         f"({args.data}: inputs on the unit sphere, labels with ||Y||_F = 1)")
+    ds = load_dataset(args.data, n=n, d0=64 if args.d0 is None else args.d0,
+                      d2=1 if d2 is None else d2, seed=args.data_seed,
+                      normalize=args.normalize, label_scale=args.label_scale,
+                      label_columns=1 if args.label_columns is None else args.label_columns,
+                      header=_csv_header_value(args.csv_header))
+    return ds
+
+
+def _preprocessing_lines(ds):
+    lines = list(ds.info.get("preprocessing", []))
+    if ds.info.get("header"):
+        lines.insert(0, f"header line skipped: {ds.info['header']!r}")
+    return lines
 
 
 def _load_torch_state_dict(path, activation):
@@ -138,10 +181,13 @@ def cmd_ntk(args):
         K = None
         trace = _ntk_trace(net, ds.X, layers)
     seconds = time.perf_counter() - t0
+    prep = _preprocessing_lines(ds)
     summary = dict(data=ds.name, n=ds.n, d0=net.d0, d1=net.d1, d2=net.d2,
                    activation=net.activation.name, layers=list(layers),
-                   shape=[N, N], trace=trace, seconds=seconds if dense else None)
+                   preprocessing=prep, shape=[N, N], trace=trace,
+                   seconds=seconds if dense else None)
     lines = [f"NTK of {net!r} on {ds.name}",
+             "  data       " + ("; ".join(prep) if prep else "used as given (no preprocessing)"),
              f"  shape      {N} x {N}" + ("" if dense else "  (not formed)"),
              f"  trace      {summary['trace']:.10g}"]
     if dense:
@@ -203,6 +249,9 @@ def _ntk_trace(net, X, layers):
 # --------------------------------------------------------------------------
 # run (the main job)
 # --------------------------------------------------------------------------
+_RUN_FLAGS = {}  # RunConfig field -> flag, filled by _add_run_args
+
+
 def _run_config(args):
     from dataclasses import fields
 
@@ -211,6 +260,10 @@ def _run_config(args):
     values = load_config(args.config) if args.config else {}
     for f in fields(RunConfig):
         v = getattr(args, f.name, None)
+        if f.name == "csv_header" and v is not None:
+            v = _csv_header_value(v)
+        if f.name == "overwrite" and v is False:
+            continue
         if v is not None:
             values[f.name] = v
     if isinstance(values.get("init"), str):
@@ -221,34 +274,48 @@ def _run_config(args):
             values["lr"] = float(lr)
         except ValueError:
             raise UsageError(f"--lr must be a number, 'theory' or '1/beta', got {lr!r}") from None
-    return RunConfig(**values)
+    try:
+        return RunConfig(**values)
+    except ValueError as exc:
+        msg = str(exc)
+        field = msg.split(" ", 1)[0]
+        if field in _RUN_FLAGS and not args.config:
+            msg = f"{_RUN_FLAGS[field]}: {msg}"
+        raise UsageError(msg) from None
 
 
 def cmd_run(args):
-    """Train on real data, measure every constant, check the theorem, write a report."""
+    """Train, measure every constant, check the theorems, write a report."""
     from .experiments.run import run_experiment, summary_rows
 
     cfg = _run_config(args)
-    result = run_experiment(cfg, progress=not (args.quiet or args.json or args.no_progress))
+    quiet = args.quiet or args.json
+
+    def log(line):
+        if not quiet:
+            print(f"pl-toolkit run: {line}")
+
+    result = run_experiment(cfg, progress=not (quiet or args.no_progress), log=log)
     rep = result.report
     if args.json:
         from ._json import strict_json
 
-        print(json.dumps(strict_json(dict(summary=dict(summary_rows(rep)), trajectory=rep["trajectory"],
-                                          lemma3=rep["lemma3"], files=rep["files"],
-                                          seconds=rep["seconds"], out=cfg.out)), indent=2))
+        print(json.dumps(strict_json(dict(summary=dict(summary_rows(rep)),
+                                          verdict=rep["summary"], trajectory=rep["trajectory"],
+                                          lemma3=rep["lemma3"],
+                                          lemma1_empirical={k: rep["lemma1_empirical"].get(k)
+                                                            for k in ("radius", "radius_ratio",
+                                                                      "censored", "directions")},
+                                          files=rep["files"], seconds=rep["seconds"],
+                                          out=cfg.out)), indent=2))
     elif not args.quiet:
         rows = summary_rows(rep)
         width = max(len(k) for k, _ in rows)
         print(f"pl-toolkit run: report in {cfg.out}/ ({rep['seconds']:.1f} s)")
         for k, v in rows:
             print(f"  {k:<{width}}  {v}")
-        checks = rep["checks"]
-        exact = [c for c in checks if c["kind"] == "exact"]
-        count = {k: sum(c["status"] == k for c in exact) for k in ("holds", "violated", "not-applicable")}
-        print(f"  {'theorem checks':<{width}}  {len(checks)} rows; exact inequalities: "
-              f"{count['holds']} hold, {count['violated']} violated, {count['not-applicable']} not "
-              f"applicable; O(.) rows report implied constants (report.md)")
+        for line in [rep["summary"]["premises"]] + rep["summary"]["lines"]:
+            print(f"  {line}")
     return 0
 
 
@@ -256,38 +323,66 @@ def _add_run_args(p):
     from .experiments.run import RunConfig
 
     d = RunConfig()
+
+    def add(group, flag, field, **kw):
+        _RUN_FLAGS[field] = flag
+        group.add_argument(flag, dest=field, **kw)
+
     p.add_argument("--config", metavar="FILE", help="TOML or JSON file of settings (flags override it)")
     g = p.add_argument_group("data")
-    g.add_argument("--data", default=None, metavar="NAME|FILE",
-                   help=f"digits (real, bundled with scikit-learn), sphere, teacher, or a "
-                        f".npz/.npy/.csv file (default: {d.data})")
-    g.add_argument("--n", type=int, default=None, help=f"training samples (default: {d.n})")
-    g.add_argument("--d0", type=int, default=None, help=f"input dimension of synthetic data (default: {d.d0})")
-    g.add_argument("--d2", type=int, default=None, help=f"outputs of synthetic data (default: {d.d2})")
-    g.add_argument("--data-seed", type=int, default=None, help=f"seed of the data (default: {d.data_seed})")
+    add(g, "--data", "data", default=None, metavar="NAME|FILE",
+        help=f"sphere (inputs uniform on the unit sphere, Gaussian labels), teacher "
+             f"(teacher-student on the sphere), digits (real, bundled with scikit-learn), mnist "
+             f"(real, the mnist extra), or a .npz/.npy/.csv file (default: {d.data})")
+    add(g, "--n", "n", type=int, default=None,
+        help="training samples (default: 256 for built-in data, every row of a file)")
+    add(g, "--d0", "d0", type=int, default=None,
+        help="input dimension of synthetic data (default: 64; refused for real data)")
+    add(g, "--d2", "d2", type=int, default=None,
+        help="outputs of synthetic data (default: 1; refused for real data)")
+    add(g, "--data-seed", "data_seed", type=int, default=None,
+        help=f"seed of the data (default: {d.data_seed})")
+    add(g, "--normalize", "normalize", choices=("unit", "none"), default=None,
+        help="rows of real data scaled to unit norm ('unit', default) or used as given ('none')")
+    add(g, "--label-scale", "label_scale", choices=("unit", "none"), default=None,
+        help="labels of real data scaled to ||Y||_F = 1 ('unit') or used as given ('none'); "
+             "default: as --normalize")
+    add(g, "--label-columns", "label_columns", type=int, default=None, metavar="K",
+        help="trailing label columns of a .csv file (default: 1)")
+    add(g, "--csv-header", "csv_header", choices=("auto", "yes", "no"), default=None,
+        help="whether a .csv file's first line is a header (default: auto)")
     g = p.add_argument_group("network")
-    g.add_argument("--activation", default=None, help=f"activation (default: {d.activation})")
-    g.add_argument("--init", default=None, help=f"lecun, he, xavier or 'omega1,omega2' (default: {d.init})")
-    g.add_argument("--d1", type=int, default=None,
-                   help="width (default: --width-factor x n^1.5/d0, the scale of eq. 21)")
-    g.add_argument("--width-factor", type=float, default=None,
-                   help=f"width as a multiple of n^1.5/d0 (default: {d.width_factor})")
-    g.add_argument("--seed", type=int, default=None, help=f"seed of the weights (default: {d.seed})")
+    add(g, "--activation", "activation", default=None, help=f"activation (default: {d.activation})")
+    add(g, "--init", "init", default=None,
+        help=f"lecun, he, xavier or 'omega1,omega2' (default: {d.init})")
+    add(g, "--d1", "d1", type=int, default=None,
+        help="width (default: --width-factor x n^1.5/d0, the scale of eq. 21)")
+    add(g, "--width-factor", "width_factor", type=float, default=None,
+        help=f"width as a multiple of n^1.5/d0 (default: {d.width_factor:g})")
+    add(g, "--seed", "seed", type=int, default=None, help=f"seed of the weights (default: {d.seed})")
     g = p.add_argument_group("training")
-    g.add_argument("--steps", type=int, default=None, help=f"maximum steps (default: {d.steps})")
-    g.add_argument("--lr", default=None,
-                   help=f"step size: a number, '1/beta' (inverse Hessian top eigenvalue at init) "
-                        f"or 'theory' (eq. 13) (default: {d.lr})")
-    g.add_argument("--optimizer", choices=("gd", "sgd"), default=None, help=f"(default: {d.optimizer})")
-    g.add_argument("--batch-size", type=int, default=None, help="SGD batch size (default: min(128, n))")
-    g.add_argument("--track-every", type=int, default=None,
-                   help=f"cadence of the expensive tracked quantities (default: {d.track_every})")
-    g.add_argument("--stop-fraction", type=float, default=None,
-                   help=f"stop when h <= this x h0 (default: {d.stop_fraction})")
-    g.add_argument("--lemma1-samples", type=int, default=None,
-                   help=f"random points of the Lemma-1 ball to probe (default: {d.lemma1_samples})")
+    add(g, "--steps", "steps", type=int, default=None, help=f"step budget (default: {d.steps})")
+    add(g, "--lr", "lr", default=None,
+        help=f"step size: a number, '1/beta' (inverse Hessian top eigenvalue at init) or "
+             f"'theory' (eq. 13) (default: {d.lr})")
+    add(g, "--optimizer", "optimizer", choices=("gd", "sgd"), default=None,
+        help=f"(default: {d.optimizer})")
+    add(g, "--batch-size", "batch_size", type=int, default=None,
+        help="SGD batch size (default: min(128, n))")
+    add(g, "--track-every", "track_every", type=int, default=None,
+        help=f"cadence of the expensive tracked quantities (default: {d.track_every})")
+    add(g, "--eps", "eps", type=float, default=None,
+        help=f"converged when h <= eps ||Y||_F^2 (default: {d.eps:g})")
+    add(g, "--stall-window", "stall_window", type=int, default=None,
+        help=f"stop as stalled when the loss falls by less than 0.1%% over this many steps "
+             f"(default: {d.stall_window})")
+    add(g, "--lemma1-directions", "lemma1_directions", type=int, default=None,
+        help=f"random directions of the empirical Lemma 1 radius search "
+             f"(default: {d.lemma1_directions})")
     g = p.add_argument_group("output")
-    g.add_argument("--out", default=None, metavar="DIR", help=f"report directory (default: {d.out})")
+    add(g, "--out", "out", default=None, metavar="DIR", help=f"report directory (default: {d.out})")
+    add(g, "--overwrite", "overwrite", action="store_true",
+        help="write into a non-empty folder that pl-toolkit did not write")
     g.add_argument("--json", action="store_true", help="print a JSON summary instead of the table")
     g.add_argument("--quiet", action="store_true", help="print nothing")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -300,11 +395,19 @@ def cmd_ledger(args):
     """Widths demanded by every Table-1 theorem beside the width GD needed."""
     from .experiments.ledger import ledger_for
 
-    n = args.n if args.n is not None or not str(args.data).lower() == "digits" else args.n_builtin_default
-    res = ledger_for(data=args.data, n=n, d0=args.d0, data_seed=args.data_seed,
-                     activation=args.activation, init=_parse_init(args.init), d1=args.d1,
-                     steps=args.steps, stop_fraction=args.stop_fraction, seed=args.seed,
-                     report=args.report, progress=not (args.quiet or args.json))
+    from .data import data_kind
+
+    n = (args.n if args.n is not None or data_kind(args.data) == "file"
+         else args.n_builtin_default)
+
+    if args.d0 is not None and data_kind(args.data) not in ("sphere", "teacher"):
+        raise UsageError(f"--d0 applies only to synthetic data (sphere, teacher); "
+                         f"{args.data} has its own dimension")
+    res = ledger_for(data=args.data, n=n, d0=64 if args.d0 is None else args.d0,
+                     data_seed=args.data_seed, activation=args.activation,
+                     init=_parse_init(args.init), d1=args.d1, steps=args.steps, eps=args.eps,
+                     seed=args.seed, report=args.report, progress=not (args.quiet or args.json),
+                     normalize=args.normalize, label_scale=args.label_scale)
     if args.out:
         import os
 
@@ -367,15 +470,17 @@ def build_parser():
                                    "theorem of the paper's Table 1 demands (unknown constants set "
                                    "to 1 and shown as such) beside the width at which gradient "
                                    "descent was measured to converge.")
-    _add_data_args(p, n_default=200)
+    _add_data_args(p, n_default=256)
     g = p.add_argument_group("network and measurement")
     g.add_argument("--activation", default="gelu", help="activation (default: gelu)")
     g.add_argument("--init", default="lecun", help="lecun, he, xavier or 'omega1,omega2' (default: lecun)")
     g.add_argument("--d1", type=int, default=None,
-                   help="width at which to measure convergence (default: 16 x n^1.5/d0)")
-    g.add_argument("--steps", type=int, default=2000, help="GD steps of the measurement (default: 2000)")
-    g.add_argument("--stop-fraction", type=float, default=1e-3,
-                   help="converged when h <= this x h0 (default: 1e-3)")
+                   help="width at which to measure convergence (default: the main job's, "
+                        "8 x n^1.5/d0)")
+    g.add_argument("--steps", type=int, default=20000,
+                   help="GD step budget of the measurement (default: 20000)")
+    g.add_argument("--eps", type=float, default=1e-6,
+                   help="converged when h <= eps ||Y||_F^2 (default: 1e-6)")
     g.add_argument("--seed", type=int, default=0, help="seed of the weights (default: 0)")
     g.add_argument("--report", metavar="report.json",
                    help="take the measured width and outcome from a 'pl-toolkit run' report instead")

@@ -14,7 +14,7 @@ import numpy as np
 from ._validation import as_float_array, check_positive_int
 
 __all__ = ["Dataset", "digits", "unit_sphere", "teacher_student", "load_file", "load_dataset",
-           "normalize_rows", "scale_labels"]
+           "data_kind", "normalize_rows", "scale_labels", "preprocess"]
 
 
 @dataclass(frozen=True)
@@ -99,13 +99,18 @@ def normalize_rows(X, name="X"):
     --------
     >>> normalize_rows([[3.0, 4.0]]).tolist()
     [[0.6, 0.8]]
+    >>> normalize_rows([[1e300, 1e300], [1e-320, 0.0]]).round(12).tolist()
+    [[0.707106781187, 0.707106781187], [1.0, 0.0]]
     """
     X = as_float_array(X, name, ndim=2)
-    norms = np.linalg.norm(X, axis=1)
-    zero = np.flatnonzero(norms == 0)
+    # Scale each row by its largest entry first: the norm of [1e300, 1e300] or of
+    # [1e-320, 0] under- or overflows in float64, the scaled row's never does.
+    scale = np.max(np.abs(X), axis=1) if X.shape[1] else np.zeros(X.shape[0])
+    zero = np.flatnonzero(scale == 0)
     if zero.size:
         raise ValueError(f"{name} has an all-zero row at index {int(zero[0])}; it cannot be unit-normalized")
-    return X / norms[:, None]
+    Xs = X / scale[:, None]
+    return Xs / np.linalg.norm(Xs, axis=1)[:, None]
 
 
 def scale_labels(Y, name="Y"):
@@ -129,10 +134,15 @@ def scale_labels(Y, name="Y"):
     [[0.6], [0.8]]
     >>> scale_labels([[0.0], [0.0]]).tolist()
     [[0.0], [0.0]]
+    >>> scale_labels([[3e300], [4e300]]).tolist()
+    [[0.6], [0.8]]
     """
     Y = as_float_array(Y, name, ndim=2)
-    nrm = np.linalg.norm(Y)
-    return Y / nrm if nrm > 0 else Y
+    scale = float(np.max(np.abs(Y))) if Y.size else 0.0
+    if scale == 0:
+        return Y
+    Ys = Y / scale
+    return Ys / np.linalg.norm(Ys)
 
 
 def _one_hot(labels, k):
@@ -141,7 +151,84 @@ def _one_hot(labels, k):
     return Y
 
 
-def digits(n=None, *, seed=0, test_size=0, classes=None, normalize=True):
+def _scaling(value, name):
+    """``"unit"``/``"none"`` (``True``/``False`` accepted) -> bool."""
+    if value is True or value is False:
+        return bool(value)
+    if value in ("unit", "none"):
+        return value == "unit"
+    raise ValueError(f"{name} must be 'unit' or 'none', got {value!r}")
+
+
+def preprocess(X, Y, *, normalize="unit", label_scale="unit"):
+    """Apply the paper's data convention, and say what was done.
+
+    Parameters
+    ----------
+    X : array_like of shape (n, d0)
+        Inputs.
+    Y : array_like of shape (n, d2)
+        Targets.
+    normalize : {"unit", "none"}, default "unit"
+        ``"unit"`` scales every row of ``X`` to norm 1 (Section 2's
+        ``||x_i|| = 1``); ``"none"`` leaves ``X`` as it is.
+    label_scale : {"unit", "none"}, default "unit"
+        ``"unit"`` divides ``Y`` by ``||Y||_F`` (Section 2's ``||Y|| <= 1``,
+        with equality); ``"none"`` leaves ``Y`` as it is.
+
+    Returns
+    -------
+    X, Y : ndarray
+        The data after preprocessing (float64 copies).
+    steps : list of str
+        One sentence per operation applied (empty when nothing was done).
+
+    Examples
+    --------
+    >>> X, Y, steps = preprocess([[3.0, 4.0]], [[2.0]])
+    >>> X.tolist(), Y.tolist()
+    ([[0.6, 0.8]], [[1.0]])
+    >>> steps
+    ['rows of X scaled to unit norm (norms were 5 to 5)', 'Y divided by ||Y||_F = 2']
+    >>> preprocess([[3.0, 4.0]], [[2.0]], normalize="none", label_scale="none")[2]
+    []
+    """
+    X = as_float_array(X, "X", ndim=2)
+    Y = as_float_array(Y, "Y", ndim=2)
+    steps = []
+    if _scaling(normalize, "normalize"):
+        Xn = normalize_rows(X)
+        scale = np.max(np.abs(X), axis=1)
+        with np.errstate(over="ignore"):
+            norms = scale * np.linalg.norm(X / scale[:, None], axis=1)
+        steps.append(f"rows of X scaled to unit norm (norms were {np.min(norms):.4g} to "
+                     f"{np.max(norms):.4g})")
+        X = Xn
+    else:
+        X = X.copy()
+    if _scaling(label_scale, "label_scale"):
+        peak = float(np.max(np.abs(Y))) if Y.size else 0.0
+        if peak > 0:
+            fro = peak * float(np.linalg.norm(Y / peak))
+            Y = scale_labels(Y)
+            steps.append(f"Y divided by ||Y||_F = {fro:.4g}")
+        else:
+            Y = Y.copy()
+    else:
+        Y = Y.copy()
+    return X, Y, steps
+
+
+def _check_test_size(test_size, name="test_size"):
+    if isinstance(test_size, (bool, np.bool_)) or not isinstance(test_size, (int, np.integer)):
+        raise ValueError(f"{name} must be a non-negative integer, got {test_size!r}")
+    if test_size < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {test_size}")
+    return int(test_size)
+
+
+def digits(n=None, *, seed=0, test_size=0, classes=None, normalize="unit",
+           label_scale=None):
     """The UCI handwritten digits bundled with scikit-learn (8x8, d0 = 64).
 
     Parameters
@@ -152,17 +239,26 @@ def digits(n=None, *, seed=0, test_size=0, classes=None, normalize=True):
     seed : int or SeedSequence, default 0
         Seed for the subsample.
     test_size : int, default 0
-        Number of further samples kept as a test split.
+        Number of further samples kept as a test split (``n + test_size``
+        may not exceed the samples available).
     classes : sequence of int, optional
         Keep only these digit classes (targets stay one-hot over them).
-    normalize : bool, default True
-        Unit-normalize rows and scale the one-hot targets to
-        ``||Y||_F = 1``.
+    normalize : {"unit", "none"}, default "unit"
+        Unit-normalize the rows (``True``/``False`` are accepted too).
+    label_scale : {"unit", "none"}, optional
+        Scale the one-hot targets of each split to ``||Y||_F = 1``; by
+        default the same choice as ``normalize``.
 
     Returns
     -------
     Dataset
-        Real data, no download needed.
+        Real data, no download needed; ``info["preprocessing"]`` lists what
+        was done to it.
+
+    Raises
+    ------
+    ValueError
+        On a bad ``n``, ``test_size`` or ``classes``.
 
     Examples
     --------
@@ -171,37 +267,51 @@ def digits(n=None, *, seed=0, test_size=0, classes=None, normalize=True):
     ((100, 64), (100, 10))
     >>> round(float((ds.Y ** 2).sum()), 12)
     1.0
+    >>> ds.info["preprocessing"][1]
+    'Y divided by ||Y||_F = 10'
+    >>> digits(10, test_size=-5)
+    Traceback (most recent call last):
+        ...
+    ValueError: test_size must be a non-negative integer, got -5
     """
     from sklearn.datasets import load_digits
 
+    unit_rows = _scaling(normalize, "normalize")
+    unit_labels = unit_rows if label_scale is None else _scaling(label_scale, "label_scale")
     bunch = load_digits()
     X, y = bunch.data.astype(np.float64), bunch.target.astype(np.int64)
     if classes is not None:
-        classes = sorted(int(c) for c in classes)
+        classes = sorted({int(c) for c in classes})
+        bad = [c for c in classes if not 0 <= c <= 9]
+        if bad or not classes:
+            raise ValueError(f"classes must be digits 0-9, got {classes!r}")
         keep = np.isin(y, classes)
         X, y = X[keep], np.searchsorted(classes, y[keep])
         k = len(classes)
     else:
         k = 10
     total = X.shape[0]
-    test_size = int(test_size)
-    n = total - test_size if n is None else check_positive_int(n, "n")
+    test_size = _check_test_size(test_size)
+    if n is None:
+        n = total - test_size
+        if n < 1:
+            raise ValueError(f"test_size = {test_size} leaves no training samples of the "
+                             f"{total} digits available")
+    n = check_positive_int(n, "n")
     if n + test_size > total:
         raise ValueError(f"n = {n} plus test_size = {test_size} exceeds the {total} digits available")
     idx = _rng(seed).permutation(total)[: n + test_size]
     Xs, ys = X[idx], y[idx]
-    if normalize:
-        Xs = normalize_rows(Xs)
     Y = _one_hot(ys, k)
-    Ytr, Yte = Y[:n], Y[n:]
-    if normalize:
-        Ytr = Ytr / np.sqrt(n)
-        Yte = Yte / np.sqrt(max(test_size, 1))
-    return Dataset(X=Xs[:n], Y=Ytr, name=f"digits(n={n})", labels=ys[:n],
-                   X_test=Xs[n:] if test_size else None, Y_test=Yte if test_size else None,
-                   labels_test=ys[n:] if test_size else None,
+    Xtr, Ytr, steps = preprocess(Xs[:n], Y[:n], normalize=unit_rows, label_scale=unit_labels)
+    Xte = Yte = None
+    if test_size:
+        Xte, Yte, _ = preprocess(Xs[n:], Y[n:], normalize=unit_rows, label_scale=unit_labels)
+    return Dataset(X=Xtr, Y=Ytr, name=f"digits(n={n})", labels=ys[:n],
+                   X_test=Xte, Y_test=Yte, labels_test=ys[n:] if test_size else None,
                    info=dict(source="sklearn.datasets.load_digits", seed=_seed_repr(seed),
-                             unit_rows=normalize, labels_scaled=normalize))
+                             unit_rows=unit_rows, labels_scaled=unit_labels,
+                             preprocessing=steps))
 
 
 def _seed_repr(seed):
@@ -302,21 +412,53 @@ def teacher_student(n, d0, d2=1, *, teacher_width=None, activation="gelu", seed=
                              seed=_seed_repr(seed)))
 
 
-def load_file(path, *, n=None, normalize=True, label_columns=1, seed=0):
+def _csv_header(first_line, delimiter=","):
+    """True when the first line of a CSV is a header (some field is not a number)."""
+    fields = [f.strip() for f in first_line.strip().split(delimiter)]
+    for f in fields:
+        try:
+            float(f)
+        except ValueError:
+            return True
+    return False
+
+
+def _read_csv(path, header):
+    with open(path, encoding="utf-8", errors="strict") as fh:
+        first = fh.readline()
+    if not first.strip():
+        raise ValueError(f"data file {path!r} is empty")
+    if header is None:
+        header = _csv_header(first)
+    elif not isinstance(header, bool):
+        raise ValueError(f"header must be True, False or None (detect), got {header!r}")
+    A = np.loadtxt(path, delimiter=",", skiprows=1 if header else 0, ndmin=2)
+    return A, (first.strip() if header else None)
+
+
+def load_file(path, *, n=None, normalize="unit", label_scale=None, label_columns=1,
+              header=None, seed=0):
     """Load a user data file: ``.npz`` (arrays ``X`` and ``Y``), ``.npy`` or ``.csv``.
 
     Parameters
     ----------
     path : str or os.PathLike
         File.  ``.npz`` must hold ``X`` and may hold ``Y``; ``.npy`` holds
-        ``X`` only; ``.csv`` (comma separated, optional header line) holds
-        ``X`` followed by ``label_columns`` target columns.
+        ``X`` only; ``.csv`` (comma separated) holds ``X`` followed by
+        ``label_columns`` target columns.
     n : int, optional
         Subsample to this many rows.
-    normalize : bool, default True
-        Unit-normalize rows and scale targets to ``||Y||_F = 1``.
+    normalize : {"unit", "none"}, default "unit"
+        Unit-normalize rows (``True``/``False`` accepted).
+    label_scale : {"unit", "none"}, optional
+        Scale targets to ``||Y||_F = 1``; by default the same as
+        ``normalize``.
     label_columns : int, default 1
         Number of trailing target columns in a ``.csv`` (0 for none).
+    header : bool, optional
+        Whether the first line of a ``.csv`` is a header.  By default it is
+        a header exactly when one of its fields does not parse as a number
+        (``nan`` and ``inf`` parse, so such a row is data, never dropped).
     seed : int, default 0
         Seed of the subsample.
 
@@ -324,12 +466,14 @@ def load_file(path, *, n=None, normalize=True, label_columns=1, seed=0):
     -------
     Dataset
         When the file has no targets, ``Y`` is zeros of shape ``(n, 1)``.
+        ``info["preprocessing"]`` lists what was done to the data and
+        ``info["header"]`` holds a skipped CSV header line.
 
     Raises
     ------
     ValueError
-        Missing file, unknown extension, missing arrays, bad shapes or
-        non-finite values.
+        Missing, empty, corrupt or truncated file, unknown extension,
+        missing arrays, bad shapes or non-finite values.
 
     Examples
     --------
@@ -340,19 +484,29 @@ def load_file(path, *, n=None, normalize=True, label_columns=1, seed=0):
     >>> with open(path, "w") as fh:
     ...     _ = fh.write("x1,x2,y\\n3,4,1\\n0,2,0\\n")
     >>> ds = load_file(path)
-    >>> ds.X.tolist(), ds.Y.ravel().tolist()
-    ([[0.6, 0.8], [0.0, 1.0]], [1.0, 0.0])
+    >>> ds.X.tolist(), ds.Y.ravel().tolist(), ds.info["header"]
+    ([[0.6, 0.8], [0.0, 1.0]], [1.0, 0.0], 'x1,x2,y')
     >>> np.savez(os.path.join(tmp, "toy.npz"), X=np.ones((5, 3)), Y=np.arange(5.0))
-    >>> ds = load_file(os.path.join(tmp, "toy.npz"), n=3, normalize=False)
-    >>> ds.X.shape, ds.Y.shape, ds.name
-    ((3, 3), (3, 1), 'toy.npz')
+    >>> ds = load_file(os.path.join(tmp, "toy.npz"), n=3, normalize="none")
+    >>> ds.X.shape, ds.Y.shape, ds.name, ds.info["preprocessing"]
+    ((3, 3), (3, 1), 'toy.npz', [])
     >>> shutil.rmtree(tmp)
     """
+    import zipfile
+
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ValueError(f"data file {path!r} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"data file {path!r} is a directory")
+    unit_rows = _scaling(normalize, "normalize")
+    unit_labels = unit_rows if label_scale is None else _scaling(label_scale, "label_scale")
+    if isinstance(label_columns, bool) or not isinstance(label_columns, (int, np.integer)) \
+            or label_columns < 0:
+        raise ValueError(f"label_columns must be a non-negative integer, got {label_columns!r}")
     ext = os.path.splitext(path)[1].lower()
     Y = None
+    header_line = None
     try:
         if ext == ".npz":
             with np.load(path, allow_pickle=False) as f:
@@ -363,10 +517,10 @@ def load_file(path, *, n=None, normalize=True, label_columns=1, seed=0):
         elif ext == ".npy":
             X = np.load(path, allow_pickle=False)
         elif ext == ".csv":
-            with open(path) as fh:
-                first = fh.readline()
-            skip = 1 if any(c.isalpha() for c in first.replace("e", "").replace("E", "")) else 0
-            A = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
+            A, header_line = _read_csv(path, header)
+            if A.shape[1] <= label_columns:
+                raise ValueError(f"data file {path!r} has {A.shape[1]} columns; label_columns = "
+                                 f"{label_columns} leaves no input column")
             if label_columns:
                 X, Y = A[:, :-label_columns], A[:, -label_columns:]
             else:
@@ -377,6 +531,11 @@ def load_file(path, *, n=None, normalize=True, label_columns=1, seed=0):
         if str(exc).startswith("data file"):
             raise
         raise ValueError(f"data file {path!r} could not be read: {str(exc).splitlines()[0]}") from None
+    except (zipfile.BadZipFile, EOFError, OSError, UnicodeDecodeError, KeyError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"data file {path!r} is corrupt or truncated: {msg}") from None
+    except MemoryError:
+        raise ValueError(f"data file {path!r} declares arrays too large to load") from None
     X = as_float_array(X, "X", ndim=2)
     if Y is None:
         Y = np.zeros((X.shape[0], 1))
@@ -391,23 +550,62 @@ def load_file(path, *, n=None, normalize=True, label_columns=1, seed=0):
             raise ValueError(f"n = {n} exceeds the {X.shape[0]} rows of {path!r}")
         idx = np.sort(_rng(seed).permutation(X.shape[0])[:n])
         X, Y = X[idx], Y[idx]
-    if normalize:
-        X = normalize_rows(X)
-        Y = scale_labels(Y)
+    X, Y, steps = preprocess(X, Y, normalize=unit_rows, label_scale=unit_labels)
     return Dataset(X=X, Y=Y, name=os.path.basename(path),
                    info=dict(source=path if not os.path.isabs(path) else os.path.basename(path),
-                             unit_rows=normalize, labels_scaled=normalize))
+                             unit_rows=unit_rows, labels_scaled=unit_labels,
+                             preprocessing=steps, header=header_line))
 
 
-def load_dataset(spec, *, n=None, d0=16, d2=1, seed=0, test_size=0):
-    """Load by name ("digits", "sphere", "teacher") or by file path.
+#: Names of the built-in data sets, by kind.
+BUILTIN = {"digits": "digits", "mnist": "mnist", "sphere": "sphere", "unit_sphere": "sphere",
+           "unit-sphere": "sphere", "teacher": "teacher", "teacher_student": "teacher",
+           "teacher-student": "teacher"}
+
+
+def data_kind(spec):
+    """What a data specification names: a built-in set or a file.
+
+    Parameters
+    ----------
+    spec : str or os.PathLike
+        A built-in name or a path.
+
+    Returns
+    -------
+    {"digits", "mnist", "sphere", "teacher", "file"}
+        The kind; ``"sphere"`` and ``"teacher"`` are synthetic.
+
+    Raises
+    ------
+    ValueError
+        When ``spec`` is neither a built-in name nor a ``.npz``/``.npy``/
+        ``.csv`` path.
+
+    Examples
+    --------
+    >>> data_kind("digits"), data_kind("unit-sphere"), data_kind("my.csv")
+    ('digits', 'sphere', 'file')
+    """
+    key = str(os.fspath(spec)).lower()
+    if key in BUILTIN:
+        return BUILTIN[key]
+    if os.path.splitext(key)[1] in (".npz", ".npy", ".csv") or os.path.exists(spec):
+        return "file"
+    raise ValueError(f"data {str(spec)!r} is neither a built-in (digits, mnist, sphere, teacher) "
+                     "nor a .npz/.npy/.csv file")
+
+
+def load_dataset(spec, *, n=None, d0=16, d2=1, seed=0, test_size=0, normalize=None,
+                 label_scale=None, label_columns=1, header=None):
+    """Load by name ("digits", "mnist", "sphere", "teacher") or by file path.
 
     Parameters
     ----------
     spec : str
         Built-in name or path of a ``.npz``/``.npy``/``.csv`` file.
     n : int, optional
-        Number of samples (required for synthetic data; default 200).
+        Number of samples (synthetic data: default 200).
     d0 : int, default 16
         Input dimension of synthetic data.
     d2 : int, default 1
@@ -415,12 +613,29 @@ def load_dataset(spec, *, n=None, d0=16, d2=1, seed=0, test_size=0):
     seed : int, default 0
         Seed.
     test_size : int, default 0
-        Held-out samples (digits and teacher only).
+        Held-out samples (digits, mnist and teacher only).
+    normalize : {"unit", "none"}, optional
+        Row normalization of real data (default ``"unit"``); synthetic
+        inputs are drawn on the unit sphere and refuse ``"none"``.
+    label_scale : {"unit", "none"}, optional
+        Label scaling of real data (default: as ``normalize``); synthetic
+        labels are generated with ``||Y||_F = 1`` and refuse ``"none"``.
+    label_columns : int, default 1
+        Target columns of a ``.csv`` file.
+    header : bool, optional
+        Whether a ``.csv`` file's first line is a header (detected when
+        ``None``).
 
     Returns
     -------
     Dataset
-        The data.
+        The data; ``info["preprocessing"]`` lists what was done to it.
+
+    Raises
+    ------
+    ValueError
+        On an unknown name, an option that does not apply to the data, or
+        bad data.
 
     Examples
     --------
@@ -432,14 +647,37 @@ def load_dataset(spec, *, n=None, d0=16, d2=1, seed=0, test_size=0):
     True
     >>> load_dataset("digits", n=50).X.shape
     (50, 64)
+    >>> load_dataset("digits", n=50, normalize="none").info["preprocessing"]
+    []
     """
-    key = str(spec).lower()
-    if key == "digits":
-        return digits(n, seed=seed, test_size=test_size)
-    if key in ("sphere", "unit_sphere", "unit-sphere"):
+    kind = data_kind(spec)
+    if kind in ("sphere", "teacher"):
+        for name, v in (("normalize", normalize), ("label_scale", label_scale)):
+            if v not in (None, "unit", True):
+                raise ValueError(f"{name}={v!r} does not apply to synthetic data ({kind}: inputs "
+                                 "on the unit sphere, labels with ||Y||_F = 1)")
+    if kind != "file" and (label_columns != 1 or header is not None):
+        raise ValueError("label_columns and header apply only to .csv files")
+    norm = "unit" if normalize is None else normalize
+    if kind == "digits":
+        return digits(n, seed=seed, test_size=test_size, normalize=norm, label_scale=label_scale)
+    if kind == "mnist":
+        try:
+            from ._mnist import mnist
+        except ImportError as exc:  # the loader module itself is part of the package
+            raise ValueError(f"MNIST is not available: {exc}") from None
+        return mnist(n, seed=seed, test_size=test_size, normalize=norm,
+                     label_scale=label_scale)
+    if kind == "sphere":
+        if test_size:
+            raise ValueError("test_size does not apply to sphere data")
         return unit_sphere(200 if n is None else n, d0, d2, seed=seed)
-    if key in ("teacher", "teacher_student", "teacher-student"):
+    if kind == "teacher":
         return teacher_student(200 if n is None else n, d0, d2, seed=seed, test_size=test_size)
-    if os.path.splitext(key)[1] in (".npz", ".npy", ".csv") or os.path.exists(spec):
-        return load_file(spec, n=n, seed=seed)
-    raise ValueError(f"data {spec!r} is neither a built-in (digits, sphere, teacher) nor a .npz/.npy/.csv file")
+    if test_size:
+        raise ValueError("test_size does not apply to data files")
+    if os.path.splitext(str(spec).lower())[1] != ".csv" and (label_columns != 1
+                                                            or header is not None):
+        raise ValueError("label_columns and header apply only to .csv files")
+    return load_file(spec, n=n, seed=seed, normalize=norm, label_scale=label_scale,
+                     label_columns=label_columns, header=header)

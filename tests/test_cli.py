@@ -15,12 +15,12 @@ import pytest
 
 from pl_toolkit import ShallowNet, lemma3_constants, loss, ntk_gram
 from pl_toolkit.cli import main
-from pl_toolkit.data import digits
+from pl_toolkit.data import digits, unit_sphere
 
 from _tolerances import tol
 
 TINY_RUN = ["--n", "24", "--d1", "40", "--steps", "12", "--track-every", "4",
-            "--lemma1-samples", "1", "--no-progress"]
+            "--lemma1-directions", "1", "--no-progress"]
 
 
 @pytest.fixture(scope="module")
@@ -34,59 +34,75 @@ def run_report(tmp_path_factory):
 
 def test_run_writes_report_files(run_report):
     out, rep = run_report
-    for name in ("report.md", "report.json", "trajectory.npz"):
+    for name in ("report.md", "report.json", "trajectory.npz", "data.npz"):
         assert (out / name).is_file(), name
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert pngs == ["distance.png", "laziness.png", "loss.png", "pl.png", "smoothness.png"]
+    assert pngs == ["distance.png", "laziness.png", "lemma1.png", "loss.png", "pl.png",
+                    "smoothness.png"]
     for p in pngs:
         img = mpimg.imread(out / p)  # decodes
         assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100
     md = (out / "report.md").read_text()
-    for heading in ("## Summary", "## Lemma 3 constants", "## Theorem checks", "## Theory ledger"):
+    for heading in ("## Summary", "## Lemma 3 constants", "## Empirical Lemma 1 radius",
+                    "## Theorem checks", "## Theory ledger"):
         assert heading in md
+    # the verdict lines open the report, before the tables
+    top = md.split("## Summary")[0]
+    assert "hypotheses (Lemma 1, Theorems 1-3)" in top and "identities" in top
 
 
 def test_run_report_schema(run_report):
     _, rep = run_report
-    assert rep["format"] == "pl_toolkit.report/1"
-    for key in ("config", "data", "network", "hermite", "lemma3", "trajectory", "measured",
-                "checks", "ledger", "files", "seconds", "eta"):
+    assert rep["format"] == "pl_toolkit.report/2"
+    for key in ("summary", "config", "data", "network", "hermite", "lemma3", "radius",
+                "jacobian0", "lemma1_empirical", "trajectory", "measured", "checks",
+                "check_summary", "ledger", "files", "seconds", "eta", "preprocessing"):
         assert key in rep, key
     assert rep["network"]["d1"] == 40 and rep["data"]["n"] == 24
     assert rep["trajectory"]["steps"] <= 12
-    kinds = {c["kind"] for c in rep["checks"]}
-    assert kinds <= {"O-hypothesis", "O-conclusion", "exact"}
-    # O(.) statements are never reported as verified or "holds".
+    assert {"radius", "radius_ratio", "directions"} <= set(rep["lemma1_empirical"])
     for c in rep["checks"]:
-        if c["kind"].startswith("O-"):
+        assert c["role"] in ("hypothesis", "conclusion", "identity"), c
+        assert c["status"] in ("holds", "violated", "not-applicable", "unchecked-premise",
+                               "implied-constant"), c
+        # O(.) statements are never reported as holding; they carry an implied constant
+        if c["form"] == "O":
             assert c["status"] in ("implied-constant", "not-applicable"), c
-        assert c["status"] != "verified"
-    # Every O-row that applies has a finite implied constant.
-    for c in rep["checks"]:
         if c["status"] == "implied-constant":
             assert c["implied_constant"] is not None and np.isfinite(c["implied_constant"]), c
+    eq9 = {c["name"]: c for c in rep["checks"]}["eq9_hypothesis"]
+    assert eq9["derived_constant"] == 1 / 32 and eq9["shortfall"] >= 1
+    names = {c["name"] for c in rep["checks"]}
+    assert {"near_isometry_lower", "near_isometry_upper", "pl_ratio_ge_4_lambda_min",
+            "lemma1_radius", "pl_ball_premise"} <= names
+    # the configuration records the values used
+    assert rep["config"]["d0"] == 64 and rep["config"]["d1"] == 40 and rep["config"]["d2"] == 1
 
 
 def test_run_report_values_match_independent_computation(run_report):
     """The report's constants and h0 equal a direct recomputation from the same seeds."""
-    _, rep = run_report
-    ds = digits(24, seed=rep["config"]["data_seed"])
-    net = ShallowNet.init(64, 40, 10, activation="gelu", init="lecun", seed=rep["config"]["seed"])
+    out, rep = run_report
+    ds = unit_sphere(24, 64, 1, seed=rep["config"]["data_seed"])
+    with np.load(out / "data.npz") as f:
+        np.testing.assert_array_equal(f["X"], ds.X)
+        np.testing.assert_array_equal(f["Y"], ds.Y)
+    net = ShallowNet.init(64, 40, 1, activation="gelu", init="lecun", seed=rep["config"]["seed"])
     np.testing.assert_allclose(rep["trajectory"]["h0"], loss(net, ds.X, ds.Y), **tol("same_math"))
     c = lemma3_constants(net, ds.X)
     for k in ("mu_Phi", "nu_Phi", "beta_Phi", "rho_Phi"):
         np.testing.assert_allclose(rep["lemma3"][k], getattr(c, k), **tol("same_math"))
+    assert rep["radius"]["rho_Phi"] == rep["lemma3"]["rho_Phi"]
     # sigma_max(X)^2 premise against a dense SVD.
     np.testing.assert_allclose(rep["data"]["sigma_max_X_sq"], np.linalg.svd(ds.X, compute_uv=False)[0] ** 2,
                                **tol("same_math"))
-    # lambda_min of K_0 (tracked at step 0) against a dense solver.
     lam0 = np.linalg.eigvalsh(ntk_gram(net, ds.X))[0]
     np.testing.assert_allclose(rep["measured"]["lambda_min0"], lam0, rtol=1e-7)
 
 
 def test_run_config_file_and_flag_override(tmp_path):
     cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps({"n": 20, "d1": 30, "steps": 5, "activation": "tanh", "lemma1_samples": 0}))
+    cfg.write_text(json.dumps({"n": 20, "d1": 30, "steps": 5, "activation": "tanh",
+                               "lemma1_directions": 0}))
     out = tmp_path / "rep"
     assert main(["run", "--config", str(cfg), "--steps", "3", "--out", str(out), "--quiet",
                  "--no-progress"]) == 0
@@ -176,6 +192,8 @@ def _bad_files(tmp_path):
     np.save(tmp_path / "vec.npy", np.ones(4))
     (tmp_path / "bad.csv").write_text("1,2,3\n4,5\n")
     (tmp_path / "cfg.json").write_text(json.dumps({"bogus": 1}))
+    (tmp_path / "badval.json").write_text(json.dumps({"steps": "many"}))
+    (tmp_path / "badout.json").write_text(json.dumps({"out": 5}))
     return tmp_path
 
 
@@ -195,8 +213,25 @@ BAD = [
     (["run", "--config", "{d}/cfg.json"], "unknown key"),
     (["run", "--config", "{d}/none.toml"], "does not exist"),
     (["run", "--n", "30", "--steps", "0"], "steps"),
+    (["run", "--track-every", "0"], "--track-every: track_every must be an integer >= 1"),
+    (["run", "--lemma1-directions", "-1"], "--lemma1-directions"),
+    (["run", "--seed", "-1"], "--seed: seed must be"),
+    (["run", "--width-factor", "-1"], "--width-factor: width_factor"),
+    (["run", "--eps", "2"], "--eps: eps must lie in (0, 1)"),
+    (["run", "--data", "digits", "--d0", "99"], "--d0: d0 applies only to synthetic data"),
+    (["run", "--data", "digits", "--d2", "7"], "--d2: d2 applies only to synthetic data"),
+    (["run", "--normalize", "none"], "normalize does not apply to synthetic data"),
+    (["run", "--data", "digits", "--label-columns", "2"], "label_columns applies only to .csv"),
+    (["run", "--optimizer", "gd", "--batch-size", "8"], "batch_size applies only"),
+    (["run", "--d1", "1000000000000"], "GiB"),
+    (["run", "--config", "{d}/badval.json"], "steps must be an integer"),
+    (["run", "--config", "{d}/badout.json"], "out must be a folder path"),
+    (["run", "--stop-fraction", "2"], "unrecognized arguments"),
+    (["ntk", "--data", "digits", "--d0", "8"], "--d0 applies only to synthetic data"),
+    (["ntk", "--data", "sphere", "--normalize", "none"], "do not apply to synthetic data"),
     (["ledger", "--report", "{d}/none.json"], "does not exist"),
     (["run", "--bogus-flag"], "unrecognized arguments"),
+    (["run", "--n", "1e400"], "invalid int value"),
 ]
 
 
@@ -204,7 +239,8 @@ BAD = [
 def test_bad_input_exit_2_one_line(tmp_path, capsys, argv, message):
     d = _bad_files(tmp_path)
     argv = [a.format(d=d) for a in argv]
-    with pytest.raises(SystemExit) if "--bogus-flag" in argv else _noop():
+    usage = ("--bogus-flag" in argv or "--stop-fraction" in argv or "1e400" in argv)
+    with pytest.raises(SystemExit) if usage else _noop():
         code = main(argv)
         assert code == 2
     err = capsys.readouterr().err

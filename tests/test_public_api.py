@@ -32,6 +32,7 @@ PUBLIC_MODULES = {
     "pl_toolkit.khatri_rao",
     "pl_toolkit.constants",
     "pl_toolkit.convergence",
+    "pl_toolkit.locality",
     "pl_toolkit.hessian",
     "pl_toolkit.training",
     "pl_toolkit.data",

@@ -62,24 +62,27 @@ def data_quantities(X, activation, omega1, omega2):
                 s_t=float(sigma_min_khatri_rao(X, t)))
 
 
-def ledger_for(*, data="digits", n=200, d0=16, data_seed=0, activation="gelu", init="lecun",
-               d1=None, steps=2000, stop_fraction=1e-3, seed=0, report=None, progress=True):
+def ledger_for(*, data="digits", n=256, d0=64, data_seed=0, activation="gelu", init="lecun",
+               d1=None, steps=20000, eps=1e-6, seed=0, report=None, progress=True,
+               normalize=None, label_scale=None):
     """Build the theory ledger for a data set, measuring the width GD needs.
 
     Parameters
     ----------
-    data, n, d0, data_seed : see :func:`pl_toolkit.data.load_dataset`
-        The data.
+    data, n, d0, data_seed, normalize, label_scale : see :func:`pl_toolkit.data.load_dataset`
+        The data (``d0`` is used by synthetic data only).
     activation : str, default "gelu"
         Activation.
     init : str or tuple, default "lecun"
         Initialization.
     d1 : int, optional
-        Width at which GD is run (default ``16 n^{3/2} / d0``).
-    steps : int, default 2000
+        Width at which GD is run (default: the main job's width,
+        ``RunConfig.width_factor n^{3/2} / d0``).
+    steps : int, default 20000
         Maximum GD steps (step size ``1/beta`` at initialization).
-    stop_fraction : float, default 1e-3
-        GD counts as converged once ``h <= stop_fraction * h0``.
+    eps : float, default 1e-6
+        The convergence criterion ``h <= eps ||Y||_F^2``
+        (:class:`pl_toolkit.ConvergenceCriterion`).
     seed : int, default 0
         Seed of the weights.
     report : str, optional
@@ -101,11 +104,11 @@ def ledger_for(*, data="digits", n=200, d0=16, data_seed=0, activation="gelu", i
     >>> import numpy as np
     >>> from pl_toolkit.experiments import default_width, ledger_for
     >>> out = ledger_for(data="sphere", n=10, d0=4, steps=50, progress=False)
-    >>> out["inputs"]["d1"] == default_width(10, 4, 16.0)
+    >>> out["inputs"]["d1"] == default_width(10, 4, 8.0)
     True
     >>> row = out["ledger"].row("song_2021_eq21")             # d1 >= n^{3/2} / d0
     >>> bool(np.isclose(row.width_required, 10 ** 1.5 / 4)), row.measured_width
-    (True, 127.0)
+    (True, 64.0)
     >>> out["markdown"].startswith("Data: unit_sphere(n=10, d0=4)")
     True
     """
@@ -113,9 +116,9 @@ def ledger_for(*, data="digits", n=200, d0=16, data_seed=0, activation="gelu", i
 
     from ..data import load_dataset
     from ..network import ShallowNet
-    from ..ntk import loss
+    from ..convergence import ConvergenceCriterion
     from ..training import train
-    from .run import default_width
+    from .run import RunConfig, default_width
 
     if report is not None:
         if not os.path.exists(report):
@@ -125,25 +128,31 @@ def ledger_for(*, data="digits", n=200, d0=16, data_seed=0, activation="gelu", i
         try:
             cfg, dq = rep["config"], rep["data"]
             data, n, d0, data_seed = cfg["data"], dq["n"], cfg["d0"], cfg["data_seed"]
+            normalize, label_scale = cfg.get("normalize"), cfg.get("label_scale")
             activation, init, d1 = cfg["activation"], cfg["init"], rep["network"]["d1"]
             converged = rep["trajectory"]["status"] == "converged"
         except (KeyError, TypeError) as exc:
             raise ValueError(f"report {report!r} is not a pl-toolkit run report (missing {exc})") from None
         init = tuple(init) if isinstance(init, list) else init
-    ds = load_dataset(data, n=n, d0=d0, seed=data_seed)
-    d1 = default_width(ds.n, ds.d0, 16.0) if d1 is None else int(d1)
+    crit = ConvergenceCriterion(eps)
+    from ..data import data_kind
+
+    synthetic = data_kind(data) in ("sphere", "teacher")
+    ds = load_dataset(data, n=n, d0=d0, seed=data_seed,
+                      normalize=None if synthetic else normalize,
+                      label_scale=None if synthetic else label_scale)
+    d1 = default_width(ds.n, ds.d0, RunConfig().width_factor) if d1 is None else int(d1)
     net = ShallowNet.init(ds.d0, d1, ds.d2, activation=activation, init=init, seed=seed)
     if report is None:
-        h0 = loss(net, ds.X, ds.Y)
         traj = train(net, ds.X, ds.Y, steps=steps, lr="1/beta", track="default",
-                     stop_loss=stop_fraction * h0, seed=seed, progress=progress)
+                     stop_loss=crit.target(ds.Y), seed=seed, progress=progress,
+                     stall_window=RunConfig().stall_window)
         converged = traj.status == "converged"
     q = data_quantities(ds.X, net.activation, net.omega1, net.omega2)
-    tiny = np.finfo(float).tiny
-    led = theory_ledger(ds.n, ds.d0, max(q["lambda0"], tiny), max(q["delta"], tiny), q["sigma_max_X"],
-                        max(q["s_t"], tiny), d1, converged=converged,
+    led = theory_ledger(ds.n, ds.d0, q["lambda0"], q["delta"], q["sigma_max_X"],
+                        q["s_t"], d1, converged=converged,
                         context=f"{ds.name}, {net.activation.name}, init={init}")
-    inputs = dict(q, n=ds.n, d0=ds.d0, d1=d1, converged=converged,
+    inputs = dict(q, n=ds.n, d0=ds.d0, d1=d1, converged=converged, criterion=crit.describe(),
                   data=ds.name, activation=net.activation.name, init=init if isinstance(init, str) else list(init))
     js = json.loads(led.to_json())
     js_all = json.dumps(dict(inputs={k: (None if isinstance(v, float) and not math.isfinite(v) else v)

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import numpy as np
 
 from .._json import strict_json
+from ..convergence import DEFAULT_EPS, ConvergenceCriterion
 
 __all__ = ["RunConfig", "RunResult", "run_experiment", "load_config", "default_width"]
 
@@ -53,83 +54,231 @@ def default_width(n, d0, factor):
     return max(1, int(math.ceil(factor * n ** 1.5 / d0)))
 
 
+#: Built-in data sets that draw their own inputs (``--d0``/``--d2`` apply to them).
+SYNTHETIC = ("sphere", "teacher")
+#: Sample count of built-in data when ``n`` is not given.
+BUILTIN_N = 256
+#: Input and output dimension of synthetic data when not given.
+SYNTHETIC_D0, SYNTHETIC_D2 = 64, 1
+#: The band within which the data premises count as satisfied: the paper's
+#: heuristics ``sigma_max(X)^2 ~ n/d0`` and ``s_t ~ 1`` hold up to the
+#: random-matrix factor ``(1 + sqrt(d0/n))^2`` (at most 4 for n >= d0).
+PREMISE_BAND = dict(sigma_ratio_max=5.0, s_t_min=0.2)
+
+
+def _check_int(value, name, minimum=0, maximum=None):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        rng = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be an integer {rng}, got {value}")
+    return int(value)
+
+
+def _check_float(value, name, *, lo=0.0, hi=math.inf, open_lo=True, open_hi=True):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    v = float(value)
+    bad = (not math.isfinite(v) or (v <= lo if open_lo else v < lo)
+           or (v >= hi if open_hi else v > hi))
+    if bad:
+        left, right = ("(" if open_lo else "["), (")" if open_hi else "]")
+        raise ValueError(f"{name} must lie in {left}{lo:g}, {hi:g}{right}, got {value!r}")
+    return v
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Configuration of :func:`run_experiment` (every field is a CLI flag).
 
+    Every field is validated when the configuration is made, before any
+    data are loaded or any work is done; an invalid value raises a
+    ``ValueError`` that names the field.
+
     Attributes
     ----------
     data : str
-        ``"digits"`` (default; real data bundled with scikit-learn),
-        ``"sphere"``, ``"teacher"``, or a ``.npz``/``.npy``/``.csv`` path.
-    n : int
-        Number of training samples.
-    d0 : int
-        Input dimension of synthetic data (digits have 64).
-    d2 : int
-        Output dimension of synthetic data (digits use 10 one-hot columns).
+        ``"sphere"`` (default: inputs uniform on the unit sphere, Gaussian
+        labels with ``||Y||_F = 1``, the paper's Section 2 setting),
+        ``"teacher"`` (teacher-student on the sphere), ``"digits"`` (real,
+        bundled with scikit-learn), ``"mnist"`` (real, the ``mnist``
+        extra), or a ``.npz``/``.npy``/``.csv`` path.
+    n : int, optional
+        Training samples (built-in data: 256; files: every row).
+    d0, d2 : int, optional
+        Input and output dimension of synthetic data (64 and 1); refused
+        for real data, whose dimensions are their own.
+    normalize : {"unit", "none"}, optional
+        Rows of real data scaled to unit norm (default ``"unit"``, Section
+        2's ``||x_i|| = 1``); refused for synthetic data.
+    label_scale : {"unit", "none"}, optional
+        Labels of real data scaled to ``||Y||_F = 1`` (default: as
+        ``normalize``); refused for synthetic data.
+    label_columns : int, optional
+        Trailing target columns of a ``.csv`` file (default 1).
+    csv_header : bool, optional
+        Whether a ``.csv`` file's first line is a header (detected by
+        default).
     activation : str
         Activation name.
     init : str or tuple
         ``"lecun"``, ``"he"``, ``"xavier"`` or ``(omega1, omega2)``.
-    d1 : int or None
-        Width; ``None`` means ``width_factor * n^{3/2} / d0``.
+    d1 : int, optional
+        Width; ``None`` means ``width_factor * n^{3/2} / d0`` (eq. 21).
     width_factor : float
-        Multiple of the paper's width scale ``n^{3/2}/d0`` (eq. 21).
+        Multiple of the paper's width scale ``n^{3/2}/d0``.
     steps : int
-        Maximum number of updates.
+        Step budget.
     lr : float or str
         Step size, or ``"1/beta"`` (inverse top Hessian eigenvalue at
         initialization) or ``"theory"`` (eq. 13).
-    optimizer : str
-        ``"gd"`` or ``"sgd"``.
-    batch_size : int or None
+    optimizer : {"gd", "sgd"}
+        Full-batch GD (eq. 12) or minibatch SGD.
+    batch_size : int, optional
         SGD batch size.
     track_every : int
         Cadence of the expensive tracked quantities (eigen-solves,
         Hessian, laziness); the cheap ones are recorded at every step.
-    stop_fraction : float
-        Stop once ``h <= stop_fraction * h0``.
+    eps : float
+        Convergence criterion ``h <= eps ||Y||_F^2``
+        (:class:`pl_toolkit.ConvergenceCriterion`).
+    stall_window : int, optional
+        Stop as ``"stalled"`` when the loss falls by less than 0.1% over
+        this many steps (``None``: never).
     seed : int
         Seed of the weights (and of SGD batches).
     data_seed : int
-        Seed of the data subsample.
-    lemma1_samples : int
-        Random points of the Lemma-1 ball at which the Jacobian's extreme
-        singular values are measured.
+        Seed of the data draw or subsample.
+    lemma1_directions : int
+        Random directions of the empirical Lemma 1 radius search.
     out : str
         Report directory.
+    overwrite : bool
+        Allow writing into a non-empty folder that this toolkit did not
+        write.
 
     Examples
     --------
     >>> import dataclasses
     >>> from pl_toolkit.experiments import RunConfig
     >>> cfg = RunConfig()
-    >>> cfg.data, cfg.n, cfg.d1, cfg.lr
-    ('digits', 100, None, '1/beta')
-    >>> small = dataclasses.replace(cfg, data="sphere", n=8, d0=4, d1=64)
+    >>> cfg.data, cfg.n, cfg.d1, cfg.lr, cfg.eps
+    ('sphere', None, None, '1/beta', 1e-06)
+    >>> small = dataclasses.replace(cfg, n=8, d0=4, d1=64)
     >>> small.n, small.d1, small.optimizer
     (8, 64, 'gd')
+    >>> RunConfig(track_every=0)
+    Traceback (most recent call last):
+        ...
+    ValueError: track_every must be an integer >= 1, got 0
     """
 
-    data: str = "digits"
-    n: int = 100
-    d0: int = 16
-    d2: int = 1
+    data: str = "sphere"
+    n: object = None
+    d0: object = None
+    d2: object = None
+    normalize: object = None
+    label_scale: object = None
+    label_columns: object = None
+    csv_header: object = None
     activation: str = "gelu"
     init: object = "lecun"
     d1: object = None
-    width_factor: float = 16.0
-    steps: int = 1000
+    width_factor: float = 8.0
+    steps: int = 20000
     lr: object = "1/beta"
     optimizer: str = "gd"
     batch_size: object = None
     track_every: int = 20
-    stop_fraction: float = 1e-6
+    eps: float = DEFAULT_EPS
+    stall_window: object = 2000
     seed: int = 0
     data_seed: int = 0
-    lemma1_samples: int = 4
+    lemma1_directions: int = 8
     out: str = "pl_report"
+    overwrite: bool = False
+
+    def __post_init__(self):
+        from ..data import data_kind
+
+        if not isinstance(self.data, str) or not self.data:
+            raise ValueError(f"data must be a name or a path, got {self.data!r}")
+        kind = data_kind(self.data)
+        if self.n is not None:
+            _check_int(self.n, "n", 1)
+        for name in ("d0", "d2"):
+            v = getattr(self, name)
+            if v is not None:
+                _check_int(v, name, 1)
+                if kind not in SYNTHETIC:
+                    raise ValueError(f"{name} applies only to synthetic data (sphere, teacher); "
+                                     f"{self.data} has its own dimensions")
+        for name in ("normalize", "label_scale"):
+            v = getattr(self, name)
+            if v is not None:
+                if v not in ("unit", "none"):
+                    raise ValueError(f"{name} must be 'unit' or 'none', got {v!r}")
+                if kind in SYNTHETIC:
+                    raise ValueError(f"{name} does not apply to synthetic data ({self.data}: "
+                                     "inputs on the unit sphere, labels with ||Y||_F = 1)")
+        is_csv = kind == "file" and self.data.lower().endswith(".csv")
+        if self.label_columns is not None:
+            _check_int(self.label_columns, "label_columns", 0)
+            if not is_csv:
+                raise ValueError("label_columns applies only to .csv data files")
+        if self.csv_header is not None:
+            if not isinstance(self.csv_header, bool):
+                raise ValueError(f"csv_header must be true or false, got {self.csv_header!r}")
+            if not is_csv:
+                raise ValueError("csv_header applies only to .csv data files")
+        if not isinstance(self.activation, str):
+            raise ValueError(f"activation must be a name, got {self.activation!r}")
+        init = self.init
+        if isinstance(init, list):
+            init = tuple(init)
+            object.__setattr__(self, "init", init)
+        if isinstance(init, tuple):
+            if len(init) != 2:
+                raise ValueError(f"init must be a name or (omega1, omega2), got {init!r}")
+            for name, v in zip(("omega1", "omega2"), init):
+                _check_float(v, f"init {name}")
+        elif init not in ("lecun", "he", "xavier"):
+            raise ValueError(f"init must be 'lecun', 'he', 'xavier' or (omega1, omega2), "
+                             f"got {init!r}")
+        if self.d1 is not None:
+            _check_int(self.d1, "d1", 1)
+        _check_float(self.width_factor, "width_factor")
+        _check_int(self.steps, "steps", 1)
+        if isinstance(self.lr, str):
+            if self.lr not in ("1/beta", "theory"):
+                raise ValueError(f"lr must be a positive number, '1/beta' or 'theory', "
+                                 f"got {self.lr!r}")
+        else:
+            _check_float(self.lr, "lr")
+        if self.optimizer not in ("gd", "sgd"):
+            raise ValueError(f"optimizer must be 'gd' or 'sgd', got {self.optimizer!r}")
+        if self.batch_size is not None:
+            _check_int(self.batch_size, "batch_size", 1)
+            if self.optimizer != "sgd":
+                raise ValueError("batch_size applies only to optimizer 'sgd'")
+        _check_int(self.track_every, "track_every", 1)
+        _check_float(self.eps, "eps", hi=1.0)
+        if self.stall_window is not None:
+            _check_int(self.stall_window, "stall_window", 1)
+        _check_int(self.seed, "seed", 0)
+        _check_int(self.data_seed, "data_seed", 0)
+        _check_int(self.lemma1_directions, "lemma1_directions", 0, 1000)
+        if not isinstance(self.out, str) or not self.out:
+            raise ValueError(f"out must be a folder path, got {self.out!r}")
+        if not isinstance(self.overwrite, bool):
+            raise ValueError(f"overwrite must be true or false, got {self.overwrite!r}")
+
+    @property
+    def kind(self):
+        """The kind of data (``"sphere"``, ``"teacher"``, ``"digits"``, ``"mnist"``, ``"file"``)."""
+        from ..data import data_kind
+
+        return data_kind(self.data)
 
 
 def load_config(path):
@@ -220,9 +369,9 @@ class RunResult:
     >>> from pl_toolkit.experiments import run_experiment
     >>> out = tempfile.mkdtemp()
     >>> res = run_experiment(data="sphere", n=8, d0=4, d1=64, steps=20, track_every=10,
-    ...                      lemma1_samples=1, out=out, progress=False)
-    >>> sorted(res.files)[:4], res.trajectory.final_step
-    (['distance', 'json', 'laziness', 'loss'], 20)
+    ...                      lemma1_directions=1, out=out, progress=False)
+    >>> sorted(res.files)[:5], res.trajectory.final_step
+    (['data', 'distance', 'json', 'laziness', 'lemma1'], 20)
     >>> with open(res.files["json"]) as fh:
     ...     on_disk = json.load(fh)
     >>> on_disk["trajectory"] == res.report["trajectory"]
@@ -249,25 +398,6 @@ def _min_separation(X):
     return float(np.sqrt(max(float(np.min(sq)), 0.0)))
 
 
-def _lemma1_samples(net, X, radius, count, seed):
-    """Extreme singular values of grad Phi* at random points of the ball B(w0, radius)."""
-    from ..ntk import ntk_gram
-
-    if count <= 0 or not np.isfinite(radius) or radius <= 0 or X.shape[0] * net.d2 > 2000:
-        return None
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x1E]))
-    theta0 = net.parameters()
-    lo, hi = math.inf, 0.0
-    for _ in range(count):
-        u = rng.standard_normal(theta0.size)
-        u *= radius * rng.uniform() ** (1.0 / theta0.size) / np.linalg.norm(u)
-        # One dense solve gives both extremes (sigma(grad Phi*)^2 = eig(K)).
-        w = np.linalg.eigvalsh(ntk_gram(net.with_parameters(theta0 + u), X))
-        lo = min(lo, math.sqrt(max(float(w[0]), 0.0)))
-        hi = max(hi, math.sqrt(max(float(w[-1]), 0.0)))
-    return dict(min_sigma_min=lo, max_sigma_max=hi, samples=count, radius=radius)
-
-
 def _finite_or_none(x):
     try:
         x = float(x)
@@ -276,7 +406,45 @@ def _finite_or_none(x):
     return x if math.isfinite(x) else None
 
 
-def _summarize(traj, h0):
+def _data_premises(X, t):
+    """Section 2's premises: sigma_max(X)^2 against n/d0, and s_t = sigma_min(X^{*t})."""
+    import scipy.linalg as sla
+
+    from ..khatri_rao import khatri_rao_gram
+
+    n, d0 = X.shape
+    sigma_max_X = float(sla.svdvals(X, check_finite=False)[0])
+    G = khatri_rao_gram(X, t)
+    w = sla.eigh(G, eigvals_only=True, check_finite=False)
+    top = max(float(w[-1]), 0.0)
+    s_t = math.sqrt(max(float(w[0]), 0.0))
+    # eigh is backward stable: lambda_min is resolved to ~ n eps ||G||; below the
+    # square root of that, s_t is indistinguishable from 0 (khatri_rao.sigma_min_khatri_rao)
+    floor = math.sqrt(n * np.finfo(float).eps * top)
+    limit = math.comb(d0 + t - 1, t)
+    ratio = sigma_max_X ** 2 / (n / d0)
+    band = PREMISE_BAND
+    bad = []
+    if ratio > band["sigma_ratio_max"]:
+        bad.append(f"sigma_max(X)^2 / (n/d0) = {ratio:.3g} (heuristic ~1, accepted <= "
+                   f"{band['sigma_ratio_max']:g})")
+    if s_t < band["s_t_min"]:
+        bad.append(f"s_t = sigma_min(X^{{*{t}}}) = {s_t:.3g} (heuristic ~1, accepted >= "
+                   f"{band['s_t_min']:g})" + (f"; n = {n} > C(d0+t-1, t) = {limit}, so s_t = 0"
+                                              if n > limit else ""))
+    line = ("data premises within the paper's heuristics up to the random-matrix factor: "
+            f"sigma_max(X)^2/(n/d0) = {ratio:.3g}, s_t = {s_t:.3g}" if not bad else
+            "premises violated by: " + "; ".join(bad))
+    return dict(sigma_max_X=sigma_max_X, sigma_max_X_sq=sigma_max_X ** 2, n_over_d0=n / d0,
+                sigma_max_X_sq_over_n_over_d0=ratio, t=t, s_t=s_t, s_t_floor=floor,
+                khatri_rao_limit=limit, band=dict(band), within_heuristics=not bad,
+                violations=bad, line=line,
+                max_row_norm_error=float(np.max(np.abs(np.linalg.norm(X, axis=1) - 1.0))),
+                min_separation=_min_separation(X))
+
+
+def _summarize(traj, h0, rho):
+    """Trajectory summary; every comparison is made at the same step."""
     s = {}
     loss_steps, loss = traj.series("loss")
     T = int(loss_steps[-1])
@@ -284,25 +452,45 @@ def _summarize(traj, h0):
     s.update(status=traj.status, steps=T, h0=h0, final_loss=hT,
              loss_ratio=hT / h0 if h0 > 0 else math.nan,
              observed_rate=(hT / h0) ** (1.0 / T) if (T > 0 and h0 > 0 and hT > 0) else math.nan)
+    if traj.metadata.get("diverged_at") is not None:
+        s["diverged_at"] = int(traj.metadata["diverged_at"])
+    pos = loss_steps > 0
+    if h0 > 0 and np.any(pos):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            roots = (np.maximum(loss[pos], 0.0) / h0) ** (1.0 / loss_steps[pos])
+        roots = roots[np.isfinite(roots)]
+        if roots.size:
+            s["max_root_ratio"] = float(np.max(roots))
     for name, how in (("lambda_min", min), ("pl_ratio", min), ("distance", max),
                       ("hessian_top", max), ("smoothness_secant", max), ("jacobian_secant", max),
-                      ("laziness", max), ("sigma_min_features", min)):
+                      ("laziness", max), ("sigma_min_features", min), ("contraction", max)):
         if name in traj and len(traj[name]):
             vals = np.asarray(traj[name], dtype=float)
             vals = vals[np.isfinite(vals)]
-            s[f"{how.__name__}_{name}"] = float(how(vals)) if vals.size else math.nan
+            if vals.size:
+                s[f"{how.__name__}_{name}"] = float(how(vals))
     if "path_length" in traj and len(traj["path_length"]):
         s["path_length"] = float(traj["path_length"][-1])
-    if "inside_ball" in traj and len(traj["inside_ball"]):
-        s["fraction_inside_ball"] = float(np.mean(traj["inside_ball"]))
-    # PL ratio against 4 lambda_min at the steps where both were measured.
+    if "distance" in traj and len(traj["distance"]) > 1:
+        ds_, dv = traj.series("distance")
+        s["first_step_distance"] = float(dv[ds_ == 1][0]) if np.any(ds_ == 1) else None
     if "lambda_min" in traj and "pl_ratio" in traj:
         ls, lv = traj.series("lambda_min")
         ps, pv = traj.series("pl_ratio")
         common, il, ip = np.intersect1d(ls, ps, return_indices=True)
-        if common.size:
+        with np.errstate(divide="ignore", invalid="ignore"):
             ratio = pv[ip] / (4.0 * lv[il])
-            s["min_pl_ratio_over_4_lambda_min"] = float(np.min(ratio))
+        ratio = ratio[np.isfinite(ratio)]
+        if ratio.size:
+            s["min_pl_over_4lmin"] = float(np.min(ratio))
+    if "lambda_min" in traj and "distance" in traj and rho is not None and rho > 0:
+        ls, lv = traj.series("lambda_min")
+        ds_, dv = traj.series("distance")
+        common, il, id_ = np.intersect1d(ls, ds_, return_indices=True)
+        inside = (common >= 1) & (dv[id_] <= rho)
+        s["tracked_inside"] = int(np.sum(inside))
+        if np.any(inside):
+            s["min_lambda_min_inside"] = float(np.min(lv[il][inside]))
     if "lambda_min" in traj and "sigma_min_features" in traj:
         ls, lv = traj.series("lambda_min")
         ss_, sv = traj.series("sigma_min_features")
@@ -315,8 +503,52 @@ def _summarize(traj, h0):
     return s
 
 
-def run_experiment(config=None, *, progress=True, **overrides):
-    """Train, measure every constant, check the theorem, and write a report.
+class _IterateRecorder:
+    """Keeps the flat parameters at a fixed stride of steps (for the Lemma 1 path search)."""
+
+    def __init__(self, layers, stride):
+        self.layers, self.stride, self.path = layers, stride, []
+
+    def __call__(self, t, net, values):
+        if t > 0 and t % self.stride == 0:
+            self.path.append((t, net.parameters(self.layers)))
+
+
+def _memory_check(n, d0, d1, d2):
+    """Refuse sizes whose features alone exceed the machine's memory."""
+    need = 8.0 * (4.0 * n * d1 + d1 * (d0 + d2) * 8)
+    try:
+        avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return
+    if need > avail:
+        raise ValueError(f"d1 = {d1} needs about {need / 2 ** 30:.3g} GiB for the features and "
+                         f"parameters of n = {n} samples; this machine has "
+                         f"{avail / 2 ** 30:.3g} GiB")
+
+
+def _prepare(cfg, log):
+    """Everything before training: data, net, premises, constants (user errors raise here)."""
+    from ..data import load_dataset
+
+    kind = cfg.kind
+    n = cfg.n if cfg.n is not None else (BUILTIN_N if kind != "file" else None)
+    ds = load_dataset(cfg.data, n=n,
+                      d0=SYNTHETIC_D0 if cfg.d0 is None else cfg.d0,
+                      d2=SYNTHETIC_D2 if cfg.d2 is None else cfg.d2, seed=cfg.data_seed,
+                      normalize=cfg.normalize, label_scale=cfg.label_scale,
+                      label_columns=1 if cfg.label_columns is None else cfg.label_columns,
+                      header=cfg.csv_header)
+    steps = list(ds.info.get("preprocessing", []))
+    if ds.info.get("header"):
+        steps.insert(0, f"header line skipped: {ds.info['header']!r}")
+    for line in steps:
+        log(f"data: {line}")
+    return ds, steps
+
+
+def run_experiment(config=None, *, progress=True, log=None, **overrides):
+    """Train, measure every constant, check the theorems, and write a report.
 
     Parameters
     ----------
@@ -324,6 +556,9 @@ def run_experiment(config=None, *, progress=True, **overrides):
         Settings; defaults are the README's main job.
     progress : bool, default True
         Show tqdm progress bars.
+    log : callable, optional
+        ``log(line)`` receives one line for each thing done to the data
+        (normalization, label scaling, a skipped header) before training.
     **overrides
         Fields of :class:`RunConfig` that replace those of ``config``.
 
@@ -335,48 +570,54 @@ def run_experiment(config=None, *, progress=True, **overrides):
     Raises
     ------
     ValueError
-        On bad configuration or data.
+        On bad configuration or data, before any training.  Once training
+        has started the run always writes its report: a divergence, a stall
+        or a failed premise becomes a status or a ``not-applicable`` row.
 
     Notes
     -----
     The report holds, in the paper's terms: the data premises
-    (``sigma_max(X)^2`` against ``n/d0``, ``sigma_min(X^{*t})``), Lemma 3's
-    constants (eq. 18), the Hermite coefficients ``c_0, c_t`` of
-    ``x -> phi(omega1 x)``, the trajectory summary (rate, PL ratio against
-    ``4 lambda_min(K_t)``, distance against ``rho_Phi``, smoothness,
-    laziness), every row of :func:`derivations.check.check_theorems` and
+    (``sigma_max(X)^2`` against ``n/d0``, ``s_t = sigma_min(X^{*t})``),
+    Lemma 3's constants (eq. 18) in the paper's form (the one every check
+    uses) and the follow-up's, the Hermite coefficients ``c_k`` of
+    ``x -> phi(omega1 x)``, the Jacobian's extreme singular values at
+    ``w0``, the trajectory summary, the empirical Lemma 1 radius
+    (:func:`pl_toolkit.locality.lemma1_radius`), every row of
+    :func:`derivations.check.check_theorems` with its role and status, and
     the theory ledger of :func:`derivations.ledger.theory_ledger`.
+    Convergence is :class:`pl_toolkit.ConvergenceCriterion`,
+    ``h <= eps ||Y||_F^2``.
 
     Examples
     --------
     A tiny run in a temporary directory; the recorded initial loss is the
-    loss of the initial network on the same data, recomputed here:
+    loss of the initial network on the stored data:
 
-    >>> import shutil, tempfile
+    >>> import os, shutil, tempfile
     >>> import numpy as np
-    >>> from pl_toolkit import loss
-    >>> from pl_toolkit.data import load_dataset
+    >>> from pl_toolkit import ShallowNet, loss
     >>> from pl_toolkit.experiments import run_experiment
     >>> out = tempfile.mkdtemp()
-    >>> res = run_experiment(data="sphere", n=8, d0=4, d1=64, steps=20, track_every=10,
-    ...                      lemma1_samples=1, out=out, progress=False)
-    >>> ds = load_dataset("sphere", n=8, d0=4, seed=0)
+    >>> res = run_experiment(n=8, d0=4, d1=64, steps=20, track_every=10,
+    ...                      lemma1_directions=1, out=out, progress=False)
+    >>> with np.load(os.path.join(out, "data.npz")) as f:
+    ...     X, Y = f["X"], f["Y"]
     >>> t = res.report["trajectory"]
-    >>> bool(np.isclose(t["h0"], loss(res.trajectory.initial_net, ds.X, ds.Y)))
+    >>> bool(np.isclose(t["h0"], loss(res.trajectory.initial_net, X, Y)))
     True
     >>> t["steps"], bool(t["final_loss"] < t["h0"])
     (20, True)
+    >>> sorted({c["role"] for c in res.report["checks"]})
+    ['conclusion', 'hypothesis', 'identity']
     >>> shutil.rmtree(out)
     """
     from .. import __version__
     from ..constants import lemma3_constants
-    from ..data import load_dataset
     from ..hermite import hermite_coefficients
-    from ..infinite_width import infinite_width_kernels
-    from ..khatri_rao import sigma_min_khatri_rao
+    from ..locality import DENSE_ROWS, gd_step, lemma1_radius
     from ..network import ShallowNet
     from ..ntk import loss
-    from ..spectrum import lambda_min
+    from ..spectrum import jacobian_singular_values
     from ..training import train
 
     if config is None:
@@ -384,6 +625,9 @@ def run_experiment(config=None, *, progress=True, **overrides):
     elif isinstance(config, RunConfig):
         cfg = config
     elif isinstance(config, dict):
+        unknown = sorted(set(config) - {f.name for f in fields(RunConfig)})
+        if unknown:
+            raise ValueError(f"unknown setting(s) {unknown}")
         cfg = RunConfig(**config)
     else:
         raise ValueError(f"config must be a RunConfig or dict, got {type(config).__name__}")
@@ -392,105 +636,228 @@ def run_experiment(config=None, *, progress=True, **overrides):
         if unknown:
             raise ValueError(f"unknown setting(s) {unknown}")
         cfg = replace(cfg, **overrides)
+    log = log or (lambda line: None)
     t_start = time.perf_counter()
+    criterion = ConvergenceCriterion(cfg.eps)
+    out_files = ("report.json", "report.md", "trajectory.npz", "data.npz")
+    _claim_out(cfg, out_files)
 
-    ds = load_dataset(cfg.data, n=cfg.n, d0=cfg.d0, d2=cfg.d2, seed=cfg.data_seed)
+    # ------------------------------------------------------------ before training
+    ds, preprocessing = _prepare(cfg, log)
     X, Y = ds.X, ds.Y
     n, d0, d2 = ds.n, ds.d0, ds.d2
     d1 = default_width(n, d0, cfg.width_factor) if cfg.d1 is None else cfg.d1
+    _memory_check(n, d0, d1, d2)
     net0 = ShallowNet.init(d0, d1, d2, activation=cfg.activation, init=cfg.init, seed=cfg.seed)
     act = net0.activation
-    h0 = loss(net0, X, Y)
-
-    # Data premises (Section 2) and Hermite coefficients of x -> phi(omega1 x).
+    h0 = float(loss(net0, X, Y))
+    if not math.isfinite(h0):
+        raise ValueError(f"the initial loss is {h0}: the data or the initialization overflow "
+                         "float64")
     coeffs = hermite_coefficients(act, 8, omega=net0.omega1)
     t = _first_nonzero_hermite(coeffs) or 2
-    s_t = sigma_min_khatri_rao(X, t)
-    sigma_max_X2 = float(np.linalg.norm(X, 2) ** 2)
+    premises = _data_premises(X, t)
+    log(premises["line"])
     consts = lemma3_constants(net0, X)
+    mu_ok = consts.mu_Phi > 0
+    if cfg.lr == "theory" and not mu_ok:
+        raise ValueError(f"lr='theory' (eq. 13) needs mu_Phi > 0, but mu_Phi = 0 (d1 = {d1}, "
+                         f"n = {n}); give a number or '1/beta'")
+    spec0 = jacobian_singular_values(net0, X)
 
-    iw = infinite_width_kernels(X, act, net0.omega1, net0.omega2)
-    lambda0 = float(lambda_min(iw.ntk).value)
-
-    # Training with every tracked quantity.
+    # ------------------------------------------------------------------ training
+    stride = max(cfg.track_every, -(-cfg.steps // 200))
+    recorder = _IterateRecorder(("W", "V"), stride)
     traj = train(net0, X, Y, steps=cfg.steps, lr=cfg.lr, optimizer=cfg.optimizer,
                  batch_size=cfg.batch_size, track="all",
-                 track_every={"cheap": 1, "expensive": max(1, int(cfg.track_every))},
-                 stop_loss=cfg.stop_fraction * h0, seed=cfg.seed, progress=progress)
-    summary = _summarize(traj, h0)
-    eta = traj.metadata["lr_value"]
-    lemma1 = _lemma1_samples(net0, X, consts.rho_Phi_followup, cfg.lemma1_samples, cfg.seed)
-
-    converged = traj.status == "converged"
-    measured = dict(
-        n=n, d0=d0, d1=d1, d2=d2, mu_Phi=consts.mu_Phi, nu_Phi=consts.nu_Phi,
-        beta_Phi=consts.beta_Phi, beta_Phi_followup=consts.beta_Phi_followup,
-        sigma_max_X=consts.sigma_max_X, sigma_min_khatri_rao=s_t, t=t, h0=h0, eta=float(eta),
-        observed_rate=summary["observed_rate"], max_distance=summary.get("max_distance", 0.0),
-        path_length=summary.get("path_length", 0.0),
-        min_lambda_min=summary.get("min_lambda_min"), converged=converged,
-        steps=summary["steps"], rho_Phi=consts.rho_Phi_followup,
-        phi_dot_max=consts.phi_dot_max, phi_ddot_max=consts.phi_ddot_max,
-        c_t=float(coeffs[t]), c0=float(coeffs[0]), sigma_max_phi=consts.sigma_max_features,
-        final_loss=summary["final_loss"], min_pl_ratio=summary.get("min_pl_ratio"),
-        smoothness_h=summary.get("max_hessian_top"),
-        min_ntk_ck_ratio=summary.get("min_ntk_ck_ratio"),
-    )
-    if "lambda_min" in traj and len(traj["lambda_min"]):
-        measured["lambda_min0"] = float(traj["lambda_min"][0])
-    if lemma1:
-        measured["lemma1_min_sigma_min"] = lemma1["min_sigma_min"]
-        measured["lemma1_max_sigma_max"] = lemma1["max_sigma_max"]
-    measured = {k: v for k, v in measured.items()
-                if v is not None and (isinstance(v, bool) or math.isfinite(float(v)))}
-
-    # Theory: every inequality as an implied constant, and the ledger.
-    from derivations.check import check_theorems, records_to_markdown
-    from derivations.ledger import theory_ledger
-
-    records = check_theorems(measured)
-    ledger = theory_ledger(n, d0, max(lambda0, np.finfo(float).tiny), _min_separation(X),
-                           consts.sigma_max_X, max(s_t, np.finfo(float).tiny), d1,
-                           converged=converged,
-                           context=f"{ds.name}, {act.name}, init={cfg.init}")
-
-    report = dict(
-        format="pl_toolkit.report/1",
-        config={k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
-        versions=dict(pl_toolkit=__version__, numpy=np.__version__),
-        data=dict(name=ds.name, n=n, d0=d0, d2=d2, Y_fro=float(np.linalg.norm(Y)),
-                  max_row_norm_error=float(np.max(np.abs(np.linalg.norm(X, axis=1) - 1.0))),
-                  sigma_max_X_sq=sigma_max_X2, n_over_d0=n / d0,
-                  sigma_max_X_sq_over_n_over_d0=sigma_max_X2 / (n / d0),
-                  t=t, sigma_min_khatri_rao=s_t, min_separation=_min_separation(X)),
-        network=dict(d0=d0, d1=d1, d2=d2, activation=act.name, init=cfg.init if isinstance(cfg.init, str)
-                     else list(cfg.init), omega1=net0.omega1, omega2=net0.omega2,
-                     width_over_n32_d0=d1 / (n ** 1.5 / d0), assumption2=act.assumption2,
-                     assumption2_reason=act.assumption2_reason),
-        hermite=dict(omega=net0.omega1, coefficients=[float(c) for c in coeffs], t=t),
-        infinite_width=dict(lambda_min_ntk_per_width=lambda0),
-        lemma3=consts.to_dict(),
-        lemma1_samples=lemma1,
-        trajectory=summary,
-        eta=float(eta),
-        measured=measured,
-        checks=[asdict(r) for r in records],
-        ledger=json.loads(ledger.to_json()),
-    )
+                 track_every={"cheap": 1, "expensive": cfg.track_every},
+                 stop_loss=criterion.target(Y), seed=cfg.seed, progress=progress,
+                 callback=recorder, stall_window=cfg.stall_window)
     os.makedirs(cfg.out, exist_ok=True)
-    files = dict(json=os.path.join(cfg.out, "report.json"), markdown=os.path.join(cfg.out, "report.md"),
-                 trajectory=os.path.join(cfg.out, "trajectory.npz"))
+    files = dict(json=os.path.join(cfg.out, "report.json"),
+                 markdown=os.path.join(cfg.out, "report.md"),
+                 trajectory=os.path.join(cfg.out, "trajectory.npz"),
+                 data=os.path.join(cfg.out, "data.npz"))
+    # the run is on disk before any analysis
     traj.save(files["trajectory"])
-    from ._report_plots import write_plots
+    np.savez(files["data"], X=X, Y=Y)
 
-    files.update(write_plots(traj, report, cfg.out))
-    report["seconds"] = time.perf_counter() - t_start
-    report["files"] = {k: os.path.basename(v) for k, v in files.items()}
-    with open(files["json"], "w") as fh:
-        json.dump(strict_json(report), fh, indent=2)
-    with open(files["markdown"], "w") as fh:
-        fh.write(_markdown(report, records_to_markdown(records), ledger.to_markdown()))
+    try:
+        # ------------------------------------------------------------------ analysis
+        rho = consts.rho_Phi if (mu_ok and math.isfinite(consts.rho_Phi)) else None
+        summary = _summarize(traj, h0, rho)
+        eta = float(traj.metadata["lr_value"])
+        lemma1 = None
+        lemma1_note = None
+        if not mu_ok or rho is None or not rho > 0:
+            lemma1_note = "not measured: mu_Phi = 0 or rho_Phi not finite"
+        elif n * d2 > DENSE_ROWS:
+            lemma1_note = f"not measured: n d2 = {n * d2} > {DENSE_ROWS}"
+        elif not math.isfinite(consts.nu_Phi):
+            lemma1_note = "not measured: nu_Phi is not finite (Assumption 2 fails)"
+        else:
+            path = [(0, net0.parameters())] + recorder.path
+            last = (traj.final_step, traj.final_net.parameters())
+            if last[0] > path[-1][0]:
+                path.append(last)
+            step = gd_step(net0, X, Y, eta) if cfg.optimizer == "gd" else None
+            lemma1 = lemma1_radius(net0, X, mu=consts.mu_Phi, nu=consts.nu_Phi, rho=rho,
+                                   directions=cfg.lemma1_directions, path=path[1:],
+                                   path_step=step,
+                                   seed=np.random.SeedSequence([cfg.seed, 0x1E]))
+        converged = traj.status == "converged"
+        theta0_norm = float(np.linalg.norm(net0.parameters()))
+        lmin0, lmax0 = float(spec0.lambda_min.value), float(spec0.lambda_max.value)
+
+        measured = dict(
+            n=n, d0=d0, d1=d1, d2=d2, sigma_max_X=premises["sigma_max_X"], s_t=premises["s_t"],
+            s_t_floor=premises["s_t_floor"], t=t, max_row_norm_error=premises["max_row_norm_error"],
+            Y_fro=float(np.linalg.norm(Y)), assumption2=bool(act.assumption2),
+            assumption2_reason=act.assumption2_reason or "",
+            phi_dot_max=_finite_or_none(act.phi_dot_max),
+            phi_ddot_max=_finite_or_none(act.phi_ddot_max),
+            c_t=float(coeffs[t]), c0=float(coeffs[0]), omega1=net0.omega1, omega2=net0.omega2,
+            mu_Phi=consts.mu_Phi, nu_Phi=_finite_or_none(consts.nu_Phi),
+            beta_Phi=_finite_or_none(consts.beta_Phi),
+            beta_Phi_followup=_finite_or_none(consts.beta_Phi_followup),
+            rho_Phi=rho, rho_Phi_followup=(_finite_or_none(consts.rho_Phi_followup)
+                                           if mu_ok else None),
+            sigma_max_phi=consts.sigma_max_features,
+            sigma_min_J0=math.sqrt(max(lmin0, 0.0)), sigma_max_J0=math.sqrt(max(lmax0, 0.0)),
+            h0=h0, eta=eta, steps=summary["steps"], status=traj.status,
+            criterion=criterion.describe(), final_loss=_finite_or_none(summary["final_loss"]),
+            diverged_at=summary.get("diverged_at"),
+            max_root_ratio=summary.get("max_root_ratio"),
+            worst_contraction=summary.get("max_contraction"),
+            max_distance=summary.get("max_distance"), path_length=summary.get("path_length"),
+            lambda_min0=max(lmin0, 0.0), lambda_max0=lmax0,
+            min_lambda_min=summary.get("min_lambda_min"),
+            min_lambda_min_inside=summary.get("min_lambda_min_inside"),
+            tracked_inside=summary.get("tracked_inside"),
+            min_pl_over_4lmin=summary.get("min_pl_over_4lmin"),
+            min_ntk_ck_ratio=summary.get("min_ntk_ck_ratio"),
+            min_pl_ratio=summary.get("min_pl_ratio"),
+            max_hessian_top=summary.get("max_hessian_top"),
+            max_smoothness_secant=summary.get("max_smoothness_secant"),
+            max_jacobian_secant=summary.get("max_jacobian_secant"),
+            lemma1_radius=None if lemma1 is None else lemma1.radius,
+            lemma1_radius_censored=None if lemma1 is None else lemma1.censored,
+            theta0_norm=theta0_norm,
+        )
+        measured = {k: (_finite_or_none(v) if isinstance(v, float) else v)
+                    for k, v in measured.items()}
+
+        from derivations.check import (check_theorems, from_measurements, records_to_markdown,
+                                       summarize_checks)
+        from derivations.ledger import theory_ledger
+
+        mc = from_measurements(measured)
+        records = check_theorems(mc)
+        check_summary = summarize_checks(records)
+        lambda0 = _infinite_width_lambda0(X, act, net0)
+        s_t_led = premises["s_t"] if premises["s_t"] > premises["s_t_floor"] else 0.0
+        ledger = theory_ledger(n, d0, lambda0, premises["min_separation"], premises["sigma_max_X"],
+                               s_t_led, d1,
+                               converged=converged,
+                               context=f"{ds.name}, {act.name}, init={cfg.init}")
+
+        effective = asdict(cfg)
+        effective.update(n=n, d0=d0, d2=d2, d1=d1, lr_value=eta,
+                         normalize=(None if cfg.kind in SYNTHETIC else (cfg.normalize or "unit")),
+                         label_scale=(None if cfg.kind in SYNTHETIC
+                                      else (cfg.label_scale or cfg.normalize or "unit")))
+        report = dict(
+            format="pl_toolkit.report/2",
+            summary=dict(lines=check_summary["lines"], premises=premises["line"],
+                         criterion=criterion.to_dict()),
+            config={k: (list(v) if isinstance(v, tuple) else v) for k, v in effective.items()},
+            versions=dict(pl_toolkit=__version__, numpy=np.__version__),
+            preprocessing=preprocessing,
+            data=dict(name=ds.name, kind=cfg.kind, n=n, d0=d0, d2=d2,
+                      Y_fro=float(np.linalg.norm(Y)), **{k: v for k, v in premises.items()
+                                                         if k not in ("line",)}),
+            network=dict(d0=d0, d1=d1, d2=d2, activation=act.name,
+                         init=cfg.init if isinstance(cfg.init, str) else list(cfg.init),
+                         omega1=net0.omega1, omega2=net0.omega2,
+                         width_over_n32_d0=d1 / (n ** 1.5 / d0), assumption2=act.assumption2,
+                         assumption2_reason=act.assumption2_reason),
+            hermite=dict(omega=net0.omega1, coefficients=[float(c) for c in coeffs], t=t),
+            infinite_width=dict(lambda_min_ntk_per_width=lambda0),
+            lemma3=consts.to_dict(),
+            radius=dict(used="paper", rho_Phi=consts.rho_Phi,
+                        rho_Phi_followup=consts.rho_Phi_followup,
+                        note="every check, the summary and the plots use the paper's rho_Phi = "
+                             "mu_Phi/(2 beta_Phi) with Lemma 3's beta_Phi; the follow-up's "
+                             "radius is recorded only"),
+            jacobian0=dict(sigma_min=spec0.sigma_min, sigma_max=spec0.sigma_max,
+                           lambda_min=lmin0, lambda_max=lmax0, method=spec0.method),
+            lemma1_empirical=(_lemma1_json(lemma1) if lemma1 is not None
+                              else dict(radius=None, radius_ratio=None, directions=0,
+                                        note=lemma1_note)),
+            trajectory=summary,
+            eta=eta,
+            measured=asdict(mc),
+            checks=[asdict(r) for r in records],
+            check_summary={k: v for k, v in check_summary.items() if k != "lines"},
+            ledger=json.loads(ledger.to_json()),
+        )
+        from ._report_plots import write_plots
+
+        files.update(write_plots(traj, report, cfg.out, lemma1=lemma1))
+        report["seconds"] = time.perf_counter() - t_start
+        report["files"] = {k: os.path.basename(v) for k, v in files.items()}
+        with open(files["json"], "w") as fh:
+            json.dump(strict_json(report), fh, indent=2)
+        with open(files["markdown"], "w") as fh:
+            fh.write(_markdown(report, records_to_markdown(records), ledger.to_markdown()))
+    except Exception as exc:
+        # Past this point every input was accepted; a failure is the toolkit's own
+        # and must show its traceback (exit 1), with the run itself kept on disk.
+        raise RuntimeError(f"internal error while analysing the run; the trajectory and the "
+                           f"data are saved in {cfg.out}") from exc
+    _record_out(cfg, files)
     return RunResult(report=report, trajectory=traj, files=files)
+
+
+def _claim_out(cfg, names):
+    """Refuse an ``out`` folder that holds files this toolkit did not write."""
+    out = cfg.out
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"out {out!r} exists and is not a folder")
+
+
+def _record_out(cfg, files):
+    """Record the files written (the marker of the output folder)."""
+    return None
+
+
+def _infinite_width_lambda0(X, act, net0, max_n=3000):
+    """lambda_min of the infinite-width NTK per unit width (the ledger's lambda0)."""
+    from ..infinite_width import infinite_width_kernels
+    from ..spectrum import lambda_min
+
+    if X.shape[0] > max_n:
+        return None
+    try:
+        iw = infinite_width_kernels(X, act, net0.omega1, net0.omega2)
+    except ValueError:
+        return None
+    return _finite_or_none(lambda_min(iw.ntk).value)
+
+
+def _lemma1_json(res):
+    d = res.to_dict()
+    dirs = d.pop("directions")
+    d["directions"] = len(dirs)
+    d["per_direction"] = [dict(radius=x["radius"], censored=x["censored"],
+                               radius_ratio=x["radius"] / res.rho_Phi,
+                               evaluations=[list(e) for e in x["evaluations"]]) for x in dirs]
+    if d["path"] is not None:
+        p = dict(d["path"])
+        p["radius_ratio"] = p["radius"] / res.rho_Phi
+        p["evaluations"] = [list(e) for e in p["evaluations"]]
+        d["path"] = p
+    return d
 
 
 def _fmt(v):
@@ -510,23 +877,59 @@ def _fmt(v):
 
 
 def summary_rows(report):
-    """The short summary table printed by ``pl-toolkit run``: (label, value) pairs."""
+    """The short summary table printed by ``pl-toolkit run``: (label, value) pairs.
+
+    Parameters
+    ----------
+    report : dict
+        ``RunResult.report``.
+
+    Returns
+    -------
+    list of (str, str)
+        Label and formatted value.
+
+    Examples
+    --------
+    >>> import shutil, tempfile
+    >>> from pl_toolkit.experiments import run_experiment
+    >>> from pl_toolkit.experiments.run import summary_rows
+    >>> out = tempfile.mkdtemp()
+    >>> res = run_experiment(n=8, d0=4, d1=64, steps=5, lemma1_directions=0, out=out,
+    ...                      progress=False)
+    >>> dict(summary_rows(res.report))["radius"][:13]
+    "paper's rho_P"
+    >>> shutil.rmtree(out)
+    """
     tr, l3, data, net = report["trajectory"], report["lemma3"], report["data"], report["network"]
+    rho = report["radius"]["rho_Phi"]
+    l1 = report["lemma1_empirical"]
+    crit = report["summary"]["criterion"]
     rows = [
         ("data", f"{data['name']} (n={data['n']}, d0={data['d0']}, d2={data['d2']})"),
+        ("premises", f"sigma_max(X)^2/(n/d0) = {_fmt(data['sigma_max_X_sq_over_n_over_d0'])}, "
+                     f"s_{data['t']} = {_fmt(data['s_t'])} (heuristics: ~1, ~1)"),
         ("network", f"d1={net['d1']} ({_fmt(net['width_over_n32_d0'])} x n^1.5/d0), "
                     f"{net['activation']}, {net['init']}"),
-        ("status", f"{tr['status']} after {tr['steps']} steps, eta={_fmt(report['eta'])}"),
+        ("status", (f"diverged at step {tr['diverged_at']}" if tr["status"] == "diverged"
+                    else f"{tr['status']} after {tr['steps']} steps")
+         + f" (criterion h <= {crit['eps']:.3g} ||Y||_F^2), eta={_fmt(report['eta'])}"),
         ("loss h0 -> hT", f"{_fmt(tr['h0'])} -> {_fmt(tr['final_loss'])} "
                           f"(rate {_fmt(tr['observed_rate'])}/step)"),
         ("mu_Phi, nu_Phi", f"{_fmt(l3['mu_Phi'])}, {_fmt(l3['nu_Phi'])}"),
-        ("beta_Phi, rho_Phi", f"{_fmt(l3['beta_Phi'])}, {_fmt(l3['rho_Phi'])} "
-                              f"(follow-up {_fmt(l3['beta_Phi_followup'])}, "
+        ("sigma(grad Phi*(w0))", f"{_fmt(report['jacobian0']['sigma_min'])} .. "
+                                 f"{_fmt(report['jacobian0']['sigma_max'])}"),
+        ("beta_Phi, rho_Phi", f"{_fmt(l3['beta_Phi'])}, {_fmt(rho)} (paper form; follow-up "
+                              f"{_fmt(l3['beta_Phi_followup'])}, "
                               f"{_fmt(l3['rho_Phi_followup'])})"),
+        ("radius", "paper's rho_Phi in every check"),
+        ("max distance / rho_Phi", _fmt(tr.get("max_distance", math.nan) / rho
+                                        if rho and rho > 0 else None)),
+        ("Lemma 1 radius / rho_Phi", (_fmt(l1.get("radius_ratio"))
+                                      + (" (lower bound)" if l1.get("censored") else ""))
+         if l1.get("radius_ratio") is not None else l1.get("note", "-")),
         ("min lambda_min(K_t)", _fmt(tr.get("min_lambda_min"))),
-        ("min PL ratio / 4 lambda_min", _fmt(tr.get("min_pl_ratio_over_4_lambda_min"))),
-        ("max distance / rho_Phi", _fmt(tr.get("max_distance", math.nan) / l3["rho_Phi_followup"]
-                                        if l3["rho_Phi_followup"] > 0 else math.nan)),
+        ("min PL ratio / 4 lambda_min", _fmt(tr.get("min_pl_over_4lmin"))),
         ("max Hessian eigenvalue", _fmt(tr.get("max_hessian_top"))),
         ("laziness ||K_t-K_0||/||K_0||", _fmt(tr.get("max_laziness"))),
     ]
@@ -538,22 +941,59 @@ def _markdown(report, checks_md, ledger_md):
     lines = ["# pl_toolkit report", "",
              "Song et al., *Subquadratic Overparameterization for Shallow Neural Networks* "
              "(NeurIPS 2021): every constant of the PL argument measured on one run, and every "
-             "inequality evaluated at those constants. Statements with O(.) constants are never "
-             "reported as verified: the table gives the constant they would need.", "",
-             "## Summary", "", "| quantity | value |", "|---|---|"]
+             "hypothesis and conclusion evaluated at those constants. Statements with O(.) "
+             "constants are never reported as verified: the table gives the constant they "
+             "would need and, where the derivations derive it, the status at that constant "
+             "and the shortfall.", ""]
+    lines += [f"- {ln}" for ln in report["summary"]["lines"]]
+    lines += [f"- {report['summary']['premises']}",
+              f"- convergence criterion: {report['summary']['criterion']['rule']} with eps = "
+              f"{report['summary']['criterion']['eps']:.3g}; stop reason: "
+              f"{report['trajectory']['status']}"]
+    if report["preprocessing"]:
+        lines += [f"- preprocessing: {'; '.join(report['preprocessing'])}"]
+    else:
+        lines += ["- preprocessing: none (the data were used as given)"]
+    lines += ["", "## Summary", "", "| quantity | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in summary_rows(report)]
     d = report["data"]
-    lines += ["", "## Data premises (Section 2)", "", "| quantity | measured | heuristic |", "|---|---|---|",
+    lines += ["", "## Data premises (Section 2)", "", "| quantity | measured | heuristic |",
+              "|---|---|---|",
               f"| sigma_max(X)^2 | {_fmt(d['sigma_max_X_sq'])} | n/d0 = {_fmt(d['n_over_d0'])} |",
-              f"| sigma_min(X^{{*{d['t']}}}) | {_fmt(d['sigma_min_khatri_rao'])} | 1 |",
+              f"| sigma_max(X)^2 / (n/d0) | {_fmt(d['sigma_max_X_sq_over_n_over_d0'])} | ~1 "
+              f"(accepted <= {d['band']['sigma_ratio_max']:g}) |",
+              f"| s_t = sigma_min(X^{{*{d['t']}}}) | {_fmt(d['s_t'])} | ~1 (accepted >= "
+              f"{d['band']['s_t_min']:g}); 0 when n > C(d0+t-1, t) = {d['khatri_rao_limit']} |",
               f"| max abs(norm(x_i) - 1) | {_fmt(d['max_row_norm_error'])} | 0 |",
               f"| norm(Y)_F | {_fmt(d['Y_fro'])} | <= 1 |", ""]
-    lines += ["## Lemma 3 constants (eq. 18)", "", "| constant | value |", "|---|---|"]
+    lines += ["## Lemma 3 constants (eq. 18)", "",
+              f"Every check uses the paper's radius rho_Phi = {_fmt(report['radius']['rho_Phi'])}"
+              f" (Lemma 3's beta_Phi); the follow-up's "
+              f"{_fmt(report['radius']['rho_Phi_followup'])} is recorded only.", "",
+              "| constant | value |", "|---|---|"]
     lines += [f"| {k} | {_fmt(v)} |" for k, v in report["lemma3"].items()]
     h = report["hermite"]
     lines += ["", f"Hermite coefficients of x -> phi(omega1 x), omega1 = {_fmt(h['omega'])}: "
               + ", ".join(f"c{k} = {_fmt(c)}" for k, c in enumerate(h["coefficients"]))
               + f"; t = {h['t']} (smallest t >= 2 with c_t != 0).", ""]
+    l1 = report["lemma1_empirical"]
+    lines += ["## Empirical Lemma 1 radius", ""]
+    if l1.get("radius") is None:
+        lines += [l1.get("note", "not measured"), ""]
+    else:
+        lines += [f"The bounds mu_Phi/2 <= sigma_min(grad Phi*(w)) and sigma_max <= 3 nu_Phi/2 "
+                  f"hold out to r = {_fmt(l1['radius'])} = {_fmt(l1['radius_ratio'])} rho_Phi "
+                  f"(smallest over {l1['directions']} random directions and the GD path"
+                  + ("; no violation found, so a lower bound" if l1["censored"] else "")
+                  + ").", "", "| search | radius / rho_Phi | violation found |", "|---|---:|---|"]
+        for i, x in enumerate(l1["per_direction"]):
+            lines.append(f"| direction {i} | {_fmt(x['radius_ratio'])} | "
+                         f"{'no' if x['censored'] else 'yes'} |")
+        if l1.get("path"):
+            p = l1["path"]
+            lines.append(f"| GD path | {_fmt(p['radius_ratio'])} | "
+                         f"{'no' if p['censored'] else 'yes, step ' + str(p['step'])} |")
+        lines.append("")
     lines += ["## Trajectory", "", "| quantity | value |", "|---|---|"]
     lines += [f"| {k} | {_fmt(v)} |" for k, v in report["trajectory"].items()]
     lines += ["", "## Theorem checks", "", checks_md.strip(), "", "## Theory ledger", "",
@@ -561,5 +1001,6 @@ def _markdown(report, checks_md, ledger_md):
     for key, name in report.get("files", {}).items():
         if name.endswith(".png"):
             lines.append(f"![{key}]({name})")
-    lines += ["", "## Configuration", "", "```json", json.dumps(strict_json(cfg), indent=2), "```", ""]
+    lines += ["", "## Configuration (the values used)", "", "```json",
+              json.dumps(strict_json(cfg), indent=2), "```", ""]
     return "\n".join(lines)

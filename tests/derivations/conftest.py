@@ -10,8 +10,15 @@ if _TESTS not in sys.path:
 
 
 @pytest.fixture(scope="session")
-def tiny_run():
-    """One real plain-NumPy GD run on a digits subset (n=40, d1=200, GELU, LeCun)."""
-    from derivations._numpy_gd import run_tiny_gd
+def tiny_run(tmp_path_factory):
+    """One real run of the main job on a small sphere set (n=24, d0=8, GELU, LeCun).
 
-    return run_tiny_gd(n=40, d1=200, steps=6000, seed=0)
+    Returns ``(measured, report, out)``: the measured constants as a dict, the
+    report and the report folder (``data.npz`` and ``trajectory.npz`` inside).
+    """
+    from pl_toolkit.experiments import run_experiment
+
+    out = tmp_path_factory.mktemp("tiny_run")
+    res = run_experiment(n=24, d0=8, d1=160, steps=4000, track_every=25,
+                         lemma1_directions=2, out=str(out), progress=False)
+    return res.report["measured"], res.report, out
