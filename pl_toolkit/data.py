@@ -509,13 +509,15 @@ def load_file(path, *, n=None, normalize="unit", label_scale=None, label_columns
     header_line = None
     try:
         if ext == ".npz":
-            with np.load(path, allow_pickle=False) as f:
+            # our own handle, so that a corrupt archive is closed on the error path too
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
                 if "X" not in f:
                     raise ValueError(f"data file {path!r} has no array 'X' (found {sorted(f.files)})")
                 X = f["X"]
                 Y = f["Y"] if "Y" in f else None
         elif ext == ".npy":
-            X = np.load(path, allow_pickle=False)
+            with open(path, "rb") as fh:
+                X = np.load(fh, allow_pickle=False)
         elif ext == ".csv":
             A, header_line = _read_csv(path, header)
             if A.shape[1] <= label_columns:

@@ -800,6 +800,10 @@ class _Run:
         theta = self.theta0
         with np.errstate(all="ignore"):
             ev = self._full(net)
+        if not math.isfinite(ev.h) or not np.all(np.isfinite(ev.g)):
+            raise ValueError(f"the initial loss h(Theta_0) = {ev.h!r} (or its gradient) is not "
+                             "finite: net and X overflow float64 together; rescale X or the "
+                             "initialization")
         self.h0 = ev.h
         self.threshold = self.factor * ev.h if ev.h > 0 else math.inf
         self.setup(ev.h, math.sqrt(max(ev.h, 0.0)))
@@ -978,8 +982,8 @@ def train(net, X, Y, *, steps, lr, optimizer="gd", batch_size=None, layers=("W",
     ------
     ValueError
         On bad input (NaN or wrong shapes in ``X``/``Y``, ``steps <= 0``,
-        ``lr <= 0`` or an unknown string, an unknown ``track`` name, ...),
-        naming the argument.
+        ``lr <= 0`` or an unknown string, an unknown ``track`` name, a
+        non-finite initial loss, ...), naming the argument.
 
     Notes
     -----

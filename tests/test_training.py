@@ -476,3 +476,37 @@ def test_progress_bar_runs(rng, capsys):
     traj = train(net, X, Y, steps=3, lr=0.05, track=("loss",))
     assert traj.status == "max_steps"
     assert "train" in capsys.readouterr().err
+
+
+def test_stall_window_stops_a_run_that_no_longer_descends():
+    """A 2-unit net cannot fit 30 random labels: the loss plateaus and the run stalls."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    Y = rng.standard_normal((30, 1)) / 5
+    net = ShallowNet.init(3, 2, seed=0)
+    traj = train(net, X, Y, steps=50000, lr=0.05, stall_window=500, stall_rtol=1e-3,
+                 progress=False)
+    assert traj.status == "stalled"
+    t = traj.final_step
+    assert t % 500 == 0 and t < 50000
+    s, h = traj.series("loss")
+    assert h[s == t][0] > (1 - 1e-3) * h[s == t - 500][0]
+    # without a window the same run uses its whole budget
+    short = train(net, X, Y, steps=t + 10, lr=0.05, progress=False)
+    assert short.status == "max_steps"
+
+
+def test_stall_window_validation():
+    net = ShallowNet.init(2, 4, seed=0)
+    X, Y = np.eye(2), np.ones((2, 1))
+    with pytest.raises(ValueError, match="stall_window"):
+        train(net, X, Y, steps=5, lr=0.1, stall_window=0, progress=False)
+    with pytest.raises(ValueError, match="stall_rtol"):
+        train(net, X, Y, steps=5, lr=0.1, stall_window=2, stall_rtol=1.5, progress=False)
+
+
+def test_non_finite_initial_loss_is_refused():
+    net = ShallowNet(np.full((3, 2), 1e100), np.full((1, 3), 1e100), "identity")
+    with pytest.raises(ValueError, match="initial loss"):
+        train(net, np.eye(2), np.ones((2, 1)), steps=5, lr=0.1, progress=False)

@@ -288,7 +288,7 @@ def load_config(path):
     ----------
     path : str
         ``.toml`` or ``.json`` file whose keys are :class:`RunConfig`
-        fields (TOML needs Python >= 3.11).
+        fields (TOML through ``tomllib``, or ``tomli`` on Python 3.10).
 
     Returns
     -------
@@ -325,8 +325,8 @@ def load_config(path):
         elif ext == ".toml":
             try:
                 import tomllib
-            except ImportError:  # Python 3.10
-                raise ValueError("config: TOML needs Python >= 3.11; use a .json file") from None
+            except ImportError:  # Python 3.10: the same parser, installed as tomli
+                import tomli as tomllib
             with open(path, "rb") as fh:
                 data = tomllib.load(fh)
         else:
