@@ -664,12 +664,23 @@ def load_dataset(spec, *, n=None, d0=16, d2=1, seed=0, test_size=0, normalize=No
     if kind == "digits":
         return digits(n, seed=seed, test_size=test_size, normalize=norm, label_scale=label_scale)
     if kind == "mnist":
-        try:
-            from ._mnist import mnist
-        except ImportError as exc:  # the loader module itself is part of the package
-            raise ValueError(f"MNIST is not available: {exc}") from None
-        return mnist(n, seed=seed, test_size=test_size, normalize=norm,
-                     label_scale=label_scale)
+        from dataclasses import replace
+
+        from ._mnist import mnist
+
+        raw = mnist(n, seed=seed, test_size=test_size, normalize="none")
+        X, Y, steps = preprocess(raw.X, raw.Y, normalize=norm,
+                                 label_scale=norm if label_scale is None else label_scale)
+        extra = {}
+        if test_size:
+            Xt, Yt, _ = preprocess(raw.X_test, raw.Y_test, normalize=norm,
+                                   label_scale=norm if label_scale is None else label_scale)
+            extra = dict(X_test=Xt, Y_test=Yt)
+        info = dict(raw.info, preprocessing=steps, normalize=norm,
+                    unit_rows=_scaling(norm, "normalize"),
+                    labels_scaled=_scaling(norm if label_scale is None else label_scale,
+                                           "label_scale"))
+        return replace(raw, X=X, Y=Y, info=info, **extra)
     if kind == "sphere":
         if test_size:
             raise ValueError("test_size does not apply to sphere data")

