@@ -11,9 +11,14 @@ Prints, in order,
    GD was run, and whether it converged;
 3. the check of every hypothesis and conclusion on that run.
 
+After the derivation it prints the width condition with its true ``d0``
+dependence at LeCun and He initialization
+(:func:`derivations.width.width_conditions`).
+
 Options: ``--n``, ``--d1``, ``--steps``, ``--seed``, ``--json`` (emit the
-ledger and the checks as JSON instead of Markdown), ``--no-run`` (the
-derivation only).
+ledger and the checks as JSON instead of Markdown; the JSON always has a
+top-level ``width_conditions``), ``--no-run`` (the derivation only),
+``--width`` (the width conditions only).
 """
 
 import argparse
@@ -24,6 +29,7 @@ from .check import check_theorems, records_to_json, records_to_markdown
 from .ledger import theory_ledger
 from .shallow import eq21_derivation, parameter_count_exponent, width_exponents
 from .steps import format_steps
+from .width import format_width_conditions, width_conditions
 
 
 def main(argv=None):
@@ -46,11 +52,22 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-run", action="store_true")
+    ap.add_argument("--width", action="store_true",
+                    help="print only the width conditions (with --json: as JSON)")
     args = ap.parse_args(argv)
+
+    widths = width_conditions()
+    width_failed = sorted({name for e in widths.values() for name in e["derivation_failed_steps"]})
+    if args.width:
+        if args.json:
+            print(json.dumps({"width_conditions": widths}, indent=2))
+        else:
+            print(format_width_conditions(widths))
+        return 1 if width_failed else 0
 
     out = eq21_derivation()
     steps = out["steps"]
-    failed = [s.name for s in steps if s.verify() is False]
+    failed = [s.name for s in steps if s.verify() is False] + width_failed
     if not args.json:
         print("Derivation of (20) and (21) from Theorem 1's condition (9)")
         print("=" * 60)
@@ -61,7 +78,12 @@ def main(argv=None):
         print(f"width exponents: {width_exponents()}; parameter-count exponent of n: "
               f"{parameter_count_exponent()}")
         print()
+        print(format_width_conditions(widths))
+        print()
     if args.no_run:
+        if args.json:
+            print(json.dumps({"derivation_failed_steps": failed, "width_conditions": widths},
+                             indent=2))
         return 1 if failed else 0
 
     from ._numpy_gd import run_tiny_gd
@@ -79,7 +101,8 @@ def main(argv=None):
     if args.json:
         print(json.dumps({"derivation_failed_steps": failed,
                           "ledger": json.loads(ledger.to_json()),
-                          "checks": json.loads(records_to_json(records))}, indent=2))
+                          "checks": json.loads(records_to_json(records)),
+                          "width_conditions": widths}, indent=2))
     else:
         print("Theory ledger")
         print("=" * 60)
