@@ -37,8 +37,9 @@ Examples
 from functools import lru_cache
 
 import mpmath
-from sympy import (Integer, Poly, Rational, diff, erf, exp, expand, factorial, factorial2,
-                   hermite_prob, integrate, log, oo, pi, sqrt, symbols, tanh)
+from sympy import (Dummy, Integer, Poly, Rational, cancel, diff, erf, exp, expand, factorial,
+                   factorial2, hermite_prob, integrate, log, oo, pi, sqrt, symbols, tanh,
+                   together)
 
 from . import symbols as S
 from .steps import Step, is_zero
@@ -279,15 +280,36 @@ def parity_vanishing(phi, var=S.x):
     3
     >>> parity_vanishing(tanh_expr())["even_k_vanish"]
     True
+    >>> parity_vanishing(shifted_softplus_expr())["odd_k_vanish_from"]
+    3
     """
     odd = expand((phi - phi.subs(var, -var)) / 2)
     even = expand((phi + phi.subs(var, -var)) / 2)
-    res = {"odd_part": odd, "even_part": even, "even_k_vanish": is_zero(even),
+    res = {"odd_part": odd, "even_part": even, "even_k_vanish": _vanishes(even, var),
            "odd_k_vanish_from": None}
     if odd.is_polynomial(var):
         deg = Poly(odd, var).degree() if odd != 0 else -1
         res["odd_k_vanish_from"] = deg + 1 if deg % 2 == 0 else deg + 2
+        return res
+    # not visibly a polynomial (softplus: (log(1 + e^x) - log(1 + e^-x))/2 = x/2):
+    # degree <= D iff the (D + 1)-th derivative vanishes identically
+    for deg in range(6):
+        if _vanishes(diff(odd, var, deg + 1), var):
+            res["odd_k_vanish_from"] = deg + 1 if deg % 2 == 0 else deg + 2
+            break
     return res
+
+
+def _vanishes(expr, var):
+    """True if ``expr`` is identically 0: targeted normal form, exponentials as a rational
+    function of ``y = e^var`` when that removes ``var``."""
+    if is_zero(expr):
+        return True
+    y = Dummy("y", positive=True)
+    rational = expr.rewrite(exp).subs(exp(var), y)
+    if var in rational.free_symbols:
+        return False
+    return cancel(together(rational)) == 0
 
 
 def dual_kernel_polynomial(poly, var=S.x, rho=S.rho):

@@ -167,3 +167,19 @@ def test_lemma1_radius_value():
     rho = lemma1_radius(S.mu_Phi, S.beta_Phi)
     assert (rho - S.mu_Phi / (2 * S.beta_Phi)).expand() == 0
     assert rho.subs({S.mu_Phi: 3, S.beta_Phi: 4}) == Rational(3, 8)  # exact, no floats
+
+
+def test_derived_constants_of_lemma2_and_eq9():
+    from sympy import sqrt
+
+    from derivations.framework import eq9_constant, lemma2_bound, lemma2_constant
+
+    assert lemma2_constant() == 2 * sqrt(2)
+    assert eq9_constant() == Rational(1, 32)
+    # with C_9 = 1/32, an h0 on the boundary of (9) makes Lemma 2's flow length (constant
+    # 2 sqrt 2) equal Lemma 1's radius, numerically
+    for mu, nu, beta in ((0.3, 2.0, 5.0), (1e-2, 10.0, 0.7)):
+        h0 = (1 / 32) * 2 * mu**6 / (beta**2 * nu**2)
+        ell = make_function(lemma2_bound())(nu_Phi=nu, mu_Phi=mu, h0=h0, alpha_f=2.0,
+                                            C_L2=2 * np.sqrt(2))
+        np.testing.assert_allclose(ell, lemma1_radius(mu, beta), **tol("same_math"))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.special import ndtr
-from sympy import Integer, Rational, diff, pi, sqrt
+from sympy import Integer, Rational, diff, factorial, pi, sqrt
 
 from _tolerances import tol
 from derivations import symbols as S
@@ -141,3 +141,116 @@ def test_unknown_activation_name_raises():
 def test_polynomial_coefficient_small_cases():
     assert [hermite_coefficient_polynomial(S.x**3, kk) for kk in range(4)] == [0, 3, 0, 6]
     assert hermite_coefficient_polynomial(S.x**2, 2, omega=Integer(3)) == 18
+
+
+# ---------------------------------------------------- the small-omega1 expansion
+from derivations.hermite import (activation_expr, activation_mpmath,  # noqa: E402
+                                 gaussian_expectation_expansion, gelu_expansion_steps,
+                                 hermite_coefficient_mpmath, leading_order,
+                                 shifted_softplus_expr, small_omega_expansion,
+                                 variance_expansion)
+
+SMALL_OMEGAS = (Rational(1, 8), Rational(1, 16), Rational(1, 32))
+EXPANSION_CASES = [("gelu", 0), ("gelu", 2)] + [
+    pytest.param(name, kk, marks=pytest.mark.slow)
+    for name, kk in (("gelu", 4), ("shifted_softplus", 0), ("shifted_softplus", 2),
+                     ("tanh", 1), ("tanh", 3))]
+
+
+def _mp_rational(r):
+    return mpmath.mpf(r.p) / r.q
+
+
+@pytest.mark.parametrize("name,kk", EXPANSION_CASES)
+def test_small_omega_expansion_against_quadrature(name, kk):
+    """The error of the J-term expansion is its next term times 1 + O(omega^2)."""
+    phi = activation_expr(name)
+    gamma, p = leading_order(phi, kk)
+    J = (p - kk) // 2 + 1  # terms through the leading one
+    exp_J = small_omega_expansion(phi, kk, J)
+    nxt = small_omega_expansion(phi, kk, J + 1) - exp_J
+    assert nxt != 0
+    dev = []
+    with mpmath.workdps(DPS):
+        for om in SMALL_OMEGAS:
+            q = hermite_coefficient_mpmath(activation_mpmath(name), kk, _mp_rational(om),
+                                           dps=DPS)
+            r = (q - _mp_rational_expr(exp_J, om)) / _mp_rational_expr(nxt, om)
+            dev.append(abs(1 - r))
+    # 1 - r = O(omega^2): it shrinks about fourfold per halving of omega (at least 2)
+    assert all(b <= a / 2 for a, b in zip(dev, dev[1:])), dev
+    assert dev[-1] < 1
+
+
+def _mp_rational_expr(expr, om):
+    return mpmath.mpf(str(expr.subs(S.omega, om).evalf(DPS + 5)))
+
+
+@pytest.mark.parametrize("name", ["gelu", pytest.param("shifted_softplus",
+                                                       marks=pytest.mark.slow)])
+def test_c1_is_exactly_half_omega(name):
+    """Odd part x/2 (GELU, shifted softplus): c_1(omega) = omega/2 for every omega."""
+    phi = activation_expr(name)
+    for J in (1, 3):
+        assert small_omega_expansion(phi, 1, J) == S.omega / 2
+    om = mpmath.mpf(1) / 16
+    c1 = hermite_coefficient_mpmath(activation_mpmath(name), 1, om, DPS)
+    assert abs(float(c1 - om / 2)) < tol("mpmath")["atol"]
+
+
+def test_expansion_against_gelu_closed_forms():
+    steps = gelu_expansion_steps(k_max=2, terms=3)
+    assert [s.verify() for s in steps] == [True, True, True]
+    # the digest: c_0(omega) = omega^2 phi''(0)/2 + O(omega^4), phi''(0) = sqrt(2/pi)
+    assert leading_order(gelu_expr(), 0) == (sqrt(2) / (2 * sqrt(pi)), 2)
+
+
+@pytest.mark.parametrize("name", ["gelu", pytest.param("shifted_softplus",
+                                                       marks=pytest.mark.slow),
+                                  pytest.param("tanh", marks=pytest.mark.slow)])
+def test_variance_expansion_is_parseval_of_the_coefficient_expansions(name):
+    """Var = sum_{k>=1} c_k^2/k!, both sides from the Taylor coefficients, exact."""
+    for phi in (activation_expr(name),):
+        J = 3  # exact through omega^4; c_k = O(omega^k), so k <= 4 suffices
+        lhs = variance_expansion(phi, J)
+        rhs = sum(small_omega_expansion(phi, kk, J) ** 2 / factorial(kk) for kk in range(1, 5))
+        rhs = sum(rhs.expand().coeff(S.omega, m) * S.omega**m for m in range(2 * J - 1))
+        assert is_zero(lhs - rhs)
+        # and E[phi^2] = c_0^2 + Var to the same order
+        e2 = gaussian_expectation_expansion(phi**2, J)
+        c0 = small_omega_expansion(phi, 0, J)
+        diff_ = (e2 - c0**2 - lhs).expand()
+        assert all(diff_.coeff(S.omega, m) == 0 for m in range(2 * J - 1))
+
+
+def test_parity_facts_of_shifted_softplus_and_tanh():
+    sp = parity_vanishing(shifted_softplus_expr())
+    assert sp["odd_k_vanish_from"] == 3 and sp["even_k_vanish"] is False
+    th = parity_vanishing(tanh_expr())
+    assert th["even_k_vanish"] is True and th["odd_k_vanish_from"] is None
+    assert leading_order(shifted_softplus_expr(), 3) == (0, None)
+    assert leading_order(tanh_expr(), 0) == (0, None)
+    assert leading_order(tanh_expr(), 2) == (0, None)
+    assert leading_order(tanh_expr(), 3) == (-2, 3)
+    assert leading_order(shifted_softplus_expr(), 2) == (Rational(1, 4), 2)
+    # pl_toolkit's quadrature at omega = 0.3 agrees: odd c_k (k >= 3) vanish, and tanh's
+    # even ones
+    for om in (0.3,):
+        c = hermite_coefficients("shifted_softplus", 7, omega=om)
+        assert np.all(np.abs(c[[3, 5, 7]]) < tol("mpmath")["atol"])
+        ct = hermite_coefficients("tanh", 6, omega=om)
+        assert np.all(np.abs(ct[[0, 2, 4, 6]]) < tol("mpmath")["atol"])
+
+
+def test_leading_order_errors():
+    with pytest.raises(ValueError, match="quantity"):
+        leading_order(gelu_expr(), 0, quantity="mean")
+    with pytest.raises(ValueError, match="kk"):
+        leading_order(gelu_expr())
+    with pytest.raises(ValueError, match="terms"):
+        gaussian_expectation_expansion(gelu_expr(), 0)
+    with pytest.raises(ValueError, match="name"):
+        activation_expr("relu")
+    with pytest.raises(ValueError, match="name"):
+        activation_mpmath("relu")
+    assert leading_order(gelu_expr(), quantity="variance") == (Rational(1, 4), 2)

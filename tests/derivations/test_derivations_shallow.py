@@ -118,3 +118,32 @@ def test_followup_scaling_constants():
                                     delta1=0, delta2=0)
     assert sc["a"] == sqrt(Rational(1, 8))
     assert sc["b"] == Rational(1, 3)
+
+
+def test_lemma3_init_estimates():
+    from derivations.shallow import lemma3_init_estimates
+
+    est = lemma3_init_estimates()
+    assert [s.verify() for s in est["steps"]] == [None] * len(est["steps"])
+    # nu and beta are Lemma 3's eq. (18) at the estimates
+    l3 = lemma3_constants(est["mu_Phi"], est["sigma_max_phi"], S.sigma_max_X,
+                          est["sigma_max_V0"], S.phi_dot_max, S.phi_ddot_max, est["chi_max"])
+    assert (l3["nu_Phi"] - est["nu_Phi"]).expand() == 0
+    assert (l3["beta_Phi"] - est["beta_Phi"]).expand() == 0
+    vals = dict(omega1=0.25, omega2=0.1, c_t=-0.02, c_0=0.004, Var_phi=0.004, E_phi_sq=0.0041,
+                t=2, delta_1=0.1, delta_2=0.2, d1=100.0, d2=3.0, n=50.0, sigma_max_X=2.5,
+                s_t=0.8, phi_dot_max=1.13, phi_ddot_max=0.8, Y_sq=0.5)
+    ev = {key: make_function(est[key])(**vals) for key in
+          ("mu_Phi", "sigma_max_V0", "nu_mean", "nu_linear", "nu_Phi", "beta_Phi", "h0")}
+    np.testing.assert_allclose(ev["mu_Phi"], np.sqrt(0.9 * 0.02**2 * 100 / 2) * 0.8,
+                               **tol("same_math"))
+    sv0 = 0.1 * (10 + np.sqrt(3))
+    np.testing.assert_allclose(ev["sigma_max_V0"], sv0, **tol("same_math"))
+    feat = max(0.004 * np.sqrt(1.2 * 100 * 50), np.sqrt(1.2 * 0.004 * 100) * 2.5)
+    np.testing.assert_allclose(ev["nu_Phi"], 1.13 * 2.5 * sv0 + feat, **tol("same_math"))
+    np.testing.assert_allclose(ev["beta_Phi"], np.sqrt(2) * 2.5 * (1.13 + 0.8 * sv0),
+                               **tol("same_math"))
+    np.testing.assert_allclose(ev["h0"], 0.01 * 100 * 3 * 50 * 0.0041 + 0.5,
+                               **tol("same_math"))
+    lead = lemma3_init_estimates(sigma_max_V0=S.omega2 * sqrt(S.d1))
+    assert lead["sigma_max_V0"] == S.omega2 * sqrt(S.d1)
