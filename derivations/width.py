@@ -943,10 +943,10 @@ def width_threshold(n, d0, activation="gelu", init="lecun", *, t=None, d2=1,
     >>> round(width_threshold(256, 64, y_norm_sq=0)["leading_order"]["ratio"], 3)
     1.082
     """
-    _check_names("lecun" if init == "paper" else init, activation)
     if init not in _NUMERIC_INITS:
         raise ValueError(f"init must be one of {_NUMERIC_INITS} (the paper's setting has no "
                          f"numeric constants), got {init!r}")
+    _check_names(init, activation)
     n = _positive_number("n", n, integer=True)
     d0 = _positive_number("d0", d0, integer=True)
     d2 = _positive_number("d2", d2, integer=True)

@@ -265,7 +265,7 @@ def test_width_threshold_measured_inputs_and_errors():
     for kwargs, name in ((dict(n=0), "n"), (dict(n=10.5), "n"), (dict(d0=float("nan")), "d0"),
                          (dict(sigma_max_X=-1.0), "sigma_max_X"), (dict(s_t=0), "s_t"),
                          (dict(delta1=1.0), "delta1"), (dict(h0=float("inf")), "h0"),
-                         (dict(init="paper"), "init"), (dict(init="xavier"), "setting"),
+                         (dict(init="paper"), "init"), (dict(init="xavier"), "init"),
                          (dict(dps=5), "dps"), (dict(d1=-3), "d1"),
                          (dict(activation="relu"), "activation")):
         args = dict(n=256, d0=64)
