@@ -23,20 +23,44 @@ Design
   transaction per finished cell, in WAL mode with ``synchronous=NORMAL``:
   a committed cell survives any death of the process (SIGKILL included); a
   power cut may lose the last few commits but never corrupts the file.
+* **Ownership.** The engine writes only files it created: a database is
+  made under a temporary name and linked into place complete, stamped with
+  the application id ``_APPLICATION_ID`` in its header.  An existing
+  ``sweep.sqlite`` is identified from its first 100 bytes (and, for files of
+  the first layout, which carry no id, from an ``immutable`` read of its
+  schema) before anything is opened for writing; a file that is not one of
+  ours is refused and left byte for byte as it was.
+* **One run per folder.** A sweep holds an exclusive OS lock
+  (``fcntl.flock``) on ``<outdir>/sweep.sqlite.lock`` for its lifetime
+  (:func:`sweep_lock`); a second sweep on the same folder is refused with
+  the holder's process id.  The kernel releases the lock when its holder
+  dies, so a killed sweep never blocks the next one.
+* **Failures.** A damaged, truncated, foreign or malformed database raises
+  :class:`SweepDatabaseError`, a ``ValueError`` whose one-line message
+  names the file.
 * **Start method.** The local pool uses the ``"spawn"`` start method; see
-  the comment at ``_START_METHOD``.
+  the comment at ``_START_METHOD``.  Workers exit when the sweep process
+  dies, even by SIGKILL (``_worker_start``), and the multiprocessing
+  resource tracker follows once the last of them is gone.
 """
 
 import concurrent.futures as cf
+import contextlib
 import datetime
+import errno
 import hashlib
 import json
 import multiprocessing
 import os
 import pathlib
 import pickle
+import signal
+import socket
 import sqlite3
+import stat
 import sys
+import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Mapping
@@ -48,10 +72,36 @@ from tqdm import tqdm
 
 from ._validation import check_positive_int
 
-__all__ = ["SweepResult", "cell_key", "cell_seed", "load_results", "run_sweep"]
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+    import msvcrt
+
+__all__ = ["ENGINE_FILES", "NoSweepDatabaseError", "SweepBusyError", "SweepDatabaseError",
+           "SweepResult", "cell_key", "cell_seed", "load_results", "run_sweep", "sweep_lock"]
 
 #: File name of the results database inside ``outdir``.
 DATABASE_NAME = "sweep.sqlite"
+
+#: File name of the lock file inside ``outdir`` (see :func:`sweep_lock`).
+LOCK_NAME = DATABASE_NAME + ".lock"
+
+#: Every file the engine may create in ``outdir``: the database, SQLite's
+#: side files and the lock file.
+ENGINE_FILES = (DATABASE_NAME, DATABASE_NAME + "-wal", DATABASE_NAME + "-shm",
+                DATABASE_NAME + "-journal", LOCK_NAME)
+
+# SQLite's side files of the database: a stray one without the database is
+# someone else's (SQLite would adopt or reset it when a new database is made).
+_SIDE_FILES = ENGINE_FILES[1:4]
+
+# Stored in the database header (offset 68, PRAGMA application_id): "PLTK".
+_APPLICATION_ID = 0x504C544B
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+# How often a pool worker checks that the sweep process is still its parent.
+_PARENT_POLL_SECONDS = 0.25
 
 # Version of the database layout; stored in ``meta`` and checked on resume.
 _FORMAT = "1"
@@ -100,6 +150,81 @@ CREATE TABLE IF NOT EXISTS cells (
 
 # Fields of ``meta`` that must agree for a resume, in the order reported.
 _CHECKED_META = ("format", "name", "function", "root_seed", "config")
+
+# Columns of the two tables, as created by _SCHEMA.
+_COLUMNS = {
+    "meta": {"name", "value"},
+    "cells": {"key", "status", "result", "error", "traceback", "seconds", "attempts",
+              "finished"},
+}
+
+
+# ---------------------------------------------------------------------------
+# errors
+
+
+class SweepDatabaseError(ValueError):
+    """A sweep database or output folder that cannot be used as asked.
+
+    Raised for a damaged, truncated or foreign ``sweep.sqlite``, stored rows
+    that do not decode, an output folder that cannot be created, and a
+    folder locked by another sweep (:class:`SweepBusyError`).  The message
+    is one line and names the file or folder.  It is a ``ValueError``: the
+    command line reports it as bad input (exit 2).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as outdir:
+    ...     with open(os.path.join(outdir, DATABASE_NAME), "w") as fh:
+    ...         _ = fh.write("my notes")
+    ...     try:
+    ...         load_results(outdir)
+    ...     except SweepDatabaseError as exc:
+    ...         print(str(exc).split(" (")[0].endswith("is not a pl-toolkit sweep database"))
+    True
+    """
+
+
+class SweepBusyError(SweepDatabaseError):
+    """The output folder is in use by another running sweep.
+
+    Examples
+    --------
+    >>> issubclass(SweepBusyError, ValueError)
+    True
+    """
+
+
+class NoSweepDatabaseError(SweepDatabaseError, FileNotFoundError):
+    """The output folder holds no sweep database.
+
+    Both a ``ValueError`` and a ``FileNotFoundError``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as outdir:
+    ...     try:
+    ...         load_results(outdir)
+    ...     except NoSweepDatabaseError as exc:
+    ...         print(isinstance(exc, FileNotFoundError), isinstance(exc, ValueError))
+    True True
+    """
+
+
+def _sqlite_text(exc):
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def _sqlite_errors(path, what="is damaged or unreadable"):
+    """Turn any ``sqlite3.Error`` in the body into a :class:`SweepDatabaseError`."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise SweepDatabaseError(f"{path} {what} ({_sqlite_text(exc)}); "
+                                 "choose another outdir or move the file away") from exc
 
 
 # ---------------------------------------------------------------------------
@@ -239,18 +364,359 @@ def _run_cell(fn, key, root_seed):
 
 
 # ---------------------------------------------------------------------------
+# output folder and lock
+
+
+def _folder(outdir, *, create):
+    """Check (and with ``create`` make) the output folder; returns its path as str."""
+    outdir = os.fspath(outdir)
+    if os.path.lexists(outdir) and not os.path.isdir(outdir):
+        raise SweepDatabaseError(f"outdir {outdir!r} exists and is not a folder")
+    if create:
+        try:
+            os.makedirs(outdir, exist_ok=True)
+        except OSError as exc:
+            raise SweepDatabaseError(
+                f"outdir {outdir!r}: cannot create the folder ({exc.strerror or exc})") from exc
+    return outdir
+
+
+class _Held:
+    __slots__ = ("fd", "depth", "thread")
+
+    def __init__(self, fd, thread):
+        self.fd, self.depth, self.thread = fd, 1, thread
+
+
+# Locks this process holds: real path of outdir -> _Held.  flock() locks
+# belong to an open file description, so a second open-and-lock of the same
+# file by this process would fail; nested holders share the first instead.
+_HELD = {}
+_HELD_GUARD = threading.Lock()
+
+_LOCK_TAG = "pl-toolkit sweep lock"
+# Windows locks a byte range that readers then cannot read: lock one byte far
+# past the (short) record so that the holder's id stays readable.
+_MSVCRT_LOCK_OFFSET = 1 << 20
+
+
+def _lock_record(data):
+    """The parsed content of a lock file (a dict), or None if it is not ours."""
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("tool") != _LOCK_TAG:
+        return None
+    return record
+
+
+def _read_fd(fd):
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _busy(outdir, record, note=""):
+    if record and isinstance(record.get("pid"), int):
+        who = f"process {record['pid']}"
+        if record.get("host") not in (None, socket.gethostname()):
+            who += f" on {record['host']}"
+        if record.get("started"):
+            who += f", started {record['started']}"
+    else:
+        who = "another process"
+    return SweepBusyError(f"outdir {outdir!r} is in use by {who}{note}: another sweep is "
+                          "running there; wait for it to finish or choose another outdir")
+
+
+def _try_lock(fd):
+    """Take the exclusive lock without waiting; False if someone holds it."""
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:  # pragma: no cover - Windows
+            os.lseek(fd, _MSVCRT_LOCK_OFFSET, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError as exc:
+        if isinstance(exc, BlockingIOError) or exc.errno in (errno.EACCES, errno.EAGAIN,
+                                                             errno.EDEADLK):
+            return False
+        raise
+    return True
+
+
+def _acquire(outdir):
+    path = os.path.join(outdir, LOCK_NAME)
+    flags = (os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        raise SweepDatabaseError(
+            f"outdir {outdir!r}: cannot open the lock file {path} ({exc.strerror or exc})"
+        ) from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SweepDatabaseError(f"{path} is not a file and was not written by pl-toolkit; "
+                                     "move it away or choose another outdir")
+        if not _try_lock(fd):
+            raise _busy(outdir, _lock_record(_read_fd(fd)))
+        # Locked: nobody else writes the file now.  Its content is ours (a
+        # record of an earlier sweep, or empty when just created) or foreign.
+        data = _read_fd(fd)
+        if data and _lock_record(data) is None:
+            raise SweepDatabaseError(f"{path} was not written by pl-toolkit; "
+                                     "move it away or choose another outdir")
+        record = {"tool": _LOCK_TAG, "pid": os.getpid(), "host": socket.gethostname(),
+                  "started": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                      timespec="seconds")}
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, (json.dumps(record) + "\n").encode("utf-8"))
+    except BaseException:
+        os.close(fd)  # releases the lock if it was taken
+        raise
+    return fd
+
+
+@contextlib.contextmanager
+def sweep_lock(outdir):
+    """Hold the exclusive lock of a sweep's output folder.
+
+    :func:`run_sweep` holds it for its whole run; hold it around
+    :func:`run_sweep` and the writing of reports to keep a second sweep out
+    of the folder until the reports are written too.
+
+    Parameters
+    ----------
+    outdir : str or path-like
+        The output folder (created if needed).  The lock is an OS lock
+        (``fcntl.flock``) on ``outdir/sweep.sqlite.lock``, a small file that
+        records the holder's process id, host and start time and is left in
+        place afterwards.
+
+    Yields
+    ------
+    str
+        ``outdir`` as a string.
+
+    Raises
+    ------
+    SweepBusyError
+        If another process (or another thread of this one) holds the lock;
+        the message names the holder's process id.
+    SweepDatabaseError
+        If the folder cannot be created, or ``sweep.sqlite.lock`` exists and
+        was not written by pl-toolkit (it is left untouched).
+
+    Notes
+    -----
+    The lock is reentrant within one thread (so :func:`run_sweep` can run
+    inside it) and exclusive across threads and processes.  It is released
+    when the block exits, and by the kernel when the holding process dies,
+    even by SIGKILL, so a stale lock file never blocks a later sweep.
+    Spawned pool workers do not inherit it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as outdir:
+    ...     with sweep_lock(outdir):
+    ...         summary = run_sweep(lambda cell, seed: {"x": cell["x"]}, [{"x": 1}], outdir,
+    ...                             name="demo", workers=1, progress=False)
+    ...         rows = load_results(outdir)
+    >>> summary.n_ok, rows[0]["result"]
+    (1, {'x': 1})
+    """
+    outdir = _folder(outdir, create=True)
+    key = os.path.realpath(outdir)
+    me = threading.get_ident()
+    with _HELD_GUARD:
+        held = _HELD.get(key)
+        if held is None:
+            held = _HELD[key] = _Held(_acquire(outdir), me)
+        elif held.thread != me:
+            raise _busy(outdir, {"pid": os.getpid()}, " (another thread of this process)")
+        else:
+            held.depth += 1
+    try:
+        yield outdir
+    finally:
+        with _HELD_GUARD:
+            held.depth -= 1
+            if held.depth == 0:
+                del _HELD[key]
+                os.close(held.fd)
+
+
+# ---------------------------------------------------------------------------
 # database
 
 
-def _open(path):
+def _not_ours(path, why):
+    return SweepDatabaseError(
+        f"{path} is not a pl-toolkit sweep database ({why}); it was left untouched: "
+        "move it away or choose another outdir")
+
+
+def _schema_of(conn):
+    tables = {}
+    for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+        tables[table] = {row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')}
+    return tables
+
+
+def _has_our_schema(tables):
+    return all(tables.get(t) == cols for t, cols in _COLUMNS.items())
+
+
+def _inspect(path):
+    """Tell whether ``path`` is missing or one of our databases, without writing.
+
+    Returns ``"missing"``, ``"ours"`` or ``"first layout"`` (ours, written
+    before the application id existed); raises :class:`SweepDatabaseError`
+    for anything else.  Nothing is written: the header is read as plain
+    bytes, and the schema of a file without the id through an
+    ``immutable`` connection, which creates no side file.
+    """
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):  # no such file, or no such folder
+        if os.path.lexists(path):
+            raise _not_ours(path, "a dangling symbolic link") from None
+        return "missing"
+    except OSError as exc:
+        raise SweepDatabaseError(f"{path} cannot be read ({exc.strerror or exc})") from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise SweepDatabaseError(f"{path} is not a file; it was left untouched: "
+                                 "move it away or choose another outdir")
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(100)
+    except OSError as exc:
+        raise SweepDatabaseError(f"{path} cannot be read ({exc.strerror or exc})") from exc
+    if not header:
+        raise _not_ours(path, "an empty file: foreign or damaged")
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        raise _not_ours(path, "not an SQLite file: foreign or damaged")
+    app_id = int.from_bytes(header[68:72], "big")
+    if app_id == _APPLICATION_ID:
+        return "ours"
+    if app_id != 0:
+        raise _not_ours(path, f"SQLite application id {app_id:#x}")
+    # No id: a database of the first layout, or someone else's.
+    uri = pathlib.Path(path).absolute().as_uri()
+    tables = None
+    try:
+        conn = sqlite3.connect(uri + "?immutable=1", uri=True)
+        try:
+            tables = _schema_of(conn)
+        finally:
+            conn.close()
+        if not tables and os.path.exists(path + "-wal"):
+            # The first layout's tables may still live in the write-ahead log
+            # of a sweep killed early; a read-only connection replays it.
+            conn = sqlite3.connect(uri + "?mode=ro", uri=True)
+            try:
+                tables = _schema_of(conn)
+            finally:
+                conn.close()
+    except sqlite3.Error as exc:
+        raise _not_ours(path, f"unreadable: {_sqlite_text(exc)}") from exc
+    if not _has_our_schema(tables):
+        raise _not_ours(path, "other tables" if tables else "no tables")
+    return "first layout"
+
+
+def _check_new_place(path):
+    """Refuse stray SQLite side files where a new database is to be made."""
+    for side in _SIDE_FILES:
+        side_path = os.path.join(os.path.dirname(path), side)
+        if os.path.lexists(side_path):
+            raise SweepDatabaseError(
+                f"outdir {os.path.dirname(path) or '.'!r} holds {side} but no "
+                f"{DATABASE_NAME} ({side_path} was left untouched); move it away or choose "
+                "another outdir")
+
+
+def _create(path):
+    """Make an empty database at ``path``, complete before it appears there.
+
+    It is built under a temporary name (application id, schema, WAL mode
+    recorded in the header) and hard-linked into place, which fails rather
+    than replace a file that appeared meanwhile.
+    """
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix="." + DATABASE_NAME + ".", suffix=".new", dir=folder)
+    os.close(fd)
+    try:
+        conn = sqlite3.connect(tmp)
+        try:
+            conn.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
+            conn.executescript(_SCHEMA)
+            conn.commit()
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        finally:
+            conn.close()
+        if mode.lower() != "wal":  # pragma: no cover - e.g. some network file systems
+            raise SweepDatabaseError(f"outdir: cannot put {path} in WAL mode (got {mode!r})")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise SweepDatabaseError(f"{path} appeared while the sweep was creating it; "
+                                     "choose another outdir") from None
+        except OSError:  # pragma: no cover - file systems without hard links
+            if os.path.lexists(path):
+                raise SweepDatabaseError(f"{path} appeared while the sweep was creating it; "
+                                         "choose another outdir") from None
+            os.rename(tmp, path)
+    finally:
+        for leftover in (tmp, tmp + "-journal", tmp + "-wal", tmp + "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(leftover)
+
+
+def _connect(path, *, write):
+    """Open one of our databases and check it; the caller closes it.
+
+    ``write=False`` gives a plain connection made read-only by
+    ``query_only``: unlike a ``mode=ro`` one, it can recover the write-ahead
+    log of a sweep killed mid-write (our file, so replaying it is fine).
+    """
     conn = sqlite3.connect(path, timeout=60)
-    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-    if mode.lower() != "wal":  # pragma: no cover - e.g. some network file systems
+    try:
+        with _sqlite_errors(path):
+            if not write:
+                conn.execute("PRAGMA query_only = ON")
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
+            if problems != ["ok"]:
+                raise SweepDatabaseError(
+                    f"{path} is damaged ({'; '.join(' '.join(str(p).split()) for p in problems)}); "
+                    "choose another outdir or move the file away")
+            tables = _schema_of(conn)
+            for table, columns in _COLUMNS.items():
+                if tables.get(table) != columns:
+                    found = sorted(tables.get(table, ()))
+                    raise SweepDatabaseError(
+                        f"{path} is damaged: table {table} has columns {found}, expected "
+                        f"{sorted(columns)}; choose another outdir or move the file away")
+            if write:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if mode.lower() != "wal":  # pragma: no cover - some network file systems
+                    raise SweepDatabaseError(
+                        f"outdir: cannot put {path} in WAL mode (got {mode!r})")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                if conn.execute("PRAGMA application_id").fetchone()[0] != _APPLICATION_ID:
+                    conn.execute(f"PRAGMA application_id = {_APPLICATION_ID}")  # first layout
+                    conn.commit()
+    except BaseException:
         conn.close()
-        raise OSError(f"outdir: cannot put {path} in WAL mode (got {mode!r})")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.executescript(_SCHEMA)
-    conn.commit()
+        raise
     return conn
 
 
@@ -355,6 +821,47 @@ def _drive(executor, fn, keys, root_seed, window, record):
     return unsubmitted
 
 
+def _exit_with_parent(parent_pid):
+    # Poll rather than block: a pipe from the parent would need the parent
+    # to keep its end out of every other child.
+    while True:
+        time.sleep(_PARENT_POLL_SECONDS)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+
+def _worker_start(parent_pid):
+    """Initializer of the pool workers: exit when the sweep process dies.
+
+    ``ProcessPoolExecutor`` workers block on a queue whose write end they
+    hold themselves, so they never notice the death of their parent; after
+    a SIGKILL of the sweep they (and the resource tracker, which waits for
+    every holder of its pipe) would live on.  Two guards, each enough where
+    it works:
+
+    * on Linux, ``prctl(PR_SET_PDEATHSIG, SIGKILL)``: the kernel kills the
+      worker when the thread that started it ends (the sweep's thread, which
+      outlives the pool), even while the worker holds the GIL in a long
+      compiled loop;
+    * everywhere, a daemon thread that sees ``os.getppid()`` change within
+      ``_PARENT_POLL_SECONDS`` and calls ``os._exit``.
+
+    A worker whose parent is already gone exits at once.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no usable libc
+            pass
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True,
+                     name="pl_toolkit-exit-with-parent").start()
+
+
 def _run_local_pool(fn, keys, root_seed, workers, record, n_ok):
     try:
         pickle.dumps(fn)
@@ -366,7 +873,9 @@ def _run_local_pool(fn, keys, root_seed, workers, record, n_ok):
     context = multiprocessing.get_context(_START_METHOD)
     while keys:
         ok_before = n_ok()
-        executor = cf.ProcessPoolExecutor(min(workers, len(keys)), mp_context=context)
+        executor = cf.ProcessPoolExecutor(min(workers, len(keys)), mp_context=context,
+                                          initializer=_worker_start,
+                                          initargs=(os.getpid(),))
         try:
             keys = _drive(executor, fn, keys, root_seed, _WINDOW * workers, record)
         except BaseException:
@@ -469,7 +978,7 @@ class SweepResult:
 
 
 def run_sweep(fn, cells, outdir, *, name, config=None, root_seed=0, workers=None,
-              dask_scheduler=None, resume=False, progress=True):
+              dask_scheduler=None, resume=False, progress=True, require=None):
     """Run ``fn`` on every cell and store each result as it finishes.
 
     Parameters
@@ -510,6 +1019,10 @@ def run_sweep(fn, cells, outdir, *, name, config=None, root_seed=0, workers=None
         database yet, a new sweep is started.
     progress : bool, default True
         Show a tqdm progress bar over cells on stderr.
+    require : sequence of str, optional
+        Keys that every stored result must have (as in
+        :func:`load_results`): on resume, a stored result lacking one is
+        refused before any cell runs.
 
     Returns
     -------
@@ -524,6 +1037,14 @@ def run_sweep(fn, cells, outdir, *, name, config=None, root_seed=0, workers=None
         and ``resume`` is False, or if it holds a sweep whose name, function,
         root seed or config differ from this call's (the message names the
         first difference).
+    SweepBusyError
+        If another sweep is running in ``outdir`` (the message names its
+        process id); see :func:`sweep_lock`.
+    SweepDatabaseError
+        If ``outdir`` cannot be created, or its ``sweep.sqlite`` is not a
+        pl-toolkit sweep database (it is left byte for byte untouched), is
+        damaged, or holds rows that do not decode.  A subclass of
+        ``ValueError`` with a one-line message naming the file.
     ImportError
         If ``dask_scheduler`` is given and ``distributed`` is not installed.
     RuntimeError
@@ -547,7 +1068,13 @@ def run_sweep(fn, cells, outdir, *, name, config=None, root_seed=0, workers=None
     Workers inherit the environment: with many workers each running
     multi-threaded numba or BLAS code, set e.g. ``OMP_NUM_THREADS`` and
     ``NUMBA_NUM_THREADS`` before calling, to avoid oversubscription.
-    Two processes must not run the same ``outdir`` at the same time.
+    Pool workers exit when this process dies, even by SIGKILL.
+
+    The call holds the folder's lock (:func:`sweep_lock`): a second sweep
+    on the same ``outdir`` is refused while this one runs.  In ``outdir`` the
+    engine creates only the files of ``ENGINE_FILES`` (the database, its
+    SQLite side files and ``sweep.sqlite.lock``), never replaces a file it
+    did not write, and leaves every other file alone.
 
     Examples
     --------
@@ -590,44 +1117,63 @@ def run_sweep(fn, cells, outdir, *, name, config=None, root_seed=0, workers=None
         keys.append(key)
     meta = _make_meta(fn, name, config, root_seed)
 
-    outdir = os.fspath(outdir)
-    os.makedirs(outdir, exist_ok=True)
+    if require is not None:
+        require = _required_keys(require)
+
+    outdir = _folder(outdir, create=False)
     path = os.path.join(outdir, DATABASE_NAME)
-    conn = _open(path)
+    # Before anything is created (even the lock file): refuse what is not ours.
+    if _inspect(path) == "missing":
+        _check_new_place(path)
+    with sweep_lock(outdir):
+        # Again under the lock, which decides.
+        if _inspect(path) == "missing":
+            _check_new_place(path)
+            with _sqlite_errors(path, "cannot be created"):
+                _create(path)
+        conn = _connect(path, write=True)
+        try:
+            return _run_locked(conn, path, outdir, fn, keys, position, meta, name, root_seed,
+                               workers, dask_scheduler, resume, progress, require, t_start)
+        finally:
+            conn.close()
+
+
+def _run_locked(conn, path, outdir, fn, keys, position, meta, name, root_seed, workers,
+                dask_scheduler, resume, progress, require, t_start):
     counts = {"ok": 0, "error": 0}
     errors = []
-    try:
+    with _sqlite_errors(path):
         _prepare_meta(conn, meta, resume, path)
-        done = {k for (k,) in conn.execute("SELECT key FROM cells WHERE status = 'ok'")}
-        todo = [k for k in keys if k not in done]
-        n_skipped = len(keys) - len(todo)
-        with tqdm(total=len(keys), initial=n_skipped, desc=name, unit="cell",
-                  file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
+        stored = _decode_rows(conn.execute(_SELECT_ROWS).fetchall(), path, require)
+    done = {cell_key(row["cell"]) for row in stored if row["status"] == "ok"}
+    todo = [k for k in keys if k not in done]
+    n_skipped = len(keys) - len(todo)
+    with tqdm(total=len(keys), initial=n_skipped, desc=name, unit="cell",
+              file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
 
-            def record(key, outcome):
-                status, result, error, tb, seconds = outcome
-                now = datetime.datetime.now(datetime.timezone.utc).isoformat(
-                    timespec="milliseconds")
+        def record(key, outcome):
+            status, result, error, tb, seconds = outcome
+            now = datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="milliseconds")
+            with _sqlite_errors(path, "could not record a result"):
                 with conn:  # one transaction, committed per cell
                     conn.execute(_UPSERT, (key, status, result, error, tb, seconds, now))
-                counts[status] += 1
-                if status == "error":
-                    errors.append((key, error))
-                    bar.set_postfix(errors=counts["error"], refresh=False)
-                bar.update(1)
+            counts[status] += 1
+            if status == "error":
+                errors.append((key, error))
+                bar.set_postfix(errors=counts["error"], refresh=False)
+            bar.update(1)
 
-            if not todo:
-                pass
-            elif dask_scheduler is not None:
-                _run_dask(fn, todo, root_seed, dask_scheduler, record)
-            elif workers == 1:
-                for key in todo:
-                    record(key, _run_cell(fn, key, root_seed))
-            else:
-                _run_local_pool(fn, todo, root_seed, workers, record,
-                                lambda: counts["ok"])
-    finally:
-        conn.close()
+        if not todo:
+            pass
+        elif dask_scheduler is not None:
+            _run_dask(fn, todo, root_seed, dask_scheduler, record)
+        elif workers == 1:
+            for key in todo:
+                record(key, _run_cell(fn, key, root_seed))
+        else:
+            _run_local_pool(fn, todo, root_seed, workers, record, lambda: counts["ok"])
     errors.sort(key=lambda item: position[item[0]])
     return SweepResult(
         outdir=outdir, database=path, n_cells=len(keys), n_skipped=n_skipped,
@@ -636,7 +1182,81 @@ def run_sweep(fn, cells, outdir, *, name, config=None, root_seed=0, workers=None
         seconds=time.perf_counter() - t_start)
 
 
-def load_results(outdir):
+_SELECT_ROWS = "SELECT rowid, key, status, result, error, seconds FROM cells ORDER BY key"
+
+
+def _required_keys(require):
+    if isinstance(require, str):
+        require = (require,)
+    try:
+        keys = tuple(require)
+    except TypeError:
+        raise ValueError(f"require must be a sequence of strings, got {require!r}") from None
+    if not all(isinstance(k, str) for k in keys):
+        raise ValueError(f"require must be a sequence of strings, got {require!r}")
+    return keys
+
+
+def _short(text, limit=80):
+    text = repr(text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _decode_rows(rows, path, require):
+    """Decode and check stored rows; raise SweepDatabaseError naming the first bad one."""
+    out = []
+    for rowid, key, status, result, error, seconds in rows:
+        where = f"{path}: row {rowid}"
+
+        def bad(problem):
+            return SweepDatabaseError(f"{where}: {problem}; the database was edited or is "
+                                      "damaged: choose another outdir or move the file away")
+
+        try:
+            cell = json.loads(key)
+        except (TypeError, ValueError):
+            raise bad(f"the cell key is not JSON ({_short(key)})") from None
+        if not isinstance(cell, dict):
+            raise bad(f"the cell key is not a JSON object ({_short(key)})")
+        try:
+            canonical = cell_key(cell)
+        except ValueError:
+            canonical = None
+        if canonical != key:
+            raise bad(f"the cell key is not canonical JSON ({_short(key)})")
+        where = f"{path}: cell {key}"
+        if status == "ok":
+            try:
+                value = json.loads(result)
+            except (TypeError, ValueError):
+                value = ...
+            if value is ...:
+                if result is None:
+                    raise bad("the result is not a JSON object (NULL)")
+                raise bad(f"the result is not JSON ({_short(result)})")
+            if not isinstance(value, dict):
+                raise bad(f"the result is not a JSON object ({_short(result)})")
+            missing = [k for k in require or () if k not in value]
+            if missing:
+                raise SweepDatabaseError(
+                    f"{where}: the stored result lacks {', '.join(map(repr, missing))} "
+                    "(written by another version of the code, or edited); choose another "
+                    "outdir")
+        elif status == "error":
+            value = None
+            if error is not None and not isinstance(error, str):
+                raise bad(f"the error message is not text ({_short(error)})")
+        else:
+            raise bad(f"unknown status {_short(status)}")
+        if seconds is not None and (isinstance(seconds, bool)
+                                    or not isinstance(seconds, (int, float))):
+            raise bad(f"seconds is not a number ({_short(seconds)})")
+        out.append({"cell": cell, "status": status, "result": value, "error": error,
+                    "seconds": seconds})
+    return out
+
+
+def load_results(outdir, *, require=None):
     """Read every stored cell of the sweep in ``outdir``.
 
     Parameters
@@ -644,6 +1264,10 @@ def load_results(outdir):
     outdir : str or path-like
         Output directory of :func:`run_sweep`.  The database is only
         read, so this works while a sweep is still running.
+    require : sequence of str, optional
+        Keys that every stored result (status ``"ok"``) must have; a result
+        that lacks one raises a :class:`SweepDatabaseError` naming the cell
+        and the key, instead of a ``KeyError`` later.
 
     Returns
     -------
@@ -657,8 +1281,13 @@ def load_results(outdir):
 
     Raises
     ------
-    FileNotFoundError
-        If ``outdir`` holds no sweep database.
+    NoSweepDatabaseError
+        If ``outdir`` holds no sweep database (a ``FileNotFoundError`` and a
+        ``ValueError``).
+    SweepDatabaseError
+        If ``sweep.sqlite`` is not a pl-toolkit sweep database (it is left
+        untouched), is damaged, or holds a row that does not decode or
+        lacks a required key.  The one-line message names the file.
 
     Examples
     --------
@@ -667,24 +1296,20 @@ def load_results(outdir):
     ...     _ = run_sweep(lambda cell, seed: {"twice": 2 * cell["x"]},
     ...                   [{"x": 2}, {"x": 1}], outdir, name="demo",
     ...                   workers=1, progress=False)
-    ...     [(row["cell"]["x"], row["result"]["twice"]) for row in load_results(outdir)]
+    ...     rows = load_results(outdir, require=["twice"])
+    >>> [(row["cell"]["x"], row["result"]["twice"]) for row in rows]
     [(1, 2), (2, 4)]
     """
-    path = pathlib.Path(os.fspath(outdir)) / DATABASE_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"outdir {os.fspath(outdir)!r} holds no {DATABASE_NAME}")
-    # A plain connection, made read-only by query_only: unlike a "mode=ro"
-    # one, it can recover the write-ahead log of a sweep killed mid-write.
-    conn = sqlite3.connect(path, timeout=60)
+    if require is not None:
+        require = _required_keys(require)
+    outdir = _folder(outdir, create=False)
+    path = os.path.join(outdir, DATABASE_NAME)
+    if _inspect(path) == "missing":
+        raise NoSweepDatabaseError(f"outdir {outdir!r} holds no {DATABASE_NAME}")
+    conn = _connect(path, write=False)
     try:
-        conn.execute("PRAGMA query_only = ON")
-        rows = conn.execute(
-            "SELECT key, status, result, error, seconds FROM cells ORDER BY key").fetchall()
+        with _sqlite_errors(path):
+            rows = conn.execute(_SELECT_ROWS).fetchall()
     finally:
         conn.close()
-    return [
-        {"cell": json.loads(key), "status": status,
-         "result": None if result is None else json.loads(result),
-         "error": error, "seconds": seconds}
-        for key, status, result, error, seconds in rows
-    ]
+    return _decode_rows(rows, path, require)

@@ -68,3 +68,23 @@ def die_if_asked(cell, seed):
     if cell["die"]:
         os._exit(3)
     return draw({"n": 2}, seed)
+
+
+def _mark_start(cell):
+    # An empty file named after this process: tells a test the cell has started.
+    with open(os.path.join(cell["marks"], f"{os.getpid()}.{cell['i']}"), "w"):
+        pass
+
+
+def sleep_long(cell, seed):
+    """Marks its start in cell["marks"], then sleeps cell["sleep"] seconds (GIL released)."""
+    _mark_start(cell)
+    time.sleep(cell["sleep"])
+    return draw({"n": 2}, seed)
+
+
+def hold_gil(cell, seed):
+    """Marks its start, then runs a C loop that never releases the GIL (minutes)."""
+    _mark_start(cell)
+    sum(range(10**12))
+    return draw({"n": 2}, seed)
