@@ -35,13 +35,14 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
-from ._lanczos import thick_restart_lanczos
+from ._lanczos import ldexp, rounding_floor, safe_norm, thick_restart_lanczos
 from ._validation import as_float_array, check_positive_float, check_positive_int, check_square_symmetric
 
 __all__ = ["ConvergenceWarning", "EigResult", "lambda_min", "lambda_max", "sigma_min", "sigma_max",
            "LambdaMinTracker", "JacobianSpectrum", "jacobian_singular_values", "ntk_lambda_min"]
 
 _EPS = np.finfo(np.float64).eps
+_ETA = 2.0 ** -1074
 #: Largest dense array handled by the LAPACK subset solver under ``method="auto"``
 #: (``O(n^3)`` time, about 20 s at this size on 2 cores).
 DENSE_MAX = 8000
@@ -96,6 +97,22 @@ def _readonly(a):
 class EigResult:
     """An extreme eigenpair (or singular triplet) and how it was obtained.
 
+    What is guaranteed.  A dense (LAPACK) result is backward stable: its
+    ``value`` is within ``error_bound`` of the wanted eigenvalue itself.
+    An iterative result (Lanczos, shift-invert, the tracker's refinement)
+    carries a residual bound: *some* eigenvalue of ``A`` lies within
+    ``error_bound`` of ``value`` -- the nearest one, not necessarily the
+    extreme one, since a Krylov method can miss an eigenvalue its start
+    vector barely contains (the tracker's periodic Cholesky check and the
+    shift-invert factorization rule that out below their shift; a random
+    start makes a miss unlikely but not impossible).  Both kinds of bound
+    assume that each product ``A x`` is accurate to ``sqrt(n) eps ||A||
+    ||x||`` (the probabilistic rounding-error bound of a length-``n`` inner
+    product) and, for operators, estimate ``||A||`` from the largest
+    product norm and Ritz value seen.  Only
+    :func:`pl_toolkit.lambda_min_certified` and
+    :func:`pl_toolkit.ntk_lambda_min_certified` prove a lower bound.
+
     Attributes
     ----------
     value : float
@@ -112,17 +129,36 @@ class EigResult:
         shift-invert, the number of solves with the Cholesky factor plus
         the one product that measures the residual).
     converged : bool
-        Whether the requested tolerance was met.
+        Whether the requested relative tolerance was met (``reason ==
+        "tolerance"``, or ``"direct"`` for dense solves).  False when the
+        iteration stopped at ``maxiter``, and when the tolerance is below
+        the rounding floor ``~ sqrt(n) eps ||A|| / |value|`` (an
+        ill-conditioned or singular matrix): the value is then as accurate
+        as floating point allows, ``error_bound``.
     method : str
         ``"dense"``, ``"lanczos"``, ``"shift-invert"``, ``"svd"``,
         ``"gram-lanczos"`` or, for the tracker, ``"tracked"``.
     error_bound : float
-        Estimated bound on ``|value - exact|``: ``min(rho, rho**2 / gap)``
-        (Kato-Temple) for iterative methods, ``n * eps * ||A||`` (backward
-        stability) for dense ones; for shift-invert, the Kato-Temple
-        estimate on the inverse carried over to ``value`` (``d mu / mu^2``),
-        at least ``eps ||A||``.  Before convergence the Ritz gap is not a
-        reliable gap, so the figure is an estimate, not a bound.
+        A bound on ``|value - lambda|`` (see above for which ``lambda``):
+        ``n eps (n max|A|)`` for dense eigensolvers (``max(p, q) eps
+        sigma_max`` for the SVD), and ``residual + floor`` for iterative
+        ones, ``floor = (3.5 sqrt(n) + 2) eps ||A||`` the rounding error of
+        the measured Rayleigh quotient (:mod:`pl_toolkit._lanczos`).  For
+        singular values from the Gram route, the bound on the eigenvalue
+        of the Gram operator carried over exactly through the square root.
+    reason : str
+        Why the solver stopped: ``"direct"`` (dense LAPACK), ``"tolerance"``
+        (tolerance met), ``"rounding"`` (the relative tolerance is below
+        the rounding floor; stopped at the floor, ``converged=False``) or
+        ``"maxiter"`` (out of products, ``converged=False``).
+    error_estimate : float
+        Estimated error, at least the rounding floor: the Kato-Temple
+        estimate ``min(rho, rho**2 / gap)`` with the gap to the next Ritz
+        value (for shift-invert, that of the inverse carried over to
+        ``value``); the stopping tests use it.  Usually much smaller than
+        ``error_bound`` and usually right, but not guaranteed: the Ritz gap
+        over-estimates the true gap while a neighbouring eigenvalue is
+        unresolved.  Dense solves: equal to ``error_bound``.
 
     Examples
     --------
@@ -130,11 +166,11 @@ class EigResult:
     >>> from pl_toolkit import lambda_min
     >>> A = np.array([[2.0, 1.0], [1.0, 2.0]])      # eigenvalues 1 and 3
     >>> r = lambda_min(A)
-    >>> round(r.value, 12), r.method, r.converged, r.matvecs
-    (1.0, 'dense', True, 0)
+    >>> round(r.value, 12), r.method, r.converged, r.matvecs, r.reason
+    (1.0, 'dense', True, 0, 'direct')
     >>> bool(np.allclose(A @ r.vector, r.value * r.vector)), r.vector.flags.writeable
     (True, False)
-    >>> bool(r.residual <= 1e-12), bool(r.error_bound < 1e-12)
+    >>> bool(r.residual <= 1e-12), bool(abs(r.value - 1.0) <= r.error_bound < 1e-12)
     (True, True)
     """
 
@@ -145,6 +181,8 @@ class EigResult:
     converged: bool
     method: str
     error_bound: float = float("nan")
+    reason: str = ""
+    error_estimate: float = float("nan")
 
     def __post_init__(self):
         object.__setattr__(self, "vector", _readonly(self.vector))
@@ -219,31 +257,48 @@ def _dense_extreme(A, which):
     # medians) dsyevr took 0.157-0.228 s, dsyevx 0.215-0.226 s, all
     # eigenvalues (eigvalsh) 0.239-0.251 s, all eigenpairs (dsyevd) 0.46 s.
     # The tridiagonal reduction (4/3 n^3, half BLAS-2) dominates them all.
+    # (dsyevr scales a matrix whose norm is near under- or overflow itself.)
     w, V = sla.eigh(A, subset_by_index=[idx, idx], driver="evr", check_finite=False)
     v = V[:, 0]
     value = float(w[0])
-    residual = float(np.linalg.norm(A @ v - value * v))
-    scale = float(np.max(np.abs(A))) * n
+    residual = safe_norm(A @ v - value * v)
+    # Backward stability: the computed eigenvalue is the idx-th eigenvalue
+    # of A + E, ||E||_2 <= p(n) eps ||A||_2; taken as n eps ||A||_inf with
+    # ||A||_inf <= n max|A| (Weyl then bounds the error of the wanted
+    # eigenvalue itself).  Ordered to avoid overflow near 1e308.
+    bound = (n * _EPS * n) * float(np.max(np.abs(A))) + n * _ETA
     return EigResult(value=value, vector=v, residual=residual, matvecs=0, converged=True,
-                     method="dense", error_bound=n * _EPS * scale)
+                     method="dense", error_bound=bound, reason="direct", error_estimate=bound)
 
 
-def _iterative_extreme(op, which, tol, v0, maxiter, name="A", ncv=None):
+def _warn_unconverged(res, tol, what, count):
+    """The ConvergenceWarning of an iterative result with ``converged=False``."""
+    if res.reason == "rounding":
+        msg = (f"{what}: tol={tol:g} is below the rounding floor of this problem (value "
+               f"{res.value:.6g}, error bound {res.error_bound:.3e}: the conditioning allows "
+               f"relative accuracy {res.error_estimate / max(abs(res.value), 1e-300):.1e} at best); "
+               "stopped at the floor with converged=False")
+    else:
+        msg = (f"{what} did not reach tol={tol:g} in {count} (estimated error "
+               f"{res.error_estimate:.3e}, bound {res.error_bound:.3e} at value {res.value:.6g}); "
+               "increase maxiter")
+    warnings.warn(msg, ConvergenceWarning, stacklevel=_user_stacklevel())
+
+
+def _iterative_extreme(op, which, tol, v0, maxiter, name="A", ncv=None, product_rounding=None):
     n = op.shape[0]
     if ncv is None:
         ncv = default_ncv(n)
     try:
         out = thick_restart_lanczos(_operator_matvec(op, name), n, which=which, tol=tol, v0=v0,
-                                    maxiter=maxiter, ncv=ncv)
+                                    maxiter=maxiter, ncv=ncv, product_rounding=product_rounding)
     except FloatingPointError:
         raise ValueError(f"{name} returned NaN or Inf in a matrix-vector product") from None
     res = EigResult(value=out["value"], vector=out["vector"], residual=out["residual"],
                     matvecs=out["matvecs"], converged=out["converged"], method="lanczos",
-                    error_bound=out["bound"])
+                    error_bound=out["bound"], reason=out["status"], error_estimate=out["estimate"])
     if not res.converged:
-        warnings.warn(f"Lanczos did not reach tol={tol:g} in {res.matvecs} matrix-vector products "
-                      f"(estimated error {res.error_bound:.3e} at value {res.value:.6g}); "
-                      "increase maxiter", ConvergenceWarning, stacklevel=_user_stacklevel())
+        _warn_unconverged(res, tol, "Lanczos", f"{res.matvecs} matrix-vector products")
     return res
 
 
@@ -296,15 +351,44 @@ def _cholesky_lower_inplace(F):
     return int(info)
 
 
+def _pow2_exponent(x):
+    """``e`` with ``2**(e-1) <= x < 2**e`` (0 for ``x = 0``)."""
+    return math.frexp(float(x))[1] if x > 0 and math.isfinite(x) else 0
+
+
+def _scale_lower_inplace(F, e):
+    """``F *= 2**-e`` on the lower triangle's columns (exact: a power of two)."""
+    if e:
+        np.ldexp(F, -e, out=F)
+
+
+def _factor_norm_estimate(F, sigma, iters=8, seed=0):
+    """Estimate of ``||L L^T + sigma I||_2`` from below (power iteration with the factor)."""
+    N = F.shape[0]
+    trmv = sla.blas.dtrmv
+    x = np.random.default_rng(np.random.SeedSequence(seed)).random(N) + 0.5
+    x /= safe_norm(x)
+    est = 0.0
+    for _ in range(iters):
+        y = trmv(F, trmv(F, x, lower=1, trans=1), lower=1) + sigma * x
+        ny = safe_norm(y)
+        if not ny > 0:
+            break
+        est = max(est, ny)
+        x = y / ny
+    return est
+
+
 def _inverse_lanczos(F, tol, v0, maxiter):
     """Largest eigenpair of ``(L L^T)^{-1}`` for the Cholesky factor ``L`` held in ``F``.
 
-    ``L L^T = A - sigma I``.  Returns ``(vector, solves, converged, bound)``
-    with ``bound`` the Lanczos error estimate of ``mu = 1 / (lambda -
-    sigma)`` carried over to ``lambda`` (``d lambda = d mu / mu^2``).  For
-    ``0 <= sigma < lambda`` a relative tolerance on ``mu`` is at least as
-    tight on ``lambda - sigma`` and hence on ``lambda``.  The caller
-    measures ``lambda`` as the Rayleigh quotient of the vector with ``A``.
+    ``L L^T = A_s - sigma I`` (``A_s`` the scaled matrix).  Returns
+    ``(vector, solves, status, estimate)`` with ``estimate`` the Lanczos
+    (Kato-Temple) error estimate of ``mu = 1 / (lambda - sigma)`` carried
+    over to ``lambda`` (``d lambda = d mu / mu^2``).  For ``0 <= sigma <
+    lambda`` a relative tolerance on ``mu`` is at least as tight on
+    ``lambda - sigma`` and hence on ``lambda``.  The caller measures
+    ``lambda`` as the Rayleigh quotient of the vector with ``A``.
     """
     N = F.shape[0]
 
@@ -325,8 +409,9 @@ def _inverse_lanczos(F, tol, v0, maxiter):
     vec = out["vector"]
     for _ in range(2):
         vec = solve(vec)
-        vec = vec / np.linalg.norm(vec)
-    return vec, out["matvecs"] + 2, out["converged"], out["bound"] / (mu * mu)
+        vec = vec / safe_norm(vec)
+    estimate = out["estimate"] / mu / mu if mu > 0 else float("inf")
+    return vec, out["matvecs"] + 2, out["status"], estimate
 
 
 def _gershgorin_lower(A):
@@ -336,36 +421,52 @@ def _gershgorin_lower(A):
 
 def _dense_shift_invert(A, tol, v0, maxiter, strict):
     n = A.shape[0]
-    g = _gershgorin_lower(A)
-    sigma = 0.99 * g if g > 0 else 0.0
-    anorm = float(np.max(np.sum(np.abs(A), axis=1)))       # ||A||_inf >= ||A||_2
+    anorm_inf = float(np.max(np.sum(np.abs(A), axis=1)))       # ||A||_inf >= ||A||_2
+    # Work on A / 2**e with ||A / 2**e||_inf in [1/2, 1): the factor, the
+    # solves (of size 1 / lambda) and the Lanczos quantities stay far from
+    # under- and overflow at any scale of A.
+    e = _pow2_exponent(anorm_inf)
     F = np.array(A, order="F", dtype=np.float64, copy=True)
+    _scale_lower_inplace(F, e)
+    g = _gershgorin_lower(F)
+    sigma = 0.99 * g if g > 0 else 0.0
     F[np.diag_indices(n)] -= sigma
     info = _cholesky_lower_inplace(F)
-    if info:
+    if info or not np.all(np.isfinite(np.diagonal(F))):
         if strict:
-            raise ValueError(f"A is not numerically positive definite (Cholesky of A - {sigma:g} I "
-                             f"failed at column {info}); method='shift-invert' needs a positive "
-                             "definite A: use method='dense' or 'lanczos'")
+            raise ValueError(f"A is not numerically positive definite (Cholesky of A - "
+                             f"{ldexp(sigma, e):g} I failed at column {info or n}); "
+                             "method='shift-invert' needs a positive definite A: use "
+                             "method='dense' or 'lanczos'")
         return None
-    vec, solves, converged, bound = _inverse_lanczos(F, tol, v0, maxiter)
+    vec, solves, status, estimate = _inverse_lanczos(F, tol, v0, maxiter)
+    anorm = ldexp(_factor_norm_estimate(F, sigma), e)
     del F
-    return _shift_invert_result(vec, A @ vec, solves + 1, converged, bound, tol, anorm)
+    return _shift_invert_result(vec, A @ vec, solves + 1, status, ldexp(estimate, e), tol, anorm)
 
 
-def _shift_invert_result(vec, Av, count, converged, bound, tol, anorm):
-    """EigResult of the unit ``vec`` from ``Av = A vec`` measured with ``A`` itself."""
+def _shift_invert_result(vec, Av, count, status, estimate, tol, anorm):
+    """EigResult of the unit ``vec`` from ``Av = A vec`` measured with ``A`` itself.
+
+    ``anorm`` estimates ``||A||_2``.  The error bound is the residual bound
+    ``residual + floor`` (some eigenvalue within it); the Kato-Temple
+    estimate of the inverse iteration, floored likewise, is the estimate.
+    A tolerance below the floor is reported as ``reason="rounding"``.
+    """
+    n = len(vec)
     value = float(vec @ Av)
-    residual = float(np.linalg.norm(Av - value * vec))
-    # The Rayleigh quotient measured with A is accurate to no better than
-    # eps ||A|| whatever the Lanczos estimate on the inverse says.
-    bound = min(bound, residual) if bound == bound else residual
-    res = EigResult(value=value, vector=vec, residual=residual, matvecs=count, converged=converged,
-                    method="shift-invert", error_bound=max(bound, _EPS * anorm))
-    if not converged:
-        warnings.warn(f"shift-invert Lanczos did not reach tol={tol:g} in {count - 1} solves "
-                      f"(estimated error {res.error_bound:.3e} at value {value:.6g}); increase maxiter",
-                      ConvergenceWarning, stacklevel=_user_stacklevel())
+    residual = safe_norm(Av - value * vec)
+    anorm = max(anorm, safe_norm(Av))
+    floor = rounding_floor(n, anorm, value) + n * _ETA
+    if status == "tolerance" and tol * abs(value) < floor:
+        status = "rounding"
+    est = estimate if estimate == estimate else residual
+    res = EigResult(value=value, vector=vec, residual=residual, matvecs=count,
+                    converged=status == "tolerance", method="shift-invert",
+                    error_bound=residual + floor, reason=status,
+                    error_estimate=max(min(est, residual), floor))
+    if not res.converged:
+        _warn_unconverged(res, tol, "shift-invert Lanczos", f"{count - 1} solves")
     return res
 
 
@@ -524,22 +625,40 @@ def _sigma(A, which, method, tol, maxiter):
             raise ValueError(f"A is empty (shape {op.shape})")
         if method == "dense":
             raise ValueError("method='dense' needs an ndarray A, got a LinearOperator")
+        # The Gram operator squares the scale of A (entries 1e-200 would
+        # underflow, 1e200 overflow): work on (A / 2**e)^T (A / 2**e) with
+        # 2**e ~ ||A x0|| for a random unit x0 (one product of A).
+        x0 = np.random.default_rng(np.random.SeedSequence(1)).standard_normal(q)
+        y0 = np.asarray(op.matvec(x0 / safe_norm(x0)), dtype=np.float64).reshape(-1)
+        if not np.all(np.isfinite(y0)):
+            raise ValueError("A returned NaN or Inf in a matrix-vector product")
+        e = _pow2_exponent(safe_norm(y0))
         if which == "SA" and p < q:
             # A^T A (q x q) is singular: sigma_min over R^q is 0; the smallest of
             # the min(p, q) singular values comes from A A^T.
-            gram = LinearOperator((p, p), matvec=lambda x: op.matvec(op.rmatvec(x)), dtype=np.float64)
+            def gram_mv(x):
+                return np.ldexp(np.asarray(op.matvec(np.ldexp(np.asarray(op.rmatvec(x), dtype=np.float64), -e)),
+                                           dtype=np.float64), -e)
+            gram = LinearOperator((p, p), matvec=gram_mv, dtype=np.float64)
             vec_of = lambda u: op.rmatvec(u)  # noqa: E731
         else:
-            gram = LinearOperator((q, q), matvec=lambda x: op.rmatvec(op.matvec(x)), dtype=np.float64)
+            def gram_mv(x):
+                return np.ldexp(np.asarray(op.rmatvec(np.ldexp(np.asarray(op.matvec(x), dtype=np.float64), -e)),
+                                           dtype=np.float64), -e)
+            gram = LinearOperator((q, q), matvec=gram_mv, dtype=np.float64)
             vec_of = None
-        r = _iterative_extreme(gram, which, tol, None, maxiter, name="A")
-        value = math.sqrt(max(r.value, 0.0))
+        # a Gram product rounds like a product of length q followed by one of length p
+        r = _iterative_extreme(gram, which, tol, None, maxiter, name="A",
+                               product_rounding=math.sqrt(p) + math.sqrt(q))
+        lam = r.value
+        sig = math.sqrt(max(lam, 0.0))
         v = np.asarray(r.vector) if vec_of is None else np.asarray(vec_of(r.vector)).reshape(-1)
-        nv = np.linalg.norm(v)
+        nv = safe_norm(v)
         v = v / nv if nv > 0 else v
-        return EigResult(value=value, vector=v, residual=r.residual, matvecs=r.matvecs,
-                         converged=r.converged, method="gram-lanczos",
-                         error_bound=(r.error_bound / (2 * value) if value > 0 else math.sqrt(r.error_bound)))
+        return EigResult(value=ldexp(sig, e), vector=v, residual=ldexp(r.residual, 2 * e),
+                         matvecs=r.matvecs + 1, converged=r.converged, method="gram-lanczos",
+                         error_bound=ldexp(_sqrt_bound(lam, r.error_bound), e), reason=r.reason,
+                         error_estimate=ldexp(_sqrt_bound(lam, r.error_estimate), e))
     M = as_float_array(A, "A", ndim=2)
     if method == "lanczos":
         return _sigma(aslinearoperator(M), which, method, tol, maxiter)
@@ -549,10 +668,23 @@ def _sigma(A, which, method, tol, maxiter):
     k = len(s) - 1 if which == "SA" else 0
     value = float(s[k])
     v = Vt[k]
-    Av = M @ v
-    residual = float(np.linalg.norm(M.T @ Av - value * value * v))
+    # residual ||A^T A v - sigma^2 v|| measured on A / 2**e (inf if it overflows float64)
+    e = _pow2_exponent(float(s[0]))
+    Ms = np.ldexp(M, -e)
+    vs = ldexp(value, -e)
+    residual = ldexp(safe_norm(Ms.T @ (Ms @ v) - vs * vs * v), 2 * e) if s[0] > 0 else 0.0
+    # backward stability of the SVD: |sigma_k - sigma_k(A)| <= p(n) eps ||A||_2
+    bound = max(M.shape) * _EPS * float(s[0]) + max(M.shape) * _ETA
     return EigResult(value=value, vector=v, residual=residual, matvecs=0, converged=True,
-                     method="svd", error_bound=max(M.shape) * _EPS * float(s[0]))
+                     method="svd", error_bound=bound, reason="direct", error_estimate=bound)
+
+
+def _sqrt_bound(lam, b):
+    """Bound on ``|sqrt(lambda) - sqrt(max(lam, 0))|`` given ``|lambda - lam| <= b``, ``lambda >= 0``."""
+    s = math.sqrt(max(lam, 0.0))
+    lo = math.sqrt(max(lam - b, 0.0))
+    hi = math.sqrt(max(lam + b, 0.0))
+    return max(s - lo, hi - s)
 
 
 def sigma_min(A, *, method="auto", tol=1e-8, maxiter=None):
@@ -659,13 +791,20 @@ class LambdaMinTracker:
 
     Parameters
     ----------
-    method : {"auto", "dense", "lanczos"}, default "auto"
+    method : {"auto", "dense", "lanczos", "shift-invert"}, default "auto"
         ``"dense"`` (``auto`` for arrays up to ``DENSE_MAX``): block
         refinement of the previous eigenvectors (see Notes), with a fresh
         LAPACK solve as fallback.  ``"lanczos"`` (``auto`` for operators):
         thick-restart Lanczos warm-started from the previous eigenvector.
+        ``"shift-invert"`` (positive definite arrays only; an operator is
+        refused): ``lambda_min(A, method="shift-invert")`` warm-started
+        from the previous eigenvector, with a fresh LAPACK solve when the
+        Cholesky factorization fails.
     tol : float, default 1e-8
-        Relative tolerance on ``lambda_min``.
+        Relative tolerance on ``lambda_min``.  A tolerance below the
+        rounding floor of ``A`` (``~ sqrt(n) eps ||A|| / lambda_min``) gives
+        ``converged=False`` with ``reason="rounding"`` and a
+        :class:`ConvergenceWarning` (refinement and iterative routes).
     block : int, default 8
         Number of lowest eigenvectors carried from one update to the next
         (dense route).
@@ -694,8 +833,11 @@ class LambdaMinTracker:
     BLAS-3 product with ``A`` and two triangular solves with ``b``
     right-hand sides -- a few percent of a fresh ``dsyevr`` solve.  The
     update is accepted when the Kato-Temple estimate
-    ``min(rho, rho**2/gap) <= tol * value / 4``; otherwise the tracker falls
-    back to a fresh dense solve and a new factorisation.  The periodic
+    ``min(rho, rho**2/gap) <= tol * value / 4`` (or the rounding floor);
+    otherwise the tracker falls back to a fresh dense solve and a new
+    factorisation.  An accepted refinement reports ``error_bound = residual
+    + floor`` (some eigenvalue within it) and the Kato-Temple figure as
+    ``error_estimate``.  The periodic
     Cholesky check (``verify_every``) succeeding at ``sigma = value (1 -
     1e-3)`` proves ``lambda_min(A) > sigma`` up to the rounding of the
     factorisation, so a missed eigenvalue further below would be caught;
@@ -757,12 +899,17 @@ class LambdaMinTracker:
         method = self.method
         if method == "auto":
             method = "dense" if (kind == "dense" and n <= DENSE_MAX) else "lanczos"
-        if method == "dense" and kind != "dense":
-            raise ValueError("method='dense' needs an ndarray A, got a LinearOperator")
+        if method in ("dense", "shift-invert") and kind != "dense":
+            raise ValueError(f"method={method!r} needs an ndarray A, got a LinearOperator")
+        v0 = None if self.last is None else np.asarray(self.last.vector)
         if method == "lanczos":
             op = aslinearoperator(M) if kind == "dense" else M
-            v0 = None if self.last is None else np.asarray(self.last.vector)
             res = _iterative_extreme(op, "SA", self.tol, v0, None)
+        elif method == "shift-invert":
+            res = _dense_shift_invert(M, self.tol, v0, None, strict=False)
+            if res is None:                     # not positive definite: a fresh dense solve
+                self.fallbacks += 1
+                res = _dense_extreme(M, "SA")
         else:
             res = self._dense_update(M)
         self.last = res
@@ -770,44 +917,65 @@ class LambdaMinTracker:
         return res
 
     # -- dense route ----------------------------------------------------------
+    @staticmethod
+    def _scaled(A):
+        """``(A / 2**e, e)``: a copy only when ``max|A|`` is outside ``[2**-200, 2**200]``.
+
+        The refinement's norms, ``rho**2`` and Cholesky factors then stay far
+        from under- and overflow (exact scaling by a power of two).
+        """
+        amax = float(np.max(np.abs(A)))
+        if amax == 0.0 or 2.0 ** -200 <= amax <= 2.0 ** 200:
+            return A, 0
+        e = _pow2_exponent(amax)
+        return np.ldexp(A, -e), e
+
     def _fresh(self, A):
         n = A.shape[0]
         b = min(self.block, n)
-        w, Q = sla.eigh(A, subset_by_index=[0, b - 1], driver="evr", check_finite=False)
+        As, e = self._scaled(A)
+        w, Q = sla.eigh(As, subset_by_index=[0, b - 1], driver="evr", check_finite=False)
         self.fallbacks += 1
         self._Q = Q
-        self._factor(A, float(w[0]), float(w[1]) if b > 1 else float(w[0]))
+        self._factor(As, e, float(w[0]), float(w[1]) if b > 1 else float(w[0]))
         v = Q[:, 0]
         value = float(w[0])
-        residual = float(np.linalg.norm(A @ v - value * v))
-        scale = float(np.max(np.abs(A))) * n
+        residual = safe_norm(As @ v - value * v)
+        bound = (n * _EPS * n) * float(np.max(np.abs(As)))       # as in _dense_extreme
         self._since_verify = 0
-        return EigResult(value=value, vector=v, residual=residual, matvecs=0, converged=True,
-                         method="dense", error_bound=n * _EPS * scale)
+        return EigResult(value=ldexp(value, e), vector=v, residual=ldexp(residual, e), matvecs=0,
+                         converged=True, method="dense", error_bound=ldexp(bound, e) + n * _ETA,
+                         reason="direct", error_estimate=ldexp(bound, e) + n * _ETA)
 
-    def _factor(self, A, theta, theta2):
-        """Cholesky of ``A - sigma I`` just below ``theta``; True on success."""
-        n = A.shape[0]
-        floor = 64 * n * _EPS * float(np.max(np.abs(np.diag(A))))
+    def _factor(self, As, e, theta, theta2):
+        """Cholesky of ``As - sigma I`` just below ``theta`` (scaled units); True on success."""
+        n = As.shape[0]
+        floor = 64 * n * _EPS * float(np.max(np.abs(np.diag(As))))
         sigma = theta - max(1e-3 * abs(theta), 0.1 * (theta2 - theta), floor)
-        B = A - sigma * np.eye(n)
+        B = As - sigma * np.eye(n)
         try:
             c = sla.cho_factor(B, lower=True, check_finite=False, overwrite_a=True)
         except np.linalg.LinAlgError:
             self._chol = None
             return False
+        if not np.all(np.isfinite(np.diagonal(c[0]))):
+            self._chol = None
+            return False
         self.factorizations += 1
-        self._chol = (c, sigma)
+        self._chol = (c, ldexp(sigma, e))           # the shift in the units of A
         return True
 
     def _dense_update(self, A):
         if self._Q is None or self._chol is None:
             return self._fresh(A)
         tol = self.tol
+        As, e = self._scaled(A)
+        n = As.shape[0]
+        anorm = float(np.max(np.sum(np.abs(As), axis=0)))        # ||As||_1 >= ||As||_2
         Q = self._Q
         c, sigma = self._chol
         P = None
-        AQ = A @ Q
+        AQ = As @ Q
         ok = False
         for it in range(7):
             T = Q.T @ AQ
@@ -818,11 +986,12 @@ class LambdaMinTracker:
             Qn = Q @ Y
             AQn = AQ @ Y
             R = AQn - Qn * theta
-            rho = np.linalg.norm(R, axis=0)
+            rho = np.array([safe_norm(R[:, i]) for i in range(R.shape[1])])
             gap = float(theta[1] - theta[0]) if b > 1 else np.inf
             r0 = float(rho[0])
-            bound = r0 if not gap > r0 else min(r0, r0 * r0 / gap)
-            if bound <= 0.25 * tol * abs(float(theta[0])):
+            estimate = max(r0 if not gap > r0 else min(r0, r0 * r0 / gap),
+                           rounding_floor(n, anorm, float(theta[0])))
+            if estimate <= max(0.25 * tol * abs(float(theta[0])), rounding_floor(n, anorm, float(theta[0]))):
                 ok = True
                 Q, AQ = Qn, AQn
                 break
@@ -833,7 +1002,7 @@ class LambdaMinTracker:
             blocks = [Qn, Z] if P is None else [Qn, Z, P]
             S = np.hstack(blocks)
             S, _ = np.linalg.qr(S)
-            AS = A @ S
+            AS = As @ S
             # keep the previous best as P (direction carried to the next step)
             P = Qn
             Q, AQ = S, AS
@@ -841,18 +1010,27 @@ class LambdaMinTracker:
             return self._fresh(A)
         self._Q = Q
         v = Q[:, 0]
-        value = float(v @ (A @ v))
-        residual = float(np.linalg.norm(A @ v - value * v))
+        Av = As @ v
+        value = float(v @ Av)
+        residual = safe_norm(Av - value * v)
+        floor = rounding_floor(n, anorm, value)
         self._since_verify += 1
         # Re-factor when due for verification, when the preconditioner has
         # gone stale (3+ refinement steps) or the value drifted from its shift.
-        stale = it >= 3 or abs(value - sigma) > 0.05 * abs(value)
+        value_user = ldexp(value, e)
+        stale = it >= 3 or abs(value_user - sigma) > 0.05 * abs(value_user)
         if self._since_verify >= self.verify_every or stale:
             self._since_verify = 0
-            if not self._factor(A, value, float(theta[1]) if len(theta) > 1 else value):
+            if not self._factor(As, e, value, float(theta[1]) if len(theta) > 1 else value):
                 return self._fresh(A)
-        return EigResult(value=value, vector=v, residual=residual, matvecs=0, converged=True,
-                         method="tracked", error_bound=bound)
+        reason = "tolerance" if 0.25 * tol * abs(value) >= floor else "rounding"
+        res = EigResult(value=value_user, vector=v, residual=ldexp(residual, e), matvecs=0,
+                        converged=reason == "tolerance", method="tracked",
+                        error_bound=ldexp(residual + floor, e) + n * _ETA, reason=reason,
+                        error_estimate=ldexp(max(estimate, floor), e) + n * _ETA)
+        if not res.converged:
+            _warn_unconverged(res, tol, "LambdaMinTracker", "")
+        return res
 
 
 # --------------------------------------------------------------------------
@@ -1134,21 +1312,54 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
     else:
         strict = True
     if method == "dense":
-        return _dense_extreme(ntk_gram(net, X, layers=layers), "SA")
+        K = ntk_gram(net, X, layers=layers)
+        if not np.all(np.isfinite(K)):
+            raise _ntk_nonfinite_error(net, X)
+        return _dense_extreme(K, "SA")
     if method == "shift-invert":
         F = _ntk_gram_upper(net, X, layers).T          # Fortran order: K in the lower triangle
-        anorm = float(np.sum(np.diagonal(F)))         # trace K >= ||K||_2 (K is PSD)
+        diag = np.diagonal(F)
+        # |K_ij| <= sqrt(K_ii K_jj) for the PSD NTK, and every sum forming
+        # K_ij is bounded by the same Cauchy-Schwarz products: a finite
+        # diagonal means a finite triangle (checked again on the factor).
+        if not np.all(np.isfinite(diag)):
+            del F, diag
+            raise _ntk_nonfinite_error(net, X)
+        # work on K / 2**e, max |K_ij| = max K_ii in [1/2, 1) after scaling (exact)
+        e = _pow2_exponent(float(np.max(diag)))
+        del diag
+        _scale_lower_inplace(F, e)
         info = _cholesky_lower_inplace(F)
-        if info:
+        if info or not np.all(np.isfinite(np.diagonal(F))):
             del F
             if strict:
                 raise ValueError(f"the NTK is not numerically positive definite (Cholesky failed at "
-                                 f"column {info}); use method='lanczos' or 'dense'")
+                                 f"column {info or N}); use method='lanczos' or 'dense'")
         else:
-            vec, solves, converged, bound = _inverse_lanczos(F, tol, v0, maxiter)
+            vec, solves, status, estimate = _inverse_lanczos(F, tol, v0, maxiter)
+            anorm = ldexp(_factor_norm_estimate(F, 0.0), e)
             del F
             Kv = ntk_operator(net, X, layers, store="preactivations") @ vec
-            return _shift_invert_result(vec, Kv, solves + 1, converged, bound, tol, anorm)
+            if not np.all(np.isfinite(Kv)):
+                raise _ntk_nonfinite_error(net, X)
+            return _shift_invert_result(vec, Kv, solves + 1, status, ldexp(estimate, e), tol, anorm)
     features = _ntk_operator_bytes(n, net.d0, net.d1, net.d2, "features") <= max_memory
     op = ntk_operator(net, X, layers, store="features" if features else "preactivations")
-    return lambda_min(op, method="lanczos", tol=tol, v0=v0, maxiter=maxiter)
+    try:
+        return _iterative_extreme(op, "SA", tol, v0, maxiter, name="the NTK operator")
+    except ValueError as exc:
+        if "returned NaN or Inf" in str(exc):
+            raise _ntk_nonfinite_error(net, X) from None
+        raise
+
+
+def _ntk_nonfinite_error(net, X):
+    """ValueError naming ``X`` or ``net`` when the NTK overflows float64 (the larger is named)."""
+    xs = float(np.max(np.abs(X))) if X.size else 0.0
+    params = [net.W, net.V] + [b for b in (getattr(net, "b1", None), getattr(net, "b2", None))
+                               if b is not None]
+    ws = max(float(np.max(np.abs(p))) if np.size(p) else 0.0 for p in params)
+    name = "X" if xs >= ws else "net"
+    what = "inputs" if name == "X" else "weights"
+    return ValueError(f"{name}: the NTK of these {what} is not finite in float64 (max |X| = {xs:.3g}, "
+                      f"largest weight {ws:.3g}); rescale {'the data' if name == 'X' else 'the network'}")

@@ -107,7 +107,9 @@ def test_lanczos_on_ntk_matches_dense(rng):
 
 def test_lanczos_path_laplacian_analytic():
     n = 200
-    lo = lambda_min(path_laplacian_op(n), tol=1e-10, maxiter=20 * n)
+    # tol 1e-9: lambda_min / ||A|| = 6e-5, so the rounding floor (~50 eps ||A||)
+    # allows ~1.4e-10 relative at best
+    lo = lambda_min(path_laplacian_op(n), tol=1e-9, maxiter=20 * n)
     exact = 2.0 - 2.0 * np.cos(np.pi / (n + 1))
     assert lo.converged
     np.testing.assert_allclose(lo.value, exact, rtol=1e-8)
@@ -118,10 +120,15 @@ def test_lanczos_path_laplacian_analytic():
 
 def test_lanczos_small_operator_exact_after_n_steps(rng):
     # Krylov space of dimension n is the whole space: exact up to rounding.
+    # tol=1e-14 relative is below the rounding floor (~21 eps ||A|| = 4e-12):
+    # the run stops at the floor, says so, and the value is exact to rounding.
     lam = np.arange(1.0, 31.0) ** 2
     A, _ = known_spectrum(rng, lam)
-    lo = lambda_min(aslinearoperator(A), tol=1e-14)
+    with pytest.warns(ConvergenceWarning, match="below the rounding floor"):
+        lo = lambda_min(aslinearoperator(A), tol=1e-14)
+    assert lo.converged is False and lo.reason == "rounding"
     np.testing.assert_allclose(lo.value, 1.0, rtol=0, atol=residual_tol(30, lam[-1]))
+    assert abs(lo.value - 1.0) <= lo.error_bound
 
 
 def test_warm_start_needs_few_matvecs(rng):
@@ -193,12 +200,17 @@ def test_sigma_known(rng, shape):
     assert lo.residual <= residual_tol(max(p, q), s[-1] ** 2)
     # Gram route on an operator: sigma_max accurate to tol; sigma_min accurate
     # to about eps cond^2 relative (condition 1e4 squared -> ~1e-8).
+    # tol=1e-12 on sigma^2 is below the Gram route's rounding floor (condition
+    # 1e8 of A^T A): reported as such, and the bound holds.
     op = aslinearoperator(A)
     hi2 = sigma_max(op)
-    lo2 = sigma_min(op, tol=1e-12)
-    assert lo2.method == "gram-lanczos"
+    with pytest.warns(ConvergenceWarning, match="below the rounding floor"):
+        lo2 = sigma_min(op, tol=1e-12)
+    assert lo2.method == "gram-lanczos" and lo2.reason == "rounding" and not lo2.converged
     np.testing.assert_allclose(hi2.value, s[-1], **tol("iterative_eigen"))
     np.testing.assert_allclose(lo2.value, s[0], rtol=1e-6)
+    assert abs(lo2.value - s[0]) <= lo2.error_bound
+    assert abs(hi2.value - s[-1]) <= hi2.error_bound
 
 
 def test_sigma_bad_input():
@@ -316,7 +328,84 @@ def test_lanczos_does_not_accept_a_ritz_value_between_unresolved_eigenvalues():
     H = hadamard(n).astype(float)
     w = np.concatenate([[1.0, 2.0], np.linspace(3.0, 1e9, n - 2).round()])
     A = (H * w) @ H / n
-    r = lambda_min(aslinearoperator(A))
-    assert r.converged
-    np.testing.assert_allclose(r.value, 1.0, **tol("iterative_eigen"))
+    # lambda_min / ||A|| = 1e-9: tol = 1e-8 is below the rounding floor
+    # (~56 eps ||A|| = 1.2e-5), so the run stops at the floor and says so.
+    with pytest.warns(ConvergenceWarning, match="below the rounding floor"):
+        r = lambda_min(aslinearoperator(A))
+    assert r.reason == "rounding"
+    assert abs(r.value - 1.0) <= r.error_bound <= 1e-4
     assert r.residual <= 1e-4 * r.value
+
+
+# --------------------------------------------------------------------------
+# scale: norms that under- or overflow must not pass for an invariant subspace
+# --------------------------------------------------------------------------
+def small_spd(rng):
+    lam = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    A, _ = known_spectrum(rng, lam)
+    return A, np.linalg.eigvalsh(A)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e-160, 1.0, 1e160, 1e200, 1e300])
+def test_lanczos_at_extreme_scales(rng, scale):
+    # lambda_min(B * 1e-200, method="lanczos") was 70.7x too large (2.87x for
+    # this B) and lambda_max half the truth, both with converged=True and
+    # error_bound = 0: sqrt(x @ x) underflowed to beta = 0 ("invariant").
+    B, w = small_spd(rng)
+    A = B * scale
+    for fn, ref in ((lambda_min, w[0]), (lambda_max, w[-1])):
+        r = fn(A, method="lanczos")
+        assert r.converged and r.reason == "tolerance"
+        assert 0 < r.error_bound < 1e-12 * scale
+        np.testing.assert_allclose(r.value / scale, ref, **tol("iterative_eigen"))
+        assert abs(r.value / scale - ref) * scale <= r.error_bound * (1 + 1e-12)
+        np.testing.assert_allclose(r.residual, np.linalg.norm(B @ r.vector - r.value / scale * r.vector)
+                                   * scale, rtol=1e-6, atol=residual_tol(5, 5.0) * scale)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e-152, 1e170, 1e200, 1e300])
+def test_shift_invert_at_extreme_scales(rng, scale):
+    # shift-invert returned NaN with converged=True at <= 1e-152 and raised
+    # ZeroDivisionError at >= 1e170 (mu * mu under/overflowed)
+    B, w = small_spd(rng)
+    r = lambda_min(B * scale, method="shift-invert")
+    assert r.converged and np.isfinite(r.value) and np.isfinite(r.error_bound)
+    np.testing.assert_allclose(r.value / scale, w[0], **tol("iterative_eigen"))
+    assert abs(r.value / scale - w[0]) * scale <= r.error_bound * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e-250, 1e250])
+def test_dense_svd_gram_and_tracker_at_extreme_scales(rng, scale):
+    B, w = small_spd(rng)
+    A = B * scale
+    r = lambda_min(A, method="dense")
+    np.testing.assert_allclose(r.value / scale, w[0], rtol=0, atol=residual_tol(5, 5.0))
+    assert abs(r.value / scale - w[0]) * scale <= r.error_bound
+    s = np.sqrt(w)                                   # singular values of B^(1/2)-like factor
+    C = np.linalg.cholesky(B).T * scale              # C^T C = B scale^2: sigma = sqrt(w) scale
+    for fn, ref in ((sigma_min, s[0]), (sigma_max, s[-1])):
+        for op in (C, aslinearoperator(C)):
+            r = fn(op)
+            assert r.converged and np.isfinite(r.error_bound)
+            np.testing.assert_allclose(r.value / scale, ref, **tol("iterative_eigen"))
+            assert abs(r.value / scale - ref) * scale <= r.error_bound * (1 + 1e-12)
+    for method in ("dense", "lanczos", "shift-invert"):
+        tr = LambdaMinTracker(method=method)
+        for t in range(3):
+            r = tr.update(A * (1 + 1e-3 * t))
+            assert r.converged
+            np.testing.assert_allclose(r.value / scale, w[0] * (1 + 1e-3 * t), **tol("iterative_eigen"))
+
+
+def test_ntk_lambda_min_lanczos_with_tiny_second_layer(rng):
+    # V scaled by 1e-80: the ("W",) NTK scales by 1e-160 exactly (it is
+    # quadratic in V); the Lanczos route was 2.84x too large with converged=True.
+    net = ShallowNet.init(d0=8, d1=60, seed=2)
+    X = rng.standard_normal((40, 8))
+    ref = np.linalg.eigvalsh(ntk_gram(net, X, layers=("W",)))[0]
+    tiny = net.replace(V=net.V * 1e-80)
+    for method in ("lanczos", "shift-invert", "dense"):
+        r = pl_toolkit.ntk_lambda_min(tiny, X, layers=("W",), method=method)
+        assert r.converged
+        np.testing.assert_allclose(r.value / 1e-160, ref, **tol("iterative_eigen"))
+        assert abs(r.value - 1e-160 * ref) <= r.error_bound + residual_tol(40, 1e-160 * ref * 1e3)
