@@ -4,7 +4,20 @@ Each check raises :class:`ValueError` whose message starts with the name of
 the offending argument, so that a user (or the CLI, which prints the message
 as one line) knows what to fix.  Kernels never see unchecked input, so a
 numba typing error never reaches a user.
+
+Overflow of finite input
+------------------------
+Inputs are checked for NaN/Inf; finite inputs can still be so large that a
+product overflows float64 (``X`` with entries ``1e155`` gives ``X X^T``
+entries ``>= 1e310``).  pl_toolkit does not rescale: the functions that
+evaluate the network check what they return (and the preactivations
+``X W^T + b1``, which a saturating activation would otherwise hide) and,
+when a value is not finite although every input was, raise the ValueError
+of :func:`overflow_error`, which starts with the input whose entries are
+largest.  Nothing non-finite is returned silently.
 """
+
+import functools
 
 import numpy as np
 
@@ -14,7 +27,15 @@ __all__ = [
     "check_square_symmetric",
     "check_positive_int",
     "check_positive_float",
+    "max_abs",
+    "overflow_error",
+    "check_result_finite",
+    "quiet_overflow",
+    "check_seed",
 ]
+
+#: Largest finite float64.
+FLOAT64_MAX = float(np.finfo(np.float64).max)
 
 
 def _first_bad_index(a):
@@ -120,3 +141,94 @@ def check_positive_float(value, name, *, allow_zero=False):
     if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} finite number, got {value!r}")
     return v
+
+
+def max_abs(a):
+    """``max |a|`` without a temporary array (0 for ``None`` or an empty array)."""
+    if a is None:
+        return 0.0
+    a = np.asarray(a, dtype=np.float64)
+    if a.size == 0:
+        return 0.0
+    return float(max(a.max(), -a.min()))
+
+
+def overflow_error(what, inputs):
+    """The ValueError for a non-finite result of finite inputs.
+
+    Parameters
+    ----------
+    what : str
+        The quantity that overflowed (``"the NTK Gram matrix"``).
+    inputs : sequence of (str, ndarray or None)
+        The inputs it was computed from, by the names a user knows them
+        (``"X"``, ``"net.W"``, ...); ``None`` entries are skipped.
+
+    Returns
+    -------
+    ValueError
+        Message starting with the input of largest magnitude, e.g. ``"X has
+        entries up to 1e+155 (net.W up to 2.1, net.V up to 1.3): the NTK Gram
+        matrix overflows float64 (largest finite value 1.8e+308); rescale
+        X"``.
+    """
+    sized = sorted(((name, max_abs(a), np.ndim(a) == 0) for name, a in inputs if a is not None),
+                   key=lambda t: -t[1])
+    (first, top, scalar), rest = sized[0], sized[1:]
+    others = ", ".join(f"{name} = {m:.3g}" if sc else f"{name} up to {m:.3g}" for name, m, sc in rest)
+    head = f"{first} = {top:.3g}" if scalar else f"{first} has entries up to {top:.3g}"
+    return ValueError(head + (f" ({others})" if others else "")
+                      + f": {what} overflows float64 (largest finite value {FLOAT64_MAX:.3g}); "
+                      f"rescale {first}")
+
+
+def check_result_finite(result, what, inputs):
+    """Return ``result`` if every entry is finite, else raise :func:`overflow_error`."""
+    if not np.all(np.isfinite(result)):
+        raise overflow_error(what, inputs)
+    return result
+
+
+def quiet_overflow(func):
+    """Run ``func`` with NumPy's overflow/invalid warnings off (its results are checked instead).
+
+    Functions that end in :func:`check_result_finite` report an overflow as
+    one ValueError; NumPy's ``RuntimeWarning`` on the way would only repeat it
+    (and, with warnings as errors, pre-empt it).
+    """
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def check_seed(seed, name="seed"):
+    """Return ``seed`` as a :class:`numpy.random.SeedSequence`, or raise ValueError naming ``name``.
+
+    Accepted: a SeedSequence, a non-negative integer, or a non-empty
+    sequence of non-negative integers (SeedSequence's entropy).  ``None``
+    (fresh OS entropy) is refused: every random draw of pl_toolkit is
+    reproducible from its seed.
+    """
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    what = "a non-negative integer, a sequence of them, or a numpy.random.SeedSequence"
+    if seed is None:
+        raise ValueError(f"{name} must be {what}, got None (pass an explicit seed: results must be "
+                         "reproducible)")
+
+    def is_int(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+    if is_int(seed):
+        entries = [seed]
+    elif isinstance(seed, (list, tuple, np.ndarray)) and len(seed) > 0 and all(is_int(v) for v in np.ravel(seed)):
+        entries = list(np.ravel(seed))
+    else:
+        raise ValueError(f"{name} must be {what}, got {seed!r}")
+    if any(v < 0 for v in entries):
+        raise ValueError(f"{name} must be non-negative, got {seed!r}")
+    return np.random.SeedSequence([int(v) for v in entries] if len(entries) > 1 or not is_int(seed)
+                                  else int(seed))

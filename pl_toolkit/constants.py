@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.linalg import svdvals
 
+from ._validation import overflow_error, quiet_overflow
 from .network import check_net
 
 __all__ = ["Lemma3Constants", "lemma3_constants", "ALPHA_F", "BETA_F"]
@@ -99,6 +100,19 @@ class Lemma3Constants:
         return asdict(self)
 
 
+def _term(c, x):
+    """``c * x`` for an activation constant ``c`` and a measured ``x >= 0``, with ``0 * inf = 0``.
+
+    A term whose measured factor is exactly 0 vanishes (e.g. the first-layer
+    Jacobian is 0 when ``V0 = 0``) even where ``c`` is infinite; an infinite
+    ``c`` makes any other term infinite.
+    """
+    if x == 0.0 or c == 0.0:
+        return 0.0
+    return c * x
+
+
+@quiet_overflow
 def lemma3_constants(net, X):
     """Evaluate Lemma 3's constants (eq. 18) at the weights of ``net``.
 
@@ -119,7 +133,10 @@ def lemma3_constants(net, X):
     Raises
     ------
     ValueError
-        On bad data.
+        On bad data; if ``X`` is all zero (``sigma_max(X) = 0`` makes
+        ``chi_max`` a ``0/0`` and Lemma 3 says nothing about such data); or
+        when finite inputs overflow float64 in the features or a constant
+        (the message names the input with the largest entries).
 
     Notes
     -----
@@ -131,7 +148,12 @@ def lemma3_constants(net, X):
     ``chi_max = sigma_max(V0) + mu_Phi / (2 sqrt(2) sigma_max(X) phi_dot_max)``;
     Lemma 1's radius is ``rho_Phi = mu_Phi / (2 beta_Phi)``.  For an
     activation with unbounded ``phi'`` or ``phi''`` (Assumption 2 fails)
-    the affected constants are ``inf`` and the radius is 0.
+    the affected constants are ``inf`` and the radius is 0; a term whose
+    other factor is exactly 0 is 0 (e.g. ``phi_dot_max sigma_max(X)
+    sigma_max(V0)`` with ``V0 = 0``).  Degenerate data are defined where
+    Lemma 3 is: a zero row of ``X`` (with ``phi(0) = 0`` and no bias) gives
+    a zero row of features, hence ``mu_Phi = 0`` and radii 0; ``n = 1`` is
+    an ordinary case; an all-zero ``X`` is refused.
 
     Examples
     --------
@@ -146,23 +168,38 @@ def lemma3_constants(net, X):
     """
     check_net(net)
     X = net.check_data(X)
+    if not np.any(X):
+        raise ValueError("X is all zero: sigma_max(X) = 0, so chi_max and beta_Phi of Lemma 3 "
+                         "(eq. 18) are undefined (0/0)")
     n = X.shape[0]
     act = net.activation
-    H = act.phi(net._preactivations(X))
+    H = net.features(X)                    # ValueError if phi(X W^T + b1) overflows
     s_feat = svdvals(H, check_finite=False)
     s_max_feat = float(s_feat[0])
     mu = float(s_feat[n - 1]) if net.d1 >= n else 0.0
     s_max_X = float(svdvals(X, check_finite=False)[0])
     s_max_V = float(svdvals(np.asarray(net.V), check_finite=False)[0])
     dot, ddot = act.phi_dot_max, act.phi_ddot_max
-    nu = dot * s_max_X * s_max_V + s_max_feat
-    if math.isfinite(dot) and dot > 0 and s_max_X > 0:
+    fin = math.isfinite
+    inputs = net._inputs(X)[:3] + [("net.b1", net.b1)]
+    for value, what in ((s_max_feat, "sigma_max(phi(X W^T + b1))"), (s_max_X, "sigma_max(X)"),
+                        (s_max_V, "sigma_max(V0)")):
+        if not fin(value):
+            raise overflow_error(what, inputs)
+    nu = _term(dot, s_max_X * s_max_V) + s_max_feat
+    if fin(dot) and dot > 0:
         chi = s_max_V + mu / (2.0 * math.sqrt(2.0) * s_max_X * dot)
     else:
         chi = math.inf
-    beta = math.sqrt(2.0) * s_max_X * (dot + (ddot * chi if ddot > 0 else 0.0))
-    ddot_term = ddot * mu / (2.0 * dot) if (ddot > 0 and dot > 0) else 0.0
+    beta = math.sqrt(2.0) * s_max_X * (dot + _term(ddot, chi))
+    ddot_term = _term(ddot, mu / (2.0 * dot)) if dot > 0 else 0.0
     beta_fu = math.sqrt(2.0) * s_max_X * (dot + s_max_V) + ddot_term
+    # Infinite only through an infinite activation constant; otherwise overflow.
+    for value, what, legit in ((nu, "nu_Phi", not fin(dot)), (chi, "chi_max", not (fin(dot) and dot > 0)),
+                               (beta, "beta_Phi", not (fin(dot) and fin(ddot) and fin(chi))),
+                               (beta_fu, "beta_Phi_followup", not (fin(dot) and fin(ddot)))):
+        if not fin(value) and not legit:
+            raise overflow_error(what, inputs)
 
     def radius(b):
         return mu / (2.0 * b) if b > 0 and math.isfinite(b) else (math.inf if b == 0 else 0.0)

@@ -46,7 +46,8 @@ from ._jit import prange, serial_and_parallel
 from .activations import _LEAKY_SLOPE, _phi_dphi, get_activation
 from .hermite import (MAX_K, _check_scale, _gaussian_second_moment,
                       _normalized_coefficient_matrix)
-from ._validation import as_float_array, check_positive_float, check_positive_int
+from ._validation import (as_float_array, check_positive_float, check_positive_int, check_result_finite,
+                          quiet_overflow)
 
 __all__ = ["InfiniteWidthKernels", "infinite_width_kernels"]
 
@@ -289,6 +290,7 @@ def _series(act, s_a, s_b, rho, K, symmetric, parallel):
 # --------------------------------------------------------------------------
 # Public function
 # --------------------------------------------------------------------------
+@quiet_overflow
 def infinite_width_kernels(X, activation, omega1, omega2, X2=None, *, method="auto",
                            quadrature_nodes=64, series_terms=300, parallel=True):
     """Expected conjugate kernel and NTK per unit width.
@@ -329,7 +331,8 @@ def infinite_width_kernels(X, activation, omega1, omega2, X2=None, *, method="au
     ValueError
         On non-finite or mis-shaped data, non-positive ``omega1`` or
         ``omega2``, an unknown activation or method, ``'closed_form'``
-        for an activation without one, or bad node/term counts.
+        for an activation without one, bad node/term counts, or when finite
+        inputs overflow float64 (the message names the largest input).
 
     Notes
     -----
@@ -424,7 +427,8 @@ def infinite_width_kernels(X, activation, omega1, omega2, X2=None, *, method="au
     if K > MAX_K:
         raise ValueError(f"series_terms must be <= {MAX_K}, got {K}")
 
-    P = X @ X2.T
+    P = check_result_finite(X @ X2.T, "the data Gram X X^T" if symmetric else "the data Gram X X2^T",
+                            [("X", X)] + ([] if symmetric else [("X2", X2)]))
     if symmetric:
         P = 0.5 * (P + P.T)
         na = np.sqrt(np.maximum(np.diag(P), 0.0))
@@ -445,7 +449,7 @@ def infinite_width_kernels(X, activation, omega1, omega2, X2=None, *, method="au
     if method == "closed_form":
         Caa = (s_a * s_a)[:, None]
         Cbb = (s_b * s_b)[None, :]
-        sig, sigd = _closed_form(act.name, Caa, Cbb, omega1 ** 2 * P, rho)
+        sig, sigd = _closed_form(act.name, Caa, Cbb, (omega1 * omega1) * P, rho)
         sig = np.array(np.broadcast_to(sig, P.shape))
         sigd = np.array(np.broadcast_to(sigd, P.shape))
     elif method == "quadrature":
@@ -477,6 +481,10 @@ def infinite_width_kernels(X, activation, omega1, omega2, X2=None, *, method="au
     if symmetric:
         sig = 0.5 * (sig + sig.T)
         sigd = 0.5 * (sigd + sigd.T)
-    first = omega2 ** 2 * P * sigd
+    first = (omega2 * omega2) * P * sigd   # a float ** 2 raises OverflowError; * gives inf
+    inputs = [("X", X)] + ([] if symmetric else [("X2", X2)]) + [("omega1", omega1), ("omega2", omega2)]
+    for part, what in ((sig, "the conjugate kernel"), (first, "the NTK's first-layer term"),
+                       (sig + first, "the NTK")):
+        check_result_finite(part, f"{what} (infinite width)", inputs)
     return InfiniteWidthKernels(conjugate=sig, ntk=sig + first, ntk_first_layer=first,
                                 ntk_second_layer=sig.copy())

@@ -19,7 +19,7 @@ small sizes (tests use it as the independent route).
 import numpy as np
 import scipy.linalg
 
-from ._validation import as_float_array, check_positive_int
+from ._validation import as_float_array, check_positive_int, check_result_finite, quiet_overflow
 
 __all__ = ["khatri_rao_power", "khatri_rao_gram", "sigma_min_khatri_rao"]
 
@@ -33,6 +33,7 @@ def _check_X_t(X, t):
     return X, t
 
 
+@quiet_overflow
 def khatri_rao_power(X, t):
     """Explicit row-wise Khatri-Rao power ``X^{*t}`` of shape ``(n, d0**t)``.
 
@@ -80,9 +81,10 @@ def khatri_rao_power(X, t):
     P = X
     for _ in range(t - 1):
         P = (P[:, :, None] * X[:, None, :]).reshape(n, -1)
-    return np.ascontiguousarray(P)
+    return check_result_finite(np.ascontiguousarray(P), f"the Khatri-Rao power (t = {t})", [("X", X)])
 
 
+@quiet_overflow
 def khatri_rao_gram(X, t):
     """Gram matrix ``(X X^T)^{o t}`` of the Khatri-Rao power.
 
@@ -102,8 +104,8 @@ def khatri_rao_gram(X, t):
     Raises
     ------
     ValueError
-        If ``X`` is not a finite non-empty 2-D array or ``t`` is not a
-        positive integer.
+        If ``X`` is not a finite non-empty 2-D array, ``t`` is not a
+        positive integer, or ``(x_a . x_b)^t`` overflows float64.
 
     Notes
     -----
@@ -121,9 +123,10 @@ def khatri_rao_gram(X, t):
     X, t = _check_X_t(X, t)
     G = X @ X.T
     G = 0.5 * (G + G.T)
-    return G ** t
+    return check_result_finite(G ** t, f"(X X^T)^(o {t})", [("X", X)])
 
 
+@quiet_overflow
 def sigma_min_khatri_rao(X, t):
     """Smallest singular value ``sigma_min(X^{*t})`` via the Gram matrix.
 

@@ -11,7 +11,8 @@ import os
 
 import numpy as np
 
-from ._validation import as_float_array, check_positive_int
+from ._validation import (FLOAT64_MAX, as_float_array, check_positive_float, check_positive_int, check_seed, check_result_finite, max_abs,
+                          quiet_overflow)
 from .activations import get_activation
 
 __all__ = ["ShallowNet", "INITS"]
@@ -46,6 +47,56 @@ def check_net(net, name="net"):
     if not isinstance(net, ShallowNet):
         raise ValueError(f"{name} must be a ShallowNet, got {type(net).__name__}")
     return net
+
+
+def _check_omega(value, name, init):
+    """A standard deviation of ``init=(omega1, omega2)``: a positive finite number."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"init=(omega1, omega2): {name} must be a positive finite number, "
+                         f"got {value!r}") from None
+    if not (np.isfinite(v) and v > 0):
+        raise ValueError(f"init=(omega1, omega2): {name} must be a positive finite number, got {value!r}")
+    return v
+
+
+def _read_npz_entry(zf, key, path):
+    """Read entry ``key`` of an open ``.npz`` zip, refusing damage before allocating.
+
+    The ``.npy`` header's shape and dtype must account for exactly the
+    member's stored size, so a header claiming a huge shape is refused
+    instead of attempting the allocation.
+    """
+    import zipfile
+
+    fmt = np.lib.format
+    info = zf.getinfo(key + ".npy")
+    where = f"path {path!r}: entry {key!r}"
+    try:
+        with zf.open(info) as fh:
+            version = fmt.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = fmt.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, fortran, dtype = fmt.read_array_header_2_0(fh)
+            else:
+                raise ValueError(f"unsupported .npy format version {version}")
+            if dtype.hasobject or dtype.kind not in "biuf" + ("U" if key == "meta" else ""):
+                raise ValueError(f"has dtype {dtype}; a numeric array is required")
+            count = 1
+            for k in shape:
+                count *= int(k)
+            need = count * dtype.itemsize
+            have = info.file_size - fh.tell()
+            if need != have:
+                raise ValueError(f"claims shape {tuple(shape)} of {dtype} ({need} bytes) but holds "
+                                 f"{have} bytes: the file is truncated or corrupt")
+        with zf.open(info) as fh:
+            return fmt.read_array(fh, allow_pickle=False)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, MemoryError) as exc:
+        msg = str(exc) if isinstance(exc, ValueError) else f"cannot be read ({type(exc).__name__}: {exc})"
+        raise ValueError(f"{where}: {msg}") from None
 
 
 def _readonly(a):
@@ -117,9 +168,12 @@ class ShallowNet:
         self.V = _readonly(V)
         self.b1 = _readonly(b1)
         self.b2 = _readonly(b2)
+        # max |W|, max |b1|: the a-priori bound on the preactivations (_z_bounded).
+        self._w_max = max_abs(W)
+        self._b1_max = max_abs(b1)
         self.activation = get_activation(activation)
-        self.omega1 = None if omega1 is None else float(omega1)
-        self.omega2 = None if omega2 is None else float(omega2)
+        self.omega1 = None if omega1 is None else check_positive_float(omega1, "omega1", allow_zero=True)
+        self.omega2 = None if omega2 is None else check_positive_float(omega2, "omega2", allow_zero=True)
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -136,8 +190,9 @@ class ShallowNet:
             Named variance rule (lecun: ``1/d0, 1/d1``; he: ``2/d0, 2/d1``;
             xavier: ``2/(d0+d1), 2/(d1+d2)``) or an explicit
             ``(omega1, omega2)`` pair of standard deviations.
-        seed : int or numpy.random.SeedSequence, default 0
-            Root of the random stream (through ``SeedSequence``).
+        seed : int, sequence of int or numpy.random.SeedSequence, default 0
+            Root of the random stream (through ``SeedSequence``);
+            non-negative.
         bias : bool, default False
             Add zero-initialized biases ``b1``, ``b2``.
 
@@ -149,7 +204,10 @@ class ShallowNet:
         Raises
         ------
         ValueError
-            On a non-positive dimension or an unknown init.
+            On a non-positive dimension, an unknown init, an ``omega1`` or
+            ``omega2`` that is not positive and finite, a negative or
+            non-integer ``seed`` (``None`` too: draws must be reproducible),
+            or a non-boolean ``bias``.
 
         Notes
         -----
@@ -173,13 +231,15 @@ class ShallowNet:
             omega1, omega2 = float(np.sqrt(var1)), float(np.sqrt(var2))
         else:
             try:
-                omega1, omega2 = (float(x) for x in init)
-            except (TypeError, ValueError):
-                raise ValueError(f"init must be a name or an (omega1, omega2) pair, got {init!r}") from None
-            if not (np.isfinite(omega1) and np.isfinite(omega2) and omega1 > 0 and omega2 > 0):
-                raise ValueError(f"init (omega1, omega2) must be positive and finite, got {init!r}")
-        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        rng = np.random.default_rng(ss)
+                pair = tuple(init)
+            except TypeError:
+                pair = ()
+            if len(pair) != 2:
+                raise ValueError(f"init must be a name or an (omega1, omega2) pair, got {init!r}")
+            omega1, omega2 = (_check_omega(v, f"omega{i + 1}", init) for i, v in enumerate(pair))
+        if not isinstance(bias, (bool, np.bool_)):
+            raise ValueError(f"bias must be True or False, got {bias!r}")
+        rng = np.random.default_rng(check_seed(seed))
         W = rng.standard_normal((d1, d0)) * omega1
         V = rng.standard_normal((d2, d1)) * omega2
         b1 = np.zeros(d1) if bias else None
@@ -285,21 +345,48 @@ class ShallowNet:
             raise ValueError(f"{name} has shape {Y.shape}, expected ({n}, {self.d2})")
         return Y
 
+    def _inputs(self, X, name="X", *extra):
+        """``(name, array)`` pairs of everything an output on ``X`` depends on (for overflow errors)."""
+        return [(name, X), ("net.W", self.W), ("net.V", self.V), ("net.b1", self.b1),
+                ("net.b2", self.b2), *extra]
+
+    @quiet_overflow
     def preactivations(self, X):
         """Return ``Z = X W^T (+ b1)``, shape (n, d1)."""
         X = self.check_data(X)
         return self._preactivations(X)
 
-    def _preactivations(self, X):
+    def _z_bounded(self, X):
+        """Whether ``|X W^T + b1| <= d0 max|X| max|W| + max|b1|`` proves no overflow in ``Z``.
+
+        Every partial sum of ``x_a . w_r`` is bounded by that, so when the
+        bound is below half the float64 maximum no product or sum can
+        overflow; it costs one pass over ``X``.
+        """
+        return self.d0 * max_abs(X) * self._w_max + self._b1_max <= 0.5 * FLOAT64_MAX
+
+    def _preactivations(self, X, name="X"):
         Z = X @ self.W.T
         if self.b1 is not None:
             Z += self.b1
+        # Overflow in Z must be caught here: phi(+-inf) is finite for the
+        # saturating activations, so it would not show in the outputs.  Once
+        # a partial sum overflows the dot product stays +-inf or nan, so a
+        # finite Z had no overflow.
+        if not self._z_bounded(X):
+            check_result_finite(Z, f"the preactivations {name} W^T + b1",
+                                [(name, X), ("net.W", self.W), ("net.b1", self.b1)])
         return Z
 
+    @quiet_overflow
     def features(self, X):
         """Return ``phi(X W^T (+ b1))``, shape (n, d1): the paper's ``phi(W X)^T``."""
-        return self.activation.phi(self.preactivations(X))
+        X = self.check_data(X)
+        H = self.activation.phi(self._preactivations(X))
+        return check_result_finite(H, "phi(X W^T + b1)",
+                                   [("X", X), ("net.W", self.W), ("net.b1", self.b1)])
 
+    @quiet_overflow
     def forward(self, X):
         """Evaluate the network on rows of ``X``.
 
@@ -313,6 +400,13 @@ class ShallowNet:
         ndarray of shape (n, d2)
             ``phi(X W^T + b1) V^T + b2``.
 
+        Raises
+        ------
+        ValueError
+            On bad ``X`` (see :meth:`check_data`), or when finite inputs
+            overflow float64 (the message names the input with the largest
+            entries; nothing is rescaled).
+
         Examples
         --------
         >>> import numpy as np
@@ -320,10 +414,14 @@ class ShallowNet:
         >>> net.forward([[3.0, 1.0]]).tolist()
         [[2.0]]
         """
-        out = self.features(X) @ self.V.T
+        return self._forward(self.check_data(X))
+
+    def _forward(self, X, name="X"):
+        out = self.activation.phi(self._preactivations(X, name)) @ self.V.T
         if self.b2 is not None:
             out += self.b2
-        return out
+        # Any overflow after Z (phi, the product, the bias) reaches the output.
+        return check_result_finite(out, "the network output", self._inputs(X, name))
 
     __call__ = forward
 
@@ -405,8 +503,49 @@ class ShallowNet:
         Parameters
         ----------
         path : str or os.PathLike
-            Destination file (``.npz`` is appended by NumPy if missing).
+            Destination file; ``.npz`` is appended when the name lacks it
+            (as :func:`numpy.savez` does).  An existing file of that name is
+            replaced; a directory is refused.
+
+        Returns
+        -------
+        str
+            The path actually written (with the ``.npz`` suffix).
+
+        Raises
+        ------
+        ValueError
+            If ``path`` (or ``path + ".npz"``) is a directory, its folder
+            does not exist, or the file cannot be written.
+
+        Notes
+        -----
+        The file is written to a temporary name in the same folder and
+        renamed into place, so an interrupted save leaves no truncated
+        file under ``path``.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> net = ShallowNet.init(3, 5, seed=0)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     written = net.save(os.path.join(tmp, "net"))
+        ...     os.path.basename(written), ShallowNet.load(written) == net
+        ('net.npz', True)
         """
+        try:
+            path = os.fspath(path)
+        except TypeError:
+            raise ValueError(f"path must be a str or os.PathLike, got {type(path).__name__}") from None
+        if os.path.isdir(path):
+            raise ValueError(f"path {path!r} is a directory; give a file name such as "
+                             f"{os.path.join(path, 'net.npz')!r}")
+        real = path if path.endswith(".npz") else path + ".npz"
+        if os.path.isdir(real):
+            raise ValueError(f"path {path!r} would be saved as {real!r}, which is a directory")
+        folder = os.path.dirname(os.path.abspath(real))
+        if not os.path.isdir(folder):
+            raise ValueError(f"path {path!r}: folder {folder!r} does not exist")
         meta = dict(activation=self.activation.name, omega1=self.omega1, omega2=self.omega2,
                     format="pl_toolkit.ShallowNet/1")
         arrays = dict(W=self.W, V=self.V, meta=np.array(json.dumps(meta)))
@@ -414,7 +553,22 @@ class ShallowNet:
             arrays["b1"] = self.b1
         if self.b2 is not None:
             arrays["b2"] = self.b2
-        np.savez(path, **arrays)
+        import tempfile
+
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+        except OSError as exc:
+            raise ValueError(f"path {path!r} cannot be written: {exc.strerror or exc}") from None
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **arrays)
+            os.replace(tmp, real)
+        except OSError as exc:
+            raise ValueError(f"path {path!r} cannot be written: {exc.strerror or exc}") from None
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return real
 
     @classmethod
     def load(cls, path):
@@ -424,7 +578,8 @@ class ShallowNet:
         ----------
         path : str or os.PathLike
             An ``.npz`` file with arrays ``W``, ``V`` and optionally ``b1``,
-            ``b2`` and ``meta``.
+            ``b2`` and ``meta`` (``.npz`` is appended when the name given
+            does not exist but the suffixed one does).
 
         Returns
         -------
@@ -434,24 +589,63 @@ class ShallowNet:
         Raises
         ------
         ValueError
-            If the file is missing or lacks ``W``/``V``.
+            Naming the file and the problem: it is missing or a directory;
+            it is not a zip archive (empty, truncated, corrupt); an entry
+            is damaged or its header claims more data than it holds; ``W``
+            or ``V`` is missing; an entry has a non-numeric dtype; ``meta``
+            is not valid; or the arrays do not form a net.  Nothing is
+            unpickled and no array larger than its stored bytes is
+            allocated.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     p = os.path.join(tmp, "empty.npz")
+        ...     open(p, "wb").close()
+        ...     try:
+        ...         ShallowNet.load(p)
+        ...     except ValueError as exc:
+        ...         print(str(exc).replace(p, "empty.npz"))
+        path 'empty.npz' is not an .npz archive (File is not a zip file)
         """
-        path = os.fspath(path)
+        import zipfile
+
+        try:
+            path = os.fspath(path)
+        except TypeError:
+            raise ValueError(f"path must be a str or os.PathLike, got {type(path).__name__}") from None
         if not os.path.exists(path) and os.path.exists(path + ".npz"):
             path = path + ".npz"  # np.savez appends the suffix; accept the name given to save
         if not os.path.exists(path):
             raise ValueError(f"path {path!r} does not exist")
+        if os.path.isdir(path):
+            raise ValueError(f"path {path!r} is a directory, not an .npz file")
         try:
-            data = np.load(path, allow_pickle=False)
-        except Exception as exc:
-            raise ValueError(f"path {path!r} is not a readable .npz file: {exc}") from None
-        with data:
-            if "W" not in data or "V" not in data:
-                raise ValueError(f"path {path!r} has no arrays 'W' and 'V' (found {sorted(data.files)})")
-            meta = json.loads(str(data["meta"])) if "meta" in data else {}
-            return cls(data["W"], data["V"], meta.get("activation", "gelu"),
-                       data["b1"] if "b1" in data else None, data["b2"] if "b2" in data else None,
+            zf = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            raise ValueError(f"path {path!r} is not an .npz archive ({exc})") from None
+        with zf:
+            names = {n[:-4] for n in zf.namelist() if n.endswith(".npy")}
+            missing = [k for k in ("W", "V") if k not in names]
+            if missing:
+                raise ValueError(f"path {path!r} has no array{'s' if len(missing) > 1 else ''} "
+                                 f"{' and '.join(map(repr, missing))} (found {sorted(names)})")
+            arrays = {k: _read_npz_entry(zf, k, path) for k in ("W", "V", "b1", "b2", "meta") if k in names}
+        meta = {}
+        if "meta" in arrays:
+            try:
+                meta = json.loads(str(arrays["meta"]))
+            except (ValueError, TypeError):
+                meta = None
+            if not isinstance(meta, dict):
+                raise ValueError(f"path {path!r}: entry 'meta' is not the JSON object save() writes")
+        try:
+            return cls(arrays["W"], arrays["V"], meta.get("activation", "gelu"),
+                       arrays.get("b1"), arrays.get("b2"),
                        omega1=meta.get("omega1"), omega2=meta.get("omega2"))
+        except ValueError as exc:
+            raise ValueError(f"path {path!r}: {exc}") from None
 
     def __eq__(self, other):
         if not isinstance(other, ShallowNet):

@@ -13,6 +13,12 @@ residual ``R = H V^T + b2 - Y`` (``(n, d2)``):
 * NTK Gram, sample-major (row ``a d2 + p`` is output ``p`` of sample ``a``):
   ``K = (H H^T + b2) (x) I_{d2} + (X X^T + b1) (x) 1 o (A A^T)`` with
   ``A[a d2 + p] = G[a] o V[p]``.
+
+Finite inputs whose products overflow float64 are refused with a ValueError
+naming the input with the largest entries (``pl_toolkit._validation``,
+"Overflow of finite input"): every function here checks its result, and the
+preactivations ``Z`` are checked whenever the bound ``d0 max|X| max|W| +
+max|b1|`` does not rule out their overflow.
 """
 
 from typing import NamedTuple
@@ -22,6 +28,7 @@ from scipy.sparse.linalg import LinearOperator
 
 from . import _reference
 from ._jit import prange, serial_and_parallel, use_parallel
+from ._validation import FLOAT64_MAX, check_finite, check_result_finite, overflow_error, quiet_overflow
 from .network import check_layers, check_net as _check_net
 
 __all__ = ["loss", "residual", "gradient", "jvp", "vjp", "ntk_gram", "ntk_operator",
@@ -67,9 +74,9 @@ def _features_of(net, Z, parallel=True, scale=None):
     return net.activation._fill_phi_dphi(Z, Z, np.empty_like(Z), parallel, scale)
 
 
-def _features(net, X, parallel=True, scale=None):
+def _features(net, X, parallel=True, scale=None, name="X"):
     """Return ``(H, G)`` with ``G = phi'(Z) * scale``; ``H`` reuses the buffer of ``Z``."""
-    return _features_of(net, net._preactivations(X), parallel, scale)
+    return _features_of(net, net._preactivations(X, name), parallel, scale)
 
 
 def _gram_factors(net, Xa, Xb, Ha, Hb, Aa, Ab, use_w, use_v):
@@ -97,6 +104,7 @@ def _check_backend(backend):
     return backend
 
 
+@quiet_overflow
 def residual(net, X, Y):
     """Return ``R = f(X) - Y`` of shape (n, d2).
 
@@ -124,9 +132,16 @@ def residual(net, X, Y):
     net = _check_net(net)
     X = net.check_data(X)
     Y = net.check_targets(Y, X.shape[0])
-    return net.forward(X) - Y
+    return _checked_residual(net, X, Y)
 
 
+def _checked_residual(net, X, Y):
+    R = net._forward(X)
+    R -= Y
+    return check_result_finite(R, "the residual f(X) - Y", net._inputs(X, "X", ("Y", Y)))
+
+
+@quiet_overflow
 def loss(net, X, Y):
     """The paper's loss ``h(Theta) = ||V phi(W X) - Y||_F^2``.
 
@@ -157,10 +172,15 @@ def loss(net, X, Y):
     >>> loss(net, [[1.0, 2.0]], [0.0])
     9.0
     """
-    r = residual(net, X, Y)
-    return float(np.einsum("ij,ij->", r, r))
+    net = _check_net(net)
+    X = net.check_data(X)
+    Y = net.check_targets(Y, X.shape[0])
+    r = _checked_residual(net, X, Y)
+    h = float(np.einsum("ij,ij->", r, r))
+    return check_result_finite(h, "the loss ||f(X) - Y||^2", net._inputs(X, "X", ("Y", Y)))
 
 
+@quiet_overflow
 def vjp(net, X, U, layers=("W", "V"), *, parallel=True):
     """Vector-Jacobian product ``J^T u`` of ``Phi`` without forming ``J``.
 
@@ -212,7 +232,8 @@ def vjp(net, X, U, layers=("W", "V"), *, parallel=True):
     X = net.check_data(X)
     U = _as_cotangent(net, U, X.shape[0])
     H, G = _features(net, X, parallel)
-    return _vjp_from_features(net, X, H, G, U, layers)
+    g = _vjp_from_features(net, X, H, G, U, layers)
+    return check_result_finite(g, "the vector-Jacobian product J^T U", net._inputs(X, "X", ("U", U)))
 
 
 def _as_cotangent(net, U, n, name="U"):
@@ -242,6 +263,7 @@ def _vjp_from_features(net, X, H, G, U, layers):
     return np.concatenate(parts)
 
 
+@quiet_overflow
 def jvp(net, X, t, layers=("W", "V"), *, parallel=True):
     """Jacobian-vector product ``J t`` of ``Phi`` without forming ``J``.
 
@@ -285,7 +307,9 @@ def jvp(net, X, t, layers=("W", "V"), *, parallel=True):
     X = net.check_data(X)
     parts = net.unflatten(t, layers, name="t")
     H, G = _features(net, X, parallel)
-    return _jvp_from_features(net, X, H, G, parts)
+    out = _jvp_from_features(net, X, H, G, parts)
+    return check_result_finite(out, "the Jacobian-vector product J t",
+                               net._inputs(X, "X", *((f"t[{k}]", a) for k, a in parts.items())))
 
 
 def _jvp_from_features(net, X, H, G, parts):
@@ -303,6 +327,7 @@ def _jvp_from_features(net, X, H, G, parts):
     return out
 
 
+@quiet_overflow
 def gradient(net, X, Y, layers=("W", "V"), *, parallel=True):
     """Analytic gradient of the loss ``h`` with respect to ``layers``.
 
@@ -347,7 +372,9 @@ def gradient(net, X, Y, layers=("W", "V"), *, parallel=True):
         R += net.b2
     R -= Y
     R *= 2.0
-    return _vjp_from_features(net, X, H, G, R, layers)
+    g = _vjp_from_features(net, X, H, G, R, layers)
+    # Overflow in H, G or the residual propagates (inf * 0 is nan) to g.
+    return check_result_finite(g, "the gradient", net._inputs(X, "X", ("Y", Y)))
 
 
 # --------------------------------------------------------------------------
@@ -387,6 +414,56 @@ def _scaled_jacobian_rows(G, V):
     return (G[:, None, :] * V[None, :, :]).reshape(n * V.shape[0], d1)
 
 
+_FACTOR_NAMES = ("the first-layer factor (phi'(Z) o V)(phi'(Z) o V)^T", "the data Gram X X^T",
+                 "the conjugate kernel phi(Z) phi(Z)^T")
+
+
+def _factor_diagonals(S, XX, KV):
+    """Copies of the diagonals of the Gram factors (``S`` may be overwritten by the result)."""
+    return [np.diagonal(F).copy() for F in (S, XX, KV)]
+
+
+def _diagonals_rule_out_overflow(diags):
+    """Whether finite diagonals ``<= max/4`` prove every entry of a symmetric NTK finite.
+
+    For a Gram factor ``F = B B^T`` every partial sum of ``F_ab`` is bounded
+    by ``sum_k |B_ak| |B_bk| <= sqrt(F_aa F_bb)`` (Cauchy-Schwarz; rounding
+    adds a factor ``1 + O(k eps)``), and for the NTK entry
+    ``|S_ij XX_ab| + |KV_ab| <= sqrt(K_ii K_jj) + sqrt(KV_aa KV_bb)``.  So if
+    the diagonals of ``S``, ``XX``, ``KV`` and ``K`` (or of both blocks) are
+    finite and at most a quarter of the float64 maximum, no entry overflows,
+    and checking ``O(n)`` numbers replaces a pass over ``n^2``.
+    """
+    d = np.concatenate(diags)
+    return bool(d.max() <= 0.25 * FLOAT64_MAX)      # nan propagates through max: False
+
+
+def _gram_overflow(net, X, X2, factor_diags, layers):
+    """The ValueError for an NTK with a non-finite entry, naming the stage and the largest input."""
+    inputs = net._inputs(X) + ([] if X2 is None else [("X2", X2)])
+    what = "the NTK Gram matrix"
+    if factor_diags is not None:
+        for name, d, used in zip(_FACTOR_NAMES, factor_diags, ("W" in layers, "W" in layers, "V" in layers)):
+            if used and not (np.all(np.isfinite(d)) and d.max() <= 0.25 * FLOAT64_MAX):
+                what = f"{name} of the NTK"
+                if name.startswith("the data"):
+                    inputs = [("X", X)] + ([] if X2 is None else [("X2", X2)])
+                break
+    return overflow_error(what, inputs)
+
+
+def _check_gram(net, X, X2, out, factor_diags, layers):
+    """Return ``out`` (an array or NTKBlocks) if all its entries are finite, else raise."""
+    parts = tuple(out) if isinstance(out, NTKBlocks) else (out,)
+    if X2 is None and factor_diags is not None:
+        if _diagonals_rule_out_overflow(factor_diags + [np.diagonal(P) for P in parts]):
+            return out
+    if all(np.all(np.isfinite(P)) for P in parts):
+        return out
+    raise _gram_overflow(net, X, X2, factor_diags, layers)
+
+
+@quiet_overflow
 def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba", parallel=True):
     """Empirical NTK Gram matrix of the network with respect to ``layers``.
 
@@ -417,7 +494,10 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
     Raises
     ------
     ValueError
-        On bad data or arguments (see :meth:`ShallowNet.check_data`).
+        On bad data or arguments (see :meth:`ShallowNet.check_data`), or
+        when finite inputs overflow float64 (``X`` with entries ``1e155``:
+        ``X X^T`` exceeds ``1.8e308``); the message names the input with the
+        largest entries.
 
     Notes
     -----
@@ -447,33 +527,39 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
     X = net.check_data(X)
     X2c = None if X2 is None else net.check_data(X2, "X2")
     if backend == "numpy":
-        return _reference.ntk_gram(net, X, X2c, blocks=blocks, layers=layers)
+        for Xi, name in ((X, "X"), (X2c, "X2")):
+            if Xi is not None and not net._z_bounded(Xi):
+                net._preactivations(Xi, name)          # raises if Z overflows
+        K = _reference.ntk_gram(net, X, X2c, blocks=blocks, layers=layers)
+        return _check_gram(net, X, X2c, K, None, layers)
     sym = X2c is None
     d2 = net.d2
     # For d2 = 1 the first-layer rows A = phi'(Z) o v come straight from the kernel.
     scale = np.asarray(net.V[0]) if d2 == 1 else None
     H1, G1 = _features(net, X, parallel, scale)
     if sym:
-        H2, G2, X2c = H1, G1, X
+        H2, G2 = H1, G1
     else:
-        H2, G2 = _features(net, X2c, parallel, scale)
+        H2, G2 = _features(net, X2c, parallel, scale, "X2")
     use_w, use_v = "W" in layers, "V" in layers
     A1 = _scaled_jacobian_rows(G1, net.V)
     A2 = A1 if sym else _scaled_jacobian_rows(G2, net.V)
-    S, XX, KV = _gram_factors(net, X, X2c, H1, H2, A1, A2, use_w, use_v)
-    shape = (X.shape[0] * d2, X2c.shape[0] * d2)
+    Xb = X if sym else X2c
+    S, XX, KV = _gram_factors(net, X, Xb, H1, H2, A1, A2, use_w, use_v)
+    diags = _factor_diagonals(S, XX, KV) if sym else None
+    shape = (X.shape[0] * d2, Xb.shape[0] * d2)
     combine = _COMBINE[use_parallel(parallel, shape[0] * shape[1])]
     if not blocks:
         out = S if (use_w and d2 == 1) else np.empty(shape)
         combine(S, XX, KV, d2, use_w, use_v, out)
-        return out
+        return _check_gram(net, X, X2c, out, diags, layers)
     KW_full = np.zeros(shape)
     KV_full = np.zeros(shape)
     if use_w:
         combine(S, XX, KV, d2, True, False, KW_full)
     if use_v:
         combine(S, XX, KV, d2, False, True, KV_full)
-    return NTKBlocks(W=KW_full, V=KV_full)
+    return _check_gram(net, X, X2c, NTKBlocks(W=KW_full, V=KV_full), diags, layers)
 
 
 def _z_slots(n, d1, d2, b):
@@ -501,6 +587,7 @@ def _z_slots(n, d1, d2, b):
     return homes
 
 
+@quiet_overflow
 def _ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=1024):
     """The NTK's upper triangle, formed tile by tile with little extra memory.
 
@@ -539,6 +626,7 @@ def _ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=1024):
             out[r:r + hi - lo, c:c + net.d1] = Zj
         Zj = None
     buf = np.empty((b * d2, b * d2))
+    diags = []
 
     def feats(j):
         lo, hi = blocks[j]
@@ -559,8 +647,17 @@ def _ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=1024):
             Hr, Ar = (Hc, Ac) if ri == ci else feats(ri)
             S, XX, KV = _gram_factors(net, X[r0:r1], X[c0:c1], Hr, Hc, Ar, Ac, use_w, use_v)
             tile_out = buf[: (r1 - r0) * d2, : (c1 - c0) * d2]
+            if ri == ci:
+                diags.append(_factor_diagonals(S, XX, KV))
             _COMBINE[use_parallel(parallel, tile_out.size)](S, XX, KV, d2, use_w, use_v, tile_out)
             out[r0 * d2:r1 * d2, c0 * d2:c1 * d2] = tile_out
+    # The diagonal tiles hold every diagonal entry (see _diagonals_rule_out_overflow).
+    factor_diags = [np.concatenate(d) for d in zip(*diags)]
+    if not _diagonals_rule_out_overflow(factor_diags + [np.diagonal(out)]):
+        for ci, (c0, c1) in enumerate(blocks):
+            for r0, r1 in blocks[: ci + 1]:
+                if not np.all(np.isfinite(out[r0 * d2:r1 * d2, c0 * d2:c1 * d2])):
+                    raise _gram_overflow(net, X, None, factor_diags, layers)
     return out
 
 
@@ -611,6 +708,7 @@ class NTKOperator(LinearOperator):
     1
     """
 
+    @quiet_overflow
     def __init__(self, net, X, layers=("W", "V"), parallel=True, store="features"):
         self.net = _check_net(net)
         self.layers = check_layers(layers)
@@ -673,10 +771,14 @@ class NTKOperator(LinearOperator):
                 out[c] += T @ net.V.T
         return out
 
+    @quiet_overflow
     def _matvec(self, u):
         self.matvecs += 1
         U = np.ascontiguousarray(np.asarray(u, dtype=np.float64).reshape(self.n, self.net.d2))
-        return self._apply(U).reshape(-1)
+        check_finite(U, "u")
+        out = self._apply(U)
+        # Overflow anywhere in the two passes (sums and products only) reaches out.
+        return check_result_finite(out, "the product K u", self.net._inputs(self.X, "X", ("u", U))).reshape(-1)
 
     def _rmatvec(self, u):
         return self._matvec(u)
