@@ -116,3 +116,44 @@ TOL[(np.float64, "tracked_lanczos")] = (1e-5, 1e-12)
 # 1% plus 256 KiB covers that, and is far below the 2 tile d1 numbers
 # (12-17% at the sizes the tests use) that a stale reference would add.
 TOL[(np.float64, "memory_estimate")] = (0.01, 2.0 ** 18)
+
+# -- appended by the network/NTK/activation engineer --
+# An activation value (phi, phi', phi'') at one point against mpmath at 700
+# digits (naive formulas; the digits absorb every cancellation near 0).  The
+# kernels are compositions of <= 6 correctly rounded operations and libm calls
+# (exp, expm1, log1p, tanh, erf, erfc, each within ~1 ulp); measured worst
+# error 8.7e-16 relative (GELU at -3, through erfc).  1e-14 (~45 ulp) leaves
+# room for another libm.  atol is the smallest normal float64: below it values
+# are subnormal and carry no relative precision.
+TOL[(np.float64, "activation_pointwise")] = (1e-14, float(np.finfo(np.float64).tiny))
+
+
+def ntk_psd_floor(d0, d1, n_rows, trace, norm2, max_s=0.0, max_xx=0.0, scale=1.0):
+    """How far below 0 ``lambda_min(K / scale)`` of a computed NTK may go from rounding alone.
+
+    ``trace`` and ``norm2`` are those of ``K / scale`` (scaled so that they
+    cannot overflow); ``max_s`` and ``max_xx`` are ``max |S|`` and ``max |XX|``
+    of the unscaled factors (for the underflow term).
+
+    The exact NTK ``S o XX + KV`` is PSD (Schur product of Gram matrices).
+    Each Gram factor ``F = B B^T`` with inner dimension ``k`` is computed
+    with ``|dF_ab| <= gamma_k |B_a| |B_b| <= gamma_k sqrt(F_aa F_bb)``
+    (``gamma_k = k u / (1 - k u)``, ``u = eps / 2``); the Hadamard product
+    and the sum add three roundings and the bias terms two more, so
+    ``|dK_ab| <= (d0 + d1 + 6) u sqrt(K_aa K_bb)`` to first order and
+    ``||dK||_2 <= ||dK||_F <= (d0 + d1 + 6) u tr(K)``.  LAPACK's symmetric
+    eigensolver adds a backward error of ``p(N) u ||K||_2``; ``p(N) = N``
+    (``N`` = rows) is the usual bound for Householder tridiagonalization
+    with QR.  Gradual underflow adds at most ``2^-1074`` per operation,
+    amplified by the other Hadamard factor: ``N (d1 + 2) 2^-1074 (1 +
+    max|XX|) + N (d0 + 2) 2^-1074 (1 + max|S|)``.  With ``tr(K) <= N
+    ||K||_2`` this is ``lambda_min >= -c N eps ||K||_2`` with
+    ``c = (d0 + d1 + 7) / 2`` (plus the underflow term).  A factor 2 covers
+    the first-order truncation.
+    """
+    u = EPS64 / 2.0
+    tiny = 2.0 ** -1074
+    rounding = (d0 + d1 + 6) * u * trace + n_rows * u * norm2
+    underflow = (n_rows * (d1 + 2) * tiny) * (1.0 + max_xx) / scale \
+        + (n_rows * (d0 + 2) * tiny) * (1.0 + max_s) / scale
+    return 2.0 * (rounding + underflow)

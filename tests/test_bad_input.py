@@ -208,14 +208,40 @@ def test_bad_backend_and_net():
     (dict(d0=3, d1=4, d2=True), r"^d2 must be an integer"),
     (dict(d0=3, d1=4, d2=-1), r"^d2 must be an integer >= 1"),
     (dict(d0=3, d1=4, init="glorot"), r"^init 'glorot' is unknown"),
-    (dict(d0=3, d1=4, init=(1.0, -1.0)), r"^init \(omega1, omega2\) must be positive"),
-    (dict(d0=3, d1=4, init=(1.0, np.nan)), r"^init \(omega1, omega2\) must be positive"),
+    (dict(d0=3, d1=4, init=(1.0, -1.0)), r"^init=\(omega1, omega2\): omega2 must be a positive finite"),
+    (dict(d0=3, d1=4, init=(1.0, np.nan)), r"^init=\(omega1, omega2\): omega2 must be a positive finite"),
+    (dict(d0=3, d1=4, init=(0.0, 1.0)), r"^init=\(omega1, omega2\): omega1 must be a positive finite"),
+    (dict(d0=3, d1=4, init=("a", 1.0)), r"^init=\(omega1, omega2\): omega1 must be a positive finite"),
     (dict(d0=3, d1=4, init=(1.0,)), r"^init must be a name or an \(omega1, omega2\) pair"),
+    (dict(d0=3, d1=4, init=(1.0, 2.0, 3.0)), r"^init must be a name or an \(omega1, omega2\) pair"),
     (dict(d0=3, d1=4, activation="nope"), r"activation 'nope' is unknown"),
+    # seed: SeedSequence's own messages ("expected non-negative integer") named nothing.
+    (dict(d0=3, d1=4, seed=-1), r"^seed must be non-negative, got -1"),
+    (dict(d0=3, d1=4, seed=[1, -2]), r"^seed must be non-negative"),
+    (dict(d0=3, d1=4, seed=1.5), r"^seed must be a non-negative integer"),
+    (dict(d0=3, d1=4, seed="7"), r"^seed must be a non-negative integer"),
+    (dict(d0=3, d1=4, seed=True), r"^seed must be a non-negative integer"),
+    (dict(d0=3, d1=4, seed=None), r"^seed must be .*got None"),
+    (dict(d0=3, d1=4, bias="yes"), r"^bias must be True or False"),
 ])
 def test_bad_init(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ShallowNet.init(**kwargs)
+
+
+def test_seed_forms_agree():
+    """An int, its SeedSequence and a numpy integer draw the same net; sequences are accepted."""
+    a = ShallowNet.init(3, 4, seed=5)
+    assert a == ShallowNet.init(3, 4, seed=np.random.SeedSequence(5)) == ShallowNet.init(3, 4, seed=np.int64(5))
+    assert ShallowNet.init(3, 4, seed=[5, 6]) != a
+
+
+@pytest.mark.parametrize("value", ["x", -1.0, np.inf, [1.0]])
+@pytest.mark.parametrize("name", ["omega1", "omega2"])
+def test_bad_omega_in_constructor(name, value):
+    args = _net_args()
+    with pytest.raises(ValueError, match=rf"^{name} must be a"):
+        ShallowNet(args["W"], args["V"], "tanh", **{name: value})
 
 
 def test_replace_unknown_field():
@@ -296,3 +322,13 @@ def test_phi_dphi_input(case):
     assert H.dtype == G.dtype == np.float64
     np.testing.assert_allclose(H, act.phi(Zf), **tol("same_math"))
     np.testing.assert_allclose(G, act.dphi(Zf), **tol("same_math"))
+
+
+@pytest.mark.parametrize("kw", [dict(phi_dot_max="abc"), dict(phi_dot_max=-1.0), dict(phi_ddot_max=np.nan),
+                                dict(phi_ddot_max=[1.0])])
+def test_register_activation_bad_constants(kw):
+    from pl_toolkit import register_activation
+
+    name = next(iter(kw))
+    with pytest.raises(ValueError, match=rf"^{name} must be a non-negative number"):
+        register_activation("bad_constants", lambda x: x, lambda x: 1.0, lambda x: 0.0, overwrite=True, **kw)

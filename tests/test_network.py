@@ -1,7 +1,10 @@
 """ShallowNet: initialization statistics, seeding, forward pass, flat
 parameters and persistence."""
 
+import io
 import math
+import re
+import zipfile
 
 import numpy as np
 import pytest
@@ -228,6 +231,96 @@ def test_load_bad_files(tmp_path):
     q.write_text("not an npz file")
     with pytest.raises(ValueError, match="path"):
         ShallowNet.load(q)
+
+
+def test_save_returns_the_real_path(tmp_path):
+    net = ShallowNet.init(3, 4, seed=0)
+    written = net.save(tmp_path / "plain")
+    assert written == str(tmp_path / "plain.npz") and sorted(p.name for p in tmp_path.iterdir()) == ["plain.npz"]
+    assert net.save(tmp_path / "x.npz") == str(tmp_path / "x.npz")
+    assert ShallowNet.load(tmp_path / "plain") == net
+
+
+def test_save_refuses_a_directory(tmp_path):
+    """save(DIR) used to write DIR.npz beside the directory."""
+    net = ShallowNet.init(3, 4, seed=0)
+    d = tmp_path / "out"
+    d.mkdir()
+    with pytest.raises(ValueError, match=r"^path '.*out' is a directory; give a file name"):
+        net.save(d)
+    (tmp_path / "dir.npz").mkdir()
+    with pytest.raises(ValueError, match=r"which is a directory"):
+        net.save(tmp_path / "dir")
+    with pytest.raises(ValueError, match=r"folder '.*missing' does not exist"):
+        net.save(tmp_path / "missing" / "net.npz")
+    with pytest.raises(ValueError, match=r"^path must be a str"):
+        net.save(3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.npz", "out"]   # nothing written
+    assert list(d.iterdir()) == []
+    with pytest.raises(ValueError, match=r"is a directory, not an \.npz file"):
+        ShallowNet.load(d)
+
+
+def _npz_bytes(**arrays):
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _npy_bytes(a):
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+def _huge_header_npz():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        hdr = io.BytesIO()
+        np.lib.format.write_array_header_1_0(hdr, {"descr": "<f8", "fortran_order": False,
+                                                   "shape": (10 ** 12, 10)})
+        z.writestr("W.npy", hdr.getvalue() + bytes(64))
+        z.writestr("V.npy", hdr.getvalue())
+    return buf.getvalue()
+
+
+def _bad_files():
+    good = _npz_bytes(W=np.ones((2, 3)), V=np.ones((1, 2)))
+    flip = bytearray(good)
+    flip[120] ^= 0xFF                                   # inside W.npy's data: CRC mismatch
+    return {
+        "empty": (b"", r"is not an \.npz archive"),
+        "truncated": (good[: len(good) // 2], r"is not an \.npz archive"),
+        "garbage": (b"not an npz file" * 10, r"is not an \.npz archive"),
+        "npy_not_npz": (_npy_bytes(np.ones(3)), r"is not an \.npz archive"),
+        "bit_flip": (bytes(flip), r"entry 'W': cannot be read \(BadZipFile"),
+        "huge_header": (_huge_header_npz(), r"entry 'W': claims shape \(1000000000000, 10\) .* truncated or corrupt"),
+        "no_W": (_npz_bytes(V=np.ones((1, 2))), r"has no array 'W' \(found \['V'\]\)"),
+        "no_W_V": (_npz_bytes(b1=np.ones(2)), r"has no arrays 'W' and 'V'"),
+        "object": (_npz_bytes(W=np.array([[1, None]], dtype=object), V=np.ones((1, 2))),
+                   r"entry 'W': has dtype object"),
+        "strings": (_npz_bytes(W=np.array([["a", "b"]]), V=np.ones((1, 2))), r"entry 'W': has dtype <U1"),
+        "bad_meta": (_npz_bytes(W=np.ones((2, 2)), V=np.ones((1, 2)), meta=np.array("{oops")),
+                     r"entry 'meta' is not the JSON object"),
+        "meta_list": (_npz_bytes(W=np.ones((2, 2)), V=np.ones((1, 2)), meta=np.array("[1]")),
+                      r"entry 'meta' is not the JSON object"),
+        "bad_shapes": (_npz_bytes(W=np.ones((2, 2)), V=np.ones((1, 3))), r": V has shape \(1, 3\)"),
+        "nan_weights": (_npz_bytes(W=np.full((2, 2), np.nan), V=np.ones((1, 2))), r": W contains NaN"),
+        "bad_activation": (_npz_bytes(W=np.ones((2, 2)), V=np.ones((1, 2)),
+                                      meta=np.array('{"activation": "nope"}')), r": activation 'nope' is unknown"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_files()))
+def test_load_bad_file_names_file_and_problem(tmp_path, case):
+    """Corrupt, truncated, empty, lying headers (MemoryError before), missing keys:
+    one ValueError naming the file, never BadZipFile/EOFError/MemoryError/KeyError."""
+    content, match = _bad_files()[case]
+    p = tmp_path / f"{case}.npz"
+    p.write_bytes(content)
+    with pytest.raises(ValueError, match=r"^path '.*" + case + r"\.npz'") as info:
+        ShallowNet.load(p)
+    assert re.search(match, str(info.value)), str(info.value)
 
 
 # --------------------------------------------------------------------------
