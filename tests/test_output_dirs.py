@@ -320,3 +320,49 @@ def test_safe_output_file_refuses_folders_links_and_existing_files(tmp_path):
     os.symlink(tmp_path / "mine.npy", tmp_path / "link.npy")
     refused("symbolic link", tmp_path / "link", overwrite=True)
     assert (tmp_path / "mine.npy").read_text() == "the user's"
+
+
+# ---------------------------------------------------------------------------
+# sweep_output_dir
+
+
+def test_sweep_output_dir_holds_the_lock_for_the_whole_block(tmp_path):
+    import threading
+
+    from pl_toolkit._engine import SweepBusyError, sweep_lock
+    from pl_toolkit.experiments._common import sweep_output_dir
+
+    seen = []
+
+    def second():
+        try:
+            with sweep_lock(tmp_path / "out"):
+                seen.append("ran")
+        except SweepBusyError as exc:
+            seen.append(str(exc))
+
+    with sweep_output_dir(tmp_path / "out", tool="sweep", files=SWEEP_FILES) as out:
+        run_sweep(cells_mod.draw, [{"n": 2}], out, name="t", workers=1, progress=False)
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join()
+        with output_file(out, "sweep.md") as tmp:
+            Path(tmp).write_text("# report")
+    assert len(seen) == 1 and "is in use by process" in seen[0]
+    with sweep_output_dir(out, tool="sweep", files=SWEEP_FILES, resume=True):
+        pass  # ours, and released
+    _write(tmp_path, "mine.txt", "x")
+    with pytest.raises(ValueError, match="not empty and was not written"):
+        with sweep_output_dir(tmp_path, tool="sweep", files=SWEEP_FILES):
+            pass
+
+
+def test_common_args_have_overwrite():
+    import argparse
+
+    from pl_toolkit.experiments._common import add_common_args
+
+    parser = argparse.ArgumentParser()
+    add_common_args(parser, "out")
+    assert parser.parse_args([]).overwrite is False
+    assert parser.parse_args(["--overwrite"]).overwrite is True

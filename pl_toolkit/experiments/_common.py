@@ -456,6 +456,63 @@ def output_file(path, name):
     record_outputs(folder, [name])
 
 
+@contextlib.contextmanager
+def sweep_output_dir(path, *, tool, files, overwrite=False, resume=False, arg="--out",
+                     flag="--overwrite"):
+    """Claim a sweep command's folder and hold its lock for the whole command.
+
+    :func:`claim_output_dir` (with the engine's files) followed by
+    :func:`pl_toolkit._engine.sweep_lock`, so that no second sweep runs in
+    the folder between the cells and the reports.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The output folder (``--out``).
+    tool : str
+        Name of the command.
+    files : sequence of str
+        The report files the command writes (names or patterns).
+    overwrite, resume : bool, default False
+        As in :func:`claim_output_dir`.
+    arg, flag : str
+        Names of the folder argument and of the overwrite switch, for
+        messages.
+
+    Yields
+    ------
+    str
+        The folder.  Run :func:`pl_toolkit._engine.run_sweep` and write the
+        reports (with :func:`output_file`) inside the block.
+
+    Raises
+    ------
+    ValueError
+        As :func:`claim_output_dir`; :class:`pl_toolkit._engine.SweepBusyError`
+        (a ``ValueError``) if another sweep holds the folder.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from pl_toolkit._engine import run_sweep
+    >>> folder = os.path.join(tempfile.mkdtemp(), "out")
+    >>> with sweep_output_dir(folder, tool="demo", files=["sweep.md"]) as out:
+    ...     _ = run_sweep(lambda cell, seed: {"x": 1}, [{"i": 0}], out, name="demo",
+    ...                   workers=1, progress=False)
+    ...     with output_file(out, "sweep.md") as tmp:
+    ...         with open(tmp, "w") as fh:
+    ...             _ = fh.write("# done")
+    >>> sorted(os.listdir(folder))
+    ['.pl_toolkit-output.json', 'sweep.md', 'sweep.sqlite', 'sweep.sqlite.lock']
+    """
+    from .._engine import sweep_lock
+
+    folder = claim_output_dir(path, tool=tool, files=files, overwrite=overwrite, resume=resume,
+                              engine=True, arg=arg, flag=flag)
+    with sweep_lock(folder):
+        yield folder
+
+
 def safe_output_file(path, *, suffix=None, overwrite=False, arg="--save", flag="--overwrite"):
     """Check a single output file's path before writing it; return the real path.
 
@@ -578,6 +635,9 @@ def add_common_args(p, out_default):
                    help="run the cells on this Dask scheduler instead of a local pool")
     g.add_argument("--resume", action="store_true",
                    help="continue the sweep stored in --out (finished cells are not rerun)")
+    g.add_argument("--overwrite", action="store_true",
+                   help="write into a non-empty --out that pl-toolkit did not write, replacing "
+                        "files of the same names as its outputs (other files stay untouched)")
     g.add_argument("--seeds", type=int, default=5, metavar="K",
                    help="independent seeds per grid point (default: 5)")
     g.add_argument("--root-seed", type=int, default=0, help="root seed of the sweep (default: 0)")
