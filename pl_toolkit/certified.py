@@ -60,12 +60,14 @@ class CertifiedBound:
         Floating-point estimate of ``lambda_min(K)`` (not certified).
     shift : float
         The shift ``s`` whose Cholesky factorisation of ``K - s I`` succeeded
-        (``nan`` for ``method="arb"``).
+        (``nan`` for ``method="arb"``; the bound itself for ``"diagonal"``).
     allowance : float
         ``s - bound``: the rounding-error allowance of the factorisation,
         the shift and any asymmetry of ``K``.
     method : str
-        ``"cholesky"`` or ``"arb"``.
+        ``"cholesky"``, ``"arb"`` or ``"diagonal"`` (a diagonal ``K``, the
+        zero matrix included: the bound is its smallest diagonal entry,
+        exact).
     attempts : int
         Number of factorisations tried.
 
@@ -167,6 +169,7 @@ def _try_cholesky(K, s):
     # upper dpotrf measured 4x faster than its lower one at n = 2000.)
     potrf = sla.get_lapack_funcs("potrf", (B,))
     c, info = potrf(B.T, lower=False, overwrite_a=True, clean=False)
+    # a non-finite entry of the factor (overflow) propagates to a later diagonal entry
     ok = info == 0 and bool(np.all(np.isfinite(np.diag(c))))
     return ok, diag_b
 
@@ -214,7 +217,8 @@ def lambda_min_certified(K, *, method="cholesky", estimate=None, full_output=Fal
         ball arithmetic by python-flint (``n`` up to a few hundred).
     estimate : float, optional
         Floating-point estimate of ``lambda_min(K)``; computed with
-        :func:`pl_toolkit.lambda_min` when omitted.
+        :func:`pl_toolkit.lambda_min` when omitted, and recomputed so when
+        no shift below it factors (an estimate far above ``lambda_min``).
     full_output : bool, default False
         Return a :class:`CertifiedBound` record instead of the float.
 
@@ -226,9 +230,10 @@ def lambda_min_certified(K, *, method="cholesky", estimate=None, full_output=Fal
     Raises
     ------
     ValueError
-        If ``K`` is not square, not symmetric, has NaN/Inf, or no shifted
-        factorisation succeeds (e.g. ``K`` is far from symmetric positive
-        semidefinite *and* the estimate is wrong).
+        If ``K`` is not square, not symmetric, has NaN/Inf, ``estimate``
+        is not a finite number, the entries of ``K`` are so large that the
+        rounding-error allowance overflows, or no shifted factorisation
+        succeeds.
 
     Notes
     -----
@@ -258,7 +263,10 @@ def lambda_min_certified(K, *, method="cholesky", estimate=None, full_output=Fal
     of at most ``u/(1-u) b_ii``): ``lambda_min(K) >= s - c`` with ``c`` the
     sum above plus that term.  ``s`` starts at ``estimate - c/4`` and moves
     down geometrically (factor 4) until the factorisation succeeds
-    (usually the first try).  The final subtraction is rounded downwards.  For a
+    (usually the first try; if none does, the estimate is recomputed by
+    a dense solve and the search repeated).  The final subtraction is
+    rounded downwards.  A diagonal ``K`` (e.g. the zero matrix) needs no
+    factorisation: ``lambda_min(K) = min_i k_ii`` exactly.  For a
     well-conditioned ``K`` the bound is within ``~ n^2 u max(k_ii)`` of
     ``lambda_min``.  Cost: one dense ``lambda_min`` (if ``estimate`` is
     omitted) plus one Cholesky factorisation (``n^3/3`` flops).
@@ -287,35 +295,75 @@ def lambda_min_certified(K, *, method="cholesky", estimate=None, full_output=Fal
         res = CertifiedBound(bound=L, estimate=float("nan"), shift=float("nan"), allowance=float("nan"),
                              method="arb", attempts=0)
         return res if full_output else L
-    if estimate is None:
-        from .spectrum import _dense_extreme
-        estimate = _dense_extreme(K, "SA").value
-    estimate = float(estimate)
-    if not math.isfinite(estimate):
-        raise ValueError(f"estimate must be finite, got {estimate!r}")
+    if estimate is not None:
+        try:
+            estimate = float(estimate)
+        except (TypeError, ValueError):
+            raise ValueError(f"estimate must be a finite real number, got {estimate!r}") from None
+        if not math.isfinite(estimate):
+            raise ValueError(f"estimate must be finite, got {estimate!r}")
+    offdiag = K - np.diag(np.diag(K))
+    if not np.any(offdiag):
+        # a diagonal matrix (the zero matrix included): its eigenvalues are
+        # its diagonal entries, exactly
+        L = float(np.min(np.diag(K)))
+        res = CertifiedBound(bound=L, estimate=L if estimate is None else estimate, shift=L,
+                             allowance=0.0, method="diagonal", attempts=0)
+        return res if full_output else L
+    del offdiag
     asym = _asymmetry_norm(K)
-    dmax = float(np.max(np.abs(np.diag(K))))
+    given = estimate is not None
+    if not given:
+        estimate = _dense_estimate(K)
+    # a caller's estimate gets two shifts; a dense estimate the whole search
+    res, attempts = _shift_search(K, estimate, asym, 0, tries=2 if given else 40)
+    if res is None and given:
+        # the caller's estimate is far above lambda_min: start again from a dense one
+        estimate = _dense_estimate(K)
+        res, attempts = _shift_search(K, estimate, asym, attempts)
+    if res is None:
+        raise ValueError("K: no shifted Cholesky factorisation succeeded; the estimate "
+                         f"{estimate!r} of lambda_min may be wrong")
+    if not math.isfinite(res.bound):
+        raise ValueError(f"K: entries up to {float(np.max(np.abs(K))):.3g} are too large for a certified "
+                         "bound (its rounding-error allowance overflows float64); rescale K")
+    return res if full_output else res.bound
+
+
+def _dense_estimate(K):
+    from .spectrum import _dense_extreme
+
+    return _dense_extreme(K, "SA").value
+
+
+def _shift_search(K, estimate, asym, attempts, tries=40):
+    """Shifts ``s = estimate - margin``, margin growing by 4, until ``K - s I`` factors.
+
+    Returns ``(CertifiedBound or None, attempts)``.
+    """
+    n = K.shape[0]
+    diag = np.diag(K)
+    dmax = float(np.max(np.abs(diag)))
+    kmax = float(np.max(np.abs(K)))
     # a-priori allowance at s = estimate, and a first margin: the Cholesky
-    # backward error is usually far below c, so s = estimate - 2c succeeds.
-    diag0 = np.maximum(np.diag(K) - estimate, 0.0)
-    c0 = _cholesky_allowance(diag0, n)
-    margin = max(0.25 * c0, 64 * n * _U * dmax * 1e-3, 1e-300)
-    attempts = 0
-    while attempts < 40:
+    # backward error is usually far below c, so s = estimate - c/4 succeeds.
+    c0 = _cholesky_allowance(np.maximum(diag - estimate, 0.0), n)
+    margin = max(0.25 * c0, 64 * n * _U * max(dmax, abs(estimate)) * 1e-3, 16.0 * n * (n + 2) * _ETA)
+    # beyond this margin K - s I is diagonally dominant (s below -n max|K|)
+    stop = 4.0 * (abs(estimate) + n * kmax) + 16.0 * n * (n + 2) * _ETA
+    for _ in range(tries):
         s = estimate - margin
         attempts += 1
         ok, diag_b = _try_cholesky(K, s)
         if ok:
             c = _cholesky_allowance(diag_b, n) + asym
             L = _round_down(s - c)
-            res = CertifiedBound(bound=L, estimate=estimate, shift=float(s), allowance=float(s - L),
-                                 method="cholesky", attempts=attempts)
-            return res if full_output else L
+            return CertifiedBound(bound=L, estimate=estimate, shift=float(s), allowance=float(s - L),
+                                  method="cholesky", attempts=attempts), attempts
         margin *= 4.0
-        if margin > 4.0 * (abs(estimate) + dmax * n) + 1.0:
+        if margin > stop:
             break
-    raise ValueError("K: no shifted Cholesky factorisation succeeded; the estimate "
-                     f"{estimate!r} of lambda_min may be wrong")
+    return None, attempts
 
 
 # --------------------------------------------------------------------------
@@ -516,8 +564,10 @@ def ntk_lambda_min_certified(net, X, *, layers=("W", "V"), method="cholesky"):
     ------
     ValueError
         Bad input, an activation without finite ``phi_dot_max`` /
-        ``phi_ddot_max`` (the error model needs them; ReLU is excluded), or
-        failed certification.
+        ``phi_ddot_max`` (the error model needs them; ReLU is excluded),
+        an NTK or rounding-error bound that overflows float64 (naming
+        ``X`` or ``net``, whichever holds the larger entries; a bound of
+        ``-inf`` is never returned), or failed certification.
 
     Notes
     -----
@@ -569,13 +619,25 @@ def ntk_lambda_min_certified(net, X, *, layers=("W", "V"), method="cholesky"):
     X = net.check_data(X)
     if method not in ("cholesky", "arb"):
         raise ValueError(f"method must be 'cholesky' or 'arb', got {method!r}")
+    from .spectrum import _ntk_nonfinite_error
+
     if method == "arb":
         L, mid, high = _ntk_arb(net, X, layers)
+        if not (math.isfinite(L) and math.isfinite(high)):
+            raise _ntk_nonfinite_error(net, X)
         return NTKCertifiedBound(bound=L, matrix_bound=float("nan"), rounding_allowance=float("nan"),
                                  estimate=mid, method="arb", n=X.shape[0] * net.d2, upper=high)
-    K, E = _ntk_with_error(net, X, layers)
+    with np.errstate(over="ignore", invalid="ignore"):
+        K, E = _ntk_with_error(net, X, layers)
+    # An NTK or error bound that overflows float64 would give -inf or NaN:
+    # refused, naming the argument, never returned.
+    if not (np.all(np.isfinite(K)) and np.all(np.isfinite(E))):
+        raise _ntk_nonfinite_error(net, X)
     cb = lambda_min_certified(K, full_output=True)
-    rho = _rho_upper(E)
+    with np.errstate(over="ignore", invalid="ignore"):
+        rho = _rho_upper(E)
     bound = _round_down(cb.bound - rho)
+    if not math.isfinite(bound):
+        raise _ntk_nonfinite_error(net, X)
     return NTKCertifiedBound(bound=bound, matrix_bound=cb.bound, rounding_allowance=rho,
                              estimate=cb.estimate, method="cholesky", n=K.shape[0])

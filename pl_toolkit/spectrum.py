@@ -53,6 +53,8 @@ DENSE_MAX = 8000
 #: at 5000, 0.73 at 8000 (another draw of the data: 1.66, 1.30, 0.67, 0.59).
 SHIFT_INVERT_MIN = 5000
 _METHODS = ("auto", "dense", "lanczos", "shift-invert")
+#: A warm-started Lanczos run checks convergence after each of its first this many products.
+_WARM_CHECKS = 10
 _NTK_METHODS = ("auto", "dense", "shift-invert", "lanczos")
 
 
@@ -291,7 +293,8 @@ def _iterative_extreme(op, which, tol, v0, maxiter, name="A", ncv=None, product_
         ncv = default_ncv(n)
     try:
         out = thick_restart_lanczos(_operator_matvec(op, name), n, which=which, tol=tol, v0=v0,
-                                    maxiter=maxiter, ncv=ncv, product_rounding=product_rounding)
+                                    maxiter=maxiter, ncv=ncv, product_rounding=product_rounding,
+                                    early_checks=0 if v0 is None else _WARM_CHECKS)
     except FloatingPointError:
         raise ValueError(f"{name} returned NaN or Inf in a matrix-vector product") from None
     res = EigResult(value=out["value"], vector=out["vector"], residual=out["residual"],
@@ -400,7 +403,8 @@ def _inverse_lanczos(F, tol, v0, maxiter):
     # (the Lanczos residual estimate stands in for a final solve).
     out = thick_restart_lanczos(solve, N, which="LA", tol=tol, v0=v0,
                                 maxiter=None if maxiter is None else max(1, maxiter - 2),
-                                ncv=default_ncv(N), final_residual=False)
+                                ncv=default_ncv(N), final_residual=False,
+                                early_checks=0 if v0 is None else _WARM_CHECKS)
     mu = out["value"]
     # Polish the vector by two inverse-iteration steps: a Ritz vector of
     # K^{-1} keeps components along large eigenvalues of K that K^{-1}
@@ -1140,6 +1144,7 @@ def jacobian_singular_values(net, X, *, layers=("W", "V"), method="auto", tol=1e
     >>> bool(0 < smin < smax)
     True
     """
+    from .network import check_net
     from .ntk import ntk_gram, ntk_operator
 
     _check_ntk_method(method)
@@ -1148,6 +1153,8 @@ def jacobian_singular_values(net, X, *, layers=("W", "V"), method="auto", tol=1e
         method = "dense"
     if method == "dense":
         K = ntk_gram(net, X, layers=layers)
+        if not np.all(np.isfinite(K)):
+            raise _ntk_nonfinite_error(net, check_net(net).check_data(X))
         lo = lambda_min(K, method="dense")
         hi = lambda_max(K, method="dense")
     else:
@@ -1156,7 +1163,12 @@ def jacobian_singular_values(net, X, *, layers=("W", "V"), method="auto", tol=1e
         # separated, so matrix-free Lanczos finds lambda_max in ~50 products.
         lo = ntk_lambda_min(net, X, layers=layers, method=method, tol=tol, maxiter=maxiter)
         op = ntk_operator(net, X, layers=layers, store="preactivations")
-        hi = lambda_max(op, method="lanczos", tol=tol, maxiter=maxiter)
+        try:
+            hi = _extreme(op, "LA", "lanczos", tol, None, maxiter)
+        except ValueError as exc:
+            if "returned NaN or Inf" in str(exc):
+                raise _ntk_nonfinite_error(net, check_net(net).check_data(X)) from None
+            raise
         method = lo.method
     return JacobianSpectrum(sigma_min=math.sqrt(max(lo.value, 0.0)), sigma_max=math.sqrt(max(hi.value, 0.0)),
                             lambda_min=lo, lambda_max=hi, method=method)

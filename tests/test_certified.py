@@ -141,9 +141,32 @@ def test_bad_input():
         lambda_min_certified(np.array([[1.0, np.nan], [np.nan, 1.0]]))
     with pytest.raises(ValueError, match="^method"):
         lambda_min_certified(np.eye(2), method="ldl")
-    with pytest.raises(ValueError, match="^K: no shifted Cholesky"):
-        # a wrong estimate far above lambda_min makes every shift fail
-        lambda_min_certified(np.diag([1.0, 2.0]), estimate=1e300)
+    for bad in ("abc", [1.0, 2.0], np.nan, np.inf):
+        with pytest.raises(ValueError, match="^estimate must be"):
+            lambda_min_certified(np.eye(2), estimate=bad)
+
+
+def test_zero_and_diagonal_matrices_have_exact_bounds():
+    # lambda_min_certified([[0.0]], estimate=1e-6) was refused ("no shifted
+    # Cholesky factorisation succeeded"); a zero matrix has the bound 0
+    assert lambda_min_certified([[0.0]], estimate=1e-6) == 0.0
+    assert lambda_min_certified(np.zeros((4, 4))) == 0.0
+    r = lambda_min_certified(np.diag([3.0, -1e-300, 2.0]), full_output=True)
+    assert r.bound == -1e-300 and r.method == "diagonal" and r.allowance == 0.0
+
+
+def test_wrong_estimate_is_recovered(rng):
+    # an estimate far above lambda_min (every shift below it fails) falls
+    # back to a dense estimate instead of refusing
+    K = spd(rng, np.array([1.0, 2.0, 3.0, 5.0]))
+    for est in (1e300, 10.0, 1.0 + 1e-3):
+        r = lambda_min_certified(K, estimate=est, full_output=True)
+        lo, hi = flint_enclosure(K)
+        assert r.bound <= lo and hi - r.bound <= tol("certified_tightness")["rtol"] * hi
+    # singular PSD, not diagonal: a finite bound at or below 0, close to it
+    P = np.ones((3, 3))
+    L = lambda_min_certified(P, estimate=1e-6)
+    assert -1e-12 < L <= 0.0
 
 
 # --------------------------------------------------------------------------
@@ -217,3 +240,31 @@ def test_ntk_bad_input(rng):
     net = ShallowNet.init(d0=3, d1=10, seed=0)
     with pytest.raises(ValueError, match="^method"):
         ntk_lambda_min_certified(net, rng.standard_normal((5, 3)), method="ldl")
+
+
+def test_ntk_bound_huge_inputs_are_refused(rng):
+    # X >= 1e155, W = 1e300, V = 1e200 gave a bound of -inf without a word
+    net = ShallowNet.init(d0=3, d1=12, seed=5)
+    X = rng.standard_normal((6, 3))
+    for name, nt, XX in (("X", net, X * 1e160), ("net", net.replace(W=net.W * 1e300), X),
+                         ("net", net.replace(V=net.V * 1e200), X)):
+        with pytest.raises(ValueError, match=rf"^{name}\b"):
+            ntk_lambda_min_certified(nt, XX)
+
+
+def test_ntk_bound_nonfinite_error_bound_is_refused(rng, monkeypatch):
+    # an entrywise error bound that overflows would make the bound -inf
+    import pl_toolkit.certified as certified
+
+    real = certified._ntk_with_error
+
+    def overflowing(*a, **k):
+        K, E = real(*a, **k)
+        E = E.copy()
+        E[0, 1] = E[1, 0] = np.inf
+        return K, E
+
+    monkeypatch.setattr(certified, "_ntk_with_error", overflowing)
+    net = ShallowNet.init(d0=3, d1=12, seed=5)
+    with pytest.raises(ValueError, match=r"^(X|net): the NTK"):
+        ntk_lambda_min_certified(net, rng.standard_normal((6, 3)))

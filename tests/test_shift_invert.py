@@ -255,3 +255,53 @@ def test_ntk_lambda_min_lean_operator_under_small_budget(rng, monkeypatch):
     r = ntk_lambda_min(net, X, method="lanczos")
     np.testing.assert_allclose(r.value, exact, **tol("iterative_eigen"))
     assert seen == ["preactivations", "features"]
+
+
+# --------------------------------------------------------------------------
+# huge finite inputs: a clear refusal naming the argument, never a silent number
+# --------------------------------------------------------------------------
+def huge_cases(rng):
+    net, X = ntk_problem(rng, n=12, d0=4, d1=20)
+    return [("X", net, X * 1e160), ("net", net.replace(W=net.W * 1e300), X),
+            ("net", net.replace(V=net.V * 1e200), X)]
+
+
+@pytest.mark.parametrize("method", ["dense", "shift-invert", "lanczos", "auto"])
+def test_ntk_lambda_min_huge_inputs_are_refused(rng, method):
+    # X >= 1e155, W = 1e300, V = 1e200 raised IndexError / ZeroDivisionError
+    from pl_toolkit import jacobian_singular_values
+
+    for name, net, X in huge_cases(rng):
+        with pytest.raises(ValueError, match=rf"^{name}\b"):
+            ntk_lambda_min(net, X, method=method)
+        with pytest.raises(ValueError, match=rf"^{name}\b"):
+            jacobian_singular_values(net, X, method=method)
+
+
+@pytest.mark.parametrize("method", ["dense", "shift-invert", "lanczos"])
+def test_ntk_lambda_min_never_returns_a_nonfinite_ntk(rng, monkeypatch, method):
+    # whatever the NTK routines let through, a non-finite NTK or product is
+    # refused naming the argument that holds the larger entries
+    import pl_toolkit.ntk as ntk_module
+
+    real_gram, real_upper, real_op = ntk_module.ntk_gram, ntk_module._ntk_gram_upper, ntk_module.ntk_operator
+
+    def poison(M):
+        M = np.array(M, dtype=np.float64)
+        M[0, 0] = np.inf
+        return M
+
+    monkeypatch.setattr(ntk_module, "ntk_gram", lambda *a, **k: poison(real_gram(*a, **k)))
+    monkeypatch.setattr(ntk_module, "_ntk_gram_upper", lambda *a, **k: poison(real_upper(*a, **k)))
+
+    def bad_operator(*a, **k):
+        op = real_op(*a, **k)
+        from scipy.sparse.linalg import LinearOperator
+        return LinearOperator(op.shape, matvec=lambda u: np.full(op.shape[0], np.inf), dtype=np.float64)
+
+    monkeypatch.setattr(ntk_module, "ntk_operator", bad_operator)
+    net, X = ntk_problem(rng, n=12, d0=4, d1=20)
+    with pytest.raises(ValueError, match=r"^X: the NTK of these inputs is not finite"):
+        ntk_lambda_min(net, X * 10.0, method=method)        # X holds the larger entries
+    with pytest.raises(ValueError, match=r"^net: the NTK of these weights is not finite"):
+        ntk_lambda_min(net.replace(W=net.W * 10.0), X * 1e-3, method=method)

@@ -409,3 +409,78 @@ def test_ntk_lambda_min_lanczos_with_tiny_second_layer(rng):
         assert r.converged
         np.testing.assert_allclose(r.value / 1e-160, ref, **tol("iterative_eigen"))
         assert abs(r.value - 1e-160 * ref) <= r.error_bound + residual_tol(40, 1e-160 * ref * 1e3)
+
+
+# --------------------------------------------------------------------------
+# conditioning: a tolerance the rounding floor makes unreachable is reported
+# --------------------------------------------------------------------------
+def exact_hadamard(w):
+    """``H diag(w) H / n``: exact in float64 for integer ``w`` with ``n max|w| < 2**53``."""
+    from scipy.linalg import hadamard
+
+    n = len(w)
+    H = hadamard(n).astype(np.float64)
+    A = (H * np.asarray(w, dtype=np.float64)) @ H / n
+    assert np.array_equal(A, A.T)
+    return A
+
+
+@pytest.mark.parametrize("cond", [1e12, 1e13, 1e14])
+@pytest.mark.parametrize("method", ["lanczos", "shift-invert"])
+def test_ill_conditioned_tolerance_is_reported_unreachable(rng, cond, method):
+    # lambda_min below ~1e-13 ||A|| gave error_bound = 0.0 and converged=True
+    # (relative error 0.45 at cond 1e14, 2.6 at 1e15; 1.1e-6 at 1e12 with
+    # bound 0).  Exact spectrum: Hadamard matrix with integer eigenvalues.
+    n = 32
+    w = np.unique(np.round(np.geomspace(1.0, cond, n)))
+    w = np.concatenate([w, rng.integers(2, int(cond), n - len(w))]) if len(w) < n else w
+    A = exact_hadamard(rng.permutation(w))
+    with pytest.warns(ConvergenceWarning, match="below the rounding floor"):
+        r = lambda_min(A, method=method)
+    assert r.converged is False and r.reason == "rounding"
+    assert 0 < r.error_bound < 1e3 * EPS64 * cond
+    # guaranteed: the distance to the nearest eigenvalue; and a Rayleigh
+    # quotient is never below lambda_min by more than the bound
+    assert np.min(np.abs(w - r.value)) <= r.error_bound
+    assert r.value >= 1.0 - r.error_bound
+    assert r.error_estimate <= r.error_bound
+    # the dense solve is backward stable: within its bound of lambda_min itself
+    d = lambda_min(A, method="dense")
+    assert d.reason == "direct" and abs(d.value - 1.0) <= d.error_bound
+
+
+def test_attainable_tolerance_still_converges_with_a_true_bound(rng):
+    w = np.concatenate([[1000.0], rng.integers(1001, 10 ** 6, 63)])
+    A = exact_hadamard(rng.permutation(w))
+    for method in ("lanczos", "shift-invert"):
+        r = lambda_min(A, method=method)
+        assert r.converged and r.reason == "tolerance"
+        assert abs(r.value - 1000.0) <= r.error_bound
+        assert r.error_estimate <= r.error_bound
+
+
+def test_tracker_shift_invert_method(rng):
+    # LambdaMinTracker(method="shift-invert") was accepted and silently ran the
+    # dense route (and failed on an operator with "object arrays are not supported")
+    lam = np.concatenate([[1.0], np.linspace(2.0, 50.0, 79)])
+    A, _ = known_spectrum(rng, lam)
+    E = rng.standard_normal((80, 80))
+    E = 1e-4 * (E + E.T)
+    tr = LambdaMinTracker(method="shift-invert")
+    counts = []
+    for t in range(4):
+        At = A + t * E
+        exact = np.linalg.eigvalsh(At)
+        r = tr.update(At)
+        assert r.method == "shift-invert" and r.converged
+        np.testing.assert_allclose(r.value, exact[0], **tol("tracking"))
+        assert np.min(np.abs(exact - r.value)) <= r.error_bound
+        counts.append(r.matvecs)
+    assert max(counts[1:]) < counts[0]                 # warm-started from the last vector
+    with pytest.raises(ValueError, match="^method='shift-invert' needs an ndarray A"):
+        tr.update(aslinearoperator(A))
+    # not positive definite: a fresh dense solve, counted as a fallback
+    B, _ = known_spectrum(rng, np.linspace(-1.0, 1.0, 80))
+    r = tr.update(B)
+    assert r.method == "dense" and tr.fallbacks == 1
+    np.testing.assert_allclose(r.value, -1.0, rtol=0, atol=residual_tol(80, 1.0))
