@@ -20,9 +20,12 @@ extreme singular values of the adjoint Jacobian (the paper's ``mu_Phi`` and
   eigenvectors;
 * :class:`EigResult`, :class:`ConvergenceWarning`.
 
-An iterative solver that does not reach its tolerance returns
-``converged=False`` *and* warns with :class:`ConvergenceWarning`; it never
-returns a silent number.
+An iterative solver that does not reach its tolerance -- out of products,
+or asked for a relative tolerance below the rounding floor of an
+ill-conditioned matrix -- returns ``converged=False`` (``reason`` says
+which) *and* warns with :class:`ConvergenceWarning`; it never returns a
+silent number.  Every result carries an ``error_bound`` that is a bound
+(:class:`EigResult` says to which eigenvalue) at any scale of the input.
 """
 
 import math
@@ -506,7 +509,12 @@ def lambda_min(A, *, method="auto", tol=1e-8, v0=None, maxiter=None):
     -------
     EigResult
         ``value, vector, residual, matvecs, converged, method,
-        error_bound``.
+        error_bound, reason, error_estimate``.  What is guaranteed (see :class:`EigResult`): a dense result is within
+        ``error_bound`` of the wanted eigenvalue itself; an iterative one
+        within ``error_bound`` of *some* eigenvalue -- the nearest, which
+        is the wanted one unless the Krylov space missed an eigenvalue
+        (unlikely from a random start, not impossible).  No route proves
+        a lower bound: use :func:`pl_toolkit.lambda_min_certified`.
 
     Raises
     ------
@@ -517,8 +525,10 @@ def lambda_min(A, *, method="auto", tol=1e-8, v0=None, maxiter=None):
     Warns
     -----
     ConvergenceWarning
-        If the iterative method stops at ``maxiter`` before ``tol``; the
-        result then has ``converged=False``.
+        If the iterative method stops at ``maxiter`` before ``tol``, or
+        ``tol`` is below the rounding floor ``~ sqrt(n) eps ||A|| /
+        |lambda|`` (``reason="rounding"``: the value is then as accurate as
+        floating point allows); the result has ``converged=False``.
 
     Notes
     -----
@@ -586,7 +596,7 @@ def lambda_max(A, *, method="auto", tol=1e-8, v0=None, maxiter=None):
     Returns
     -------
     EigResult
-        The largest eigenpair.
+        The largest eigenpair; guarantees as for :func:`lambda_min`.
 
     Raises
     ------
@@ -596,7 +606,8 @@ def lambda_max(A, *, method="auto", tol=1e-8, v0=None, maxiter=None):
     Warns
     -----
     ConvergenceWarning
-        If the iterative method does not converge.
+        If the iterative method does not converge or ``tol`` is below the
+        rounding floor (``converged=False``, as for :func:`lambda_min`).
 
     Notes
     -----
@@ -713,7 +724,12 @@ def sigma_min(A, *, method="auto", tol=1e-8, maxiter=None):
         ``value`` is ``sigma_min``, ``vector`` the right singular vector
         (for ``p < q`` under Lanczos: ``A^T u / ||A^T u||``), ``residual``
         is ``||A^T A v - sigma^2 v||`` (Lanczos with ``p < q``: the Gram
-        residual of ``u``).
+        residual of ``u``; ``inf`` where that overflows float64).  The
+        dense SVD is within ``error_bound`` of ``sigma_min`` itself; the
+        Gram route's bound on the Gram eigenvalue is carried exactly
+        through the square root and bounds the distance to the nearest
+        singular value.  ``matvecs`` counts Gram products plus the one
+        product of ``A`` that sets the working scale.
 
     Raises
     ------
@@ -760,7 +776,8 @@ def sigma_max(A, *, method="auto", tol=1e-8, maxiter=None):
     Returns
     -------
     EigResult
-        ``value`` is ``sigma_max`` (the spectral norm).
+        ``value`` is ``sigma_max`` (the spectral norm); guarantees as for
+        :func:`sigma_min`.
 
     Raises
     ------
@@ -894,7 +911,10 @@ class LambdaMinTracker:
         EigResult
             As :func:`lambda_min`; ``method`` is ``"tracked"`` when the
             warm-started dense refinement was accepted, ``"dense"`` for a
-            fresh solve, ``"lanczos"`` for the operator route.
+            fresh solve, ``"lanczos"`` or ``"shift-invert"`` for those
+            routes.  A ``"tracked"`` result is within ``error_bound`` of
+            some eigenvalue (a residual bound); the periodic Cholesky check
+            rules out a missed eigenvalue below its shift.
         """
         kind, M = _symmetric_input(A)
         n = M.shape[0]
@@ -1116,12 +1136,14 @@ def jacobian_singular_values(net, X, *, layers=("W", "V"), method="auto", tol=1e
     Raises
     ------
     ValueError
-        Bad ``net``, ``X``, ``layers`` or ``method``.
+        Bad ``net``, ``X``, ``layers`` or ``method``, or an NTK that is
+        not finite in float64 (naming ``X`` or ``net``).
 
     Warns
     -----
     ConvergenceWarning
-        If a Lanczos solve does not converge.
+        If a Lanczos solve does not converge or its tolerance is below the
+        rounding floor (see :func:`lambda_min`).
 
     Notes
     -----
@@ -1244,18 +1266,26 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
         ``||K v - value v||``, both measured with the exact matrix-free
         product (not the factor); ``matvecs`` counts solves (shift-invert)
         or products, plus that one product; ``method`` names the route.
+        Guarantees as for :func:`lambda_min`: dense within
+        ``error_bound`` of ``lambda_min(fl(K))``, shift-invert and Lanczos
+        of the nearest eigenvalue; the bound covers the rounding of the
+        final product, not the error of forming the NTK itself
+        (:func:`pl_toolkit.ntk_lambda_min_certified` bounds both and
+        proves a lower bound).
 
     Raises
     ------
     ValueError
         Bad ``net``, ``X``, ``layers``, ``method``, ``tol``, ``v0`` or
-        ``max_memory``; or ``method="shift-invert"`` on an NTK that is not
-        numerically positive definite.
+        ``max_memory``; an NTK (or NTK product) that is not finite in
+        float64, naming ``X`` or ``net``; or ``method="shift-invert"`` on
+        an NTK that is not numerically positive definite.
 
     Warns
     -----
     ConvergenceWarning
-        If an iterative route stops before ``tol``.
+        If an iterative route stops before ``tol`` or ``tol`` is below the
+        rounding floor (``converged=False``, ``reason`` says which).
 
     Notes
     -----
