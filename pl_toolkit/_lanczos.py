@@ -255,8 +255,7 @@ def _kato_temple(rho, gap):
 
 def thick_restart_lanczos(matvec, n, *, which="SA", tol=1e-8, v0=None, maxiter=None,
                           ncv=None, keep=None, check=10, seed=0, rng=None, guarded=False,
-                          final_residual=True, callback=None, product_rounding=None,
-                          early_checks=0):
+                          final_residual=True, callback=None, product_rounding=None):
     """Extreme eigenpair of a symmetric operator by thick-restart Lanczos.
 
     Parameters
@@ -300,10 +299,6 @@ def thick_restart_lanczos(matvec, n, *, which="SA", tol=1e-8, v0=None, maxiter=N
     product_rounding : float, optional
         ``c`` with ``||fl(A x) - A x|| <= c eps ||A|| ||x||`` (default
         ``sqrt(n)``); sets the rounding floor (module docstring).
-    early_checks : int
-        Also check after each of the first ``early_checks`` products (a
-        warm start may be accepted after a few; the checks of the first
-        cycle are ``O(m)`` tridiagonal solves).
 
     Returns
     -------
@@ -394,7 +389,7 @@ def thick_restart_lanczos(matvec, n, *, which="SA", tol=1e-8, v0=None, maxiter=N
             if not invariant:
                 V[:, j] = w / beta
             full = j >= ncv or invariant or matvecs >= maxiter
-            if not (full or force_check or (j - k) % check == 0 or (k == 0 and j <= early_checks)):
+            if not (full or force_check or (j - k) % check == 0):
                 continue
             force_check = False
             m = j

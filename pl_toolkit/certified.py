@@ -189,11 +189,42 @@ def _arb_lower_bound(K):
     except ImportError:  # pragma: no cover - depends on the environment
         raise ImportError("method='arb' needs python-flint (pip install pl_toolkit[certified])") from None
     n = K.shape[0]
-    A = flint.arb_mat([[flint.arb(float(K[i, j])) for j in range(n)] for i in range(n)])
-    if not np.array_equal(K, K.T):
-        A = (A + A.transpose()) * flint.arb(0.5)
-    E = A.eig(multiple=True)
+
+    def build():
+        A = flint.arb_mat([[flint.arb(float(K[i, j])) for j in range(n)] for i in range(n)])
+        if not np.array_equal(K, K.T):
+            A = (A + A.transpose()) * flint.arb(0.5)
+        return A
+
+    E = _arb_eig(build, "K")
     return _round_down(min(_arb_low(z.real) for z in E))
+
+
+#: Working precisions (bits) of the ball-arithmetic eigenvalue enclosures, tried in turn.
+_ARB_PRECISIONS = (53, 128, 256, 512, 1024)
+
+
+def _arb_eig(build, name):
+    """Eigenvalue enclosures of the ball matrix ``build()``, raising the precision until they isolate.
+
+    Clustered eigenvalues (relative gaps near the working precision) make
+    ``eig`` fail to isolate them; the matrix is rebuilt at a higher
+    precision (its float64 inputs are exact at any precision).
+    """
+    import flint
+
+    old = flint.ctx.prec
+    try:
+        for prec in _ARB_PRECISIONS:
+            flint.ctx.prec = prec
+            try:
+                return build().eig(multiple=True)
+            except ValueError:
+                continue
+    finally:
+        flint.ctx.prec = old
+    raise ValueError(f"{name}: ball arithmetic could not isolate the eigenvalues at "
+                     f"{_ARB_PRECISIONS[-1]} bits; use method='cholesky'")
 
 
 def _arb_low(x):
@@ -492,44 +523,48 @@ def _ntk_arb(net, X, layers):
     import flint
     arb, arb_mat = flint.arb, flint.arb_mat
     phi, dphi = _arb_activation(net.activation.name)
-    n, d0 = X.shape
-    d1, d2 = net.d1, net.d2
-    Xa = arb_mat([[arb(float(v)) for v in row] for row in X])
-    Wa = arb_mat([[arb(float(v)) for v in row] for row in net.W])
-    Za = Xa * Wa.transpose()
-    if net.b1 is not None:
+
+    def build():
+        n, d0 = X.shape
+        d1, d2 = net.d1, net.d2
+        Xa = arb_mat([[arb(float(v)) for v in row] for row in X])
+        Wa = arb_mat([[arb(float(v)) for v in row] for row in net.W])
+        Za = Xa * Wa.transpose()
+        if net.b1 is not None:
+            for a in range(n):
+                for r in range(d1):
+                    Za[a, r] += arb(float(net.b1[r]))
+        Ha = arb_mat(n, d1)
+        Ga = arb_mat(n, d1)
         for a in range(n):
             for r in range(d1):
-                Za[a, r] += arb(float(net.b1[r]))
-    Ha = arb_mat(n, d1)
-    Ga = arb_mat(n, d1)
-    for a in range(n):
-        for r in range(d1):
-            z = Za[a, r]
-            Ha[a, r] = phi(z)
-            Ga[a, r] = dphi(z)
-    N = n * d2
-    Ka = arb_mat(N, N)
-    if "V" in layers:
-        HH = Ha * Ha.transpose()
-        for a in range(n):
-            for b in range(n):
-                val = HH[a, b] + (1 if net.b2 is not None else 0)
+                z = Za[a, r]
+                Ha[a, r] = phi(z)
+                Ga[a, r] = dphi(z)
+        N = n * d2
+        Ka = arb_mat(N, N)
+        if "V" in layers:
+            HH = Ha * Ha.transpose()
+            for a in range(n):
+                for b in range(n):
+                    val = HH[a, b] + (1 if net.b2 is not None else 0)
+                    for p in range(d2):
+                        Ka[a * d2 + p, b * d2 + p] += val
+        if "W" in layers:
+            Aa = arb_mat(N, d1)
+            for a in range(n):
                 for p in range(d2):
-                    Ka[a * d2 + p, b * d2 + p] += val
-    if "W" in layers:
-        Aa = arb_mat(N, d1)
-        for a in range(n):
-            for p in range(d2):
-                for r in range(d1):
-                    Aa[a * d2 + p, r] = Ga[a, r] * arb(float(net.V[p, r]))
-        S = Aa * Aa.transpose()
-        XX = Xa * Xa.transpose()
-        for i in range(N):
-            for j in range(N):
-                xx = XX[i // d2, j // d2] + (1 if net.b1 is not None else 0)
-                Ka[i, j] += xx * S[i, j]
-    E = Ka.eig(multiple=True)
+                    for r in range(d1):
+                        Aa[a * d2 + p, r] = Ga[a, r] * arb(float(net.V[p, r]))
+            S = Aa * Aa.transpose()
+            XX = Xa * Xa.transpose()
+            for i in range(N):
+                for j in range(N):
+                    xx = XX[i // d2, j // d2] + (1 if net.b1 is not None else 0)
+                    Ka[i, j] += xx * S[i, j]
+        return Ka
+
+    E = _arb_eig(build, "net")
     lows = [_arb_low(z.real) for z in E]
     mids = [float(z.real.mid()) for z in E]
     highs = [-_arb_low(-z.real) for z in E]

@@ -56,8 +56,6 @@ DENSE_MAX = 8000
 #: at 5000, 0.73 at 8000 (another draw of the data: 1.66, 1.30, 0.67, 0.59).
 SHIFT_INVERT_MIN = 5000
 _METHODS = ("auto", "dense", "lanczos", "shift-invert")
-#: A warm-started Lanczos run checks convergence after each of its first this many products.
-_WARM_CHECKS = 10
 _NTK_METHODS = ("auto", "dense", "shift-invert", "lanczos")
 
 
@@ -263,7 +261,7 @@ def _dense_extreme(A, which):
     # eigenvalues (eigvalsh) 0.239-0.251 s, all eigenpairs (dsyevd) 0.46 s.
     # The tridiagonal reduction (4/3 n^3, half BLAS-2) dominates them all.
     # (dsyevr scales a matrix whose norm is near under- or overflow itself.)
-    w, V = sla.eigh(A, subset_by_index=[idx, idx], driver="evr", check_finite=False)
+    w, V = _subset_eigh(A, idx, idx)
     v = V[:, 0]
     value = float(w[0])
     residual = safe_norm(A @ v - value * v)
@@ -274,6 +272,22 @@ def _dense_extreme(A, which):
     bound = (n * _EPS * n) * float(np.max(np.abs(A))) + n * _ETA
     return EigResult(value=value, vector=v, residual=residual, matvecs=0, converged=True,
                      method="dense", error_bound=bound, reason="direct", error_estimate=bound)
+
+
+def _subset_eigh(A, lo, hi):
+    """Eigenpairs ``lo..hi`` (ascending) by LAPACK ``dsyevr``, with fallbacks.
+
+    ``dsyevr`` (MRRR) can return fewer pairs than asked for when the
+    spectrum is a tight cluster (measured: 38 of 4000 subset solves of
+    ``-Q Q^T``, ``n <= 20``, returned none); then ``dsyevx``, then the full
+    ``dsyevd`` solve.
+    """
+    for driver in ("evr", "evx"):
+        w, V = sla.eigh(A, subset_by_index=[lo, hi], driver=driver, check_finite=False)
+        if len(w) == hi - lo + 1:
+            return w, V
+    w, V = sla.eigh(A, driver="evd", check_finite=False)
+    return w[lo:hi + 1], V[:, lo:hi + 1]
 
 
 def _warn_unconverged(res, tol, what, count):
@@ -296,8 +310,7 @@ def _iterative_extreme(op, which, tol, v0, maxiter, name="A", ncv=None, product_
         ncv = default_ncv(n)
     try:
         out = thick_restart_lanczos(_operator_matvec(op, name), n, which=which, tol=tol, v0=v0,
-                                    maxiter=maxiter, ncv=ncv, product_rounding=product_rounding,
-                                    early_checks=0 if v0 is None else _WARM_CHECKS)
+                                    maxiter=maxiter, ncv=ncv, product_rounding=product_rounding)
     except FloatingPointError:
         raise ValueError(f"{name} returned NaN or Inf in a matrix-vector product") from None
     res = EigResult(value=out["value"], vector=out["vector"], residual=out["residual"],
@@ -406,8 +419,7 @@ def _inverse_lanczos(F, tol, v0, maxiter):
     # (the Lanczos residual estimate stands in for a final solve).
     out = thick_restart_lanczos(solve, N, which="LA", tol=tol, v0=v0,
                                 maxiter=None if maxiter is None else max(1, maxiter - 2),
-                                ncv=default_ncv(N), final_residual=False,
-                                early_checks=0 if v0 is None else _WARM_CHECKS)
+                                ncv=default_ncv(N), final_residual=False)
     mu = out["value"]
     # Polish the vector by two inverse-iteration steps: a Ritz vector of
     # K^{-1} keeps components along large eigenvalues of K that K^{-1}
@@ -958,7 +970,7 @@ class LambdaMinTracker:
         n = A.shape[0]
         b = min(self.block, n)
         As, e = self._scaled(A)
-        w, Q = sla.eigh(As, subset_by_index=[0, b - 1], driver="evr", check_finite=False)
+        w, Q = _subset_eigh(As, 0, b - 1)
         self.fallbacks += 1
         self._Q = Q
         self._factor(As, e, float(w[0]), float(w[1]) if b > 1 else float(w[0]))
