@@ -268,3 +268,12 @@ def test_ntk_bound_nonfinite_error_bound_is_refused(rng, monkeypatch):
     net = ShallowNet.init(d0=3, d1=12, seed=5)
     with pytest.raises(ValueError, match=r"^(X|net): the NTK"):
         ntk_lambda_min_certified(net, rng.standard_normal((6, 3)))
+
+
+def test_arb_route_isolates_clustered_eigenvalues():
+    # eigenvalues 1e43 +- 6.4e26 (relative gap 1e-16): ball arithmetic at 53
+    # bits failed to isolate them ("failed to isolate eigenvalues")
+    K = np.array([[1e43, 6.35286594e26], [6.35286594e26, 1e43]])
+    L = lambda_min_certified(K, method="arb")
+    lo, hi = flint_enclosure(K)
+    assert L <= lo and hi - L <= tol("certified_tightness")["rtol"] * hi
