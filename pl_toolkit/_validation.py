@@ -15,6 +15,11 @@ evaluate the network check what they return (and the preactivations
 when a value is not finite although every input was, raise the ValueError
 of :func:`overflow_error`, which starts with the input whose entries are
 largest.  Nothing non-finite is returned silently.
+
+Underflow is gradual and not refused: products below the smallest normal
+float64 (``2.2e-308``) keep only their absolute accuracy, so a Gram factor
+such as ``X X^T`` with ``X ~ 1e-160`` loses relative precision, which a
+large other factor (``V ~ 1e100``) can make visible in the NTK.
 """
 
 import functools
