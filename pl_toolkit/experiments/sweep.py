@@ -51,27 +51,32 @@ __all__ = ["SWEEP_DEFAULTS", "D0_DEFAULTS", "LOCALITY_DEFAULTS", "REFERENCE_EXPO
            "run_d0_sweep", "run_locality_sweep", "configure_parser", "command"]
 
 #: Defaults of ``pl-toolkit sweep --mode n`` (see :func:`run_width_sweep`).
-SWEEP_DEFAULTS = dict(d0=64, n_grid=(64, 128, 256, 512, 1024), seeds=5, steps=100_000,
+SWEEP_DEFAULTS = dict(d0=64, n_grid=(64, 128, 256, 512, 1024), seeds=5, steps="auto",
                       eps=DEFAULT_EPS, lr="auto", activation="gelu", init="lecun", d1_min=1,
                       d1_max=4096, rel_tol=0.0, check_above=2, check_below=2, budget_widths=1,
                       n_boot=2000, root_seed=0, threads_per_cell=1)
 #: Defaults of ``pl-toolkit sweep --mode d0`` (see :func:`run_d0_sweep`).
 D0_DEFAULTS = dict(SWEEP_DEFAULTS, n=512, d0_grid=(32, 64, 128, 256))
 #: Defaults of ``pl-toolkit sweep --mode locality`` (see :func:`run_locality_sweep`).
-LOCALITY_DEFAULTS = dict(SWEEP_DEFAULTS, n_grid=(16, 32, 64), seeds=3, steps=20_000,
+LOCALITY_DEFAULTS = dict(SWEEP_DEFAULTS, n_grid=(16, 32, 64), seeds=3,
                          d1_max=65_536, locality_start=1024, rel_tol=1.0 / 32, radius="paper")
 
-#: Exponents ``(of n, of d0)`` of the width condition (21) per (activation,
-#: setting): ``"paper"`` is the paper's ``d1 >~ n^{3/2} / d0``; ``"lecun"`` and
-#: ``"he"`` keep the ``omega1``-dependence of the Hermite coefficients at that
-#: initialization (leading regime).  Derived symbolically by
+#: The width condition (21) per (activation, setting) as ``(exponent of n,
+#: exponent of d0, constant)``: ``"paper"`` is the paper's ``d1 >~ n^{3/2} /
+#: d0`` (constant unknown); ``"lecun"`` and ``"he"`` keep the
+#: ``omega1``-dependence of the Hermite coefficients at that initialization
+#: (leading regime, constant from (9) with ``C_9 = 1/32`` under the
+#: heuristics ``sigma_max(X)^2 = n/d0``, ``s_t = 1``).  Derived symbolically by
 #: ``derivations.width.width_conditions``; ``tests/test_sweep_reference.py``
 #: checks this table against it (``pl_toolkit`` never imports SymPy).
 REFERENCE_EXPONENTS = {
-    ("gelu", "paper"): (1.5, -1.0),
-    ("gelu", "lecun"): (1.5, 1.0),
-    ("gelu", "he"): (1.5, 1.0),
+    ("gelu", "paper"): (1.5, -1.0, None),
+    ("gelu", "lecun"): (1.5, 1.0, 15.173085283567275),
+    ("gelu", "he"): (1.5, 1.0, 7.091464670931779),
 }
+
+#: ``steps="auto"``: the budget of a search at ``n`` is ``max(floor, ceil(per_n2 n^2))``.
+AUTO_STEPS = dict(floor=20_000, per_n2=0.1)
 
 _NAME = "pl_toolkit.sweep"
 # Version of the cell function's meaning; part of the engine's config.
@@ -164,6 +169,44 @@ def counting_bound(n, d0, d2=1):
     """
     n, d0, d2 = (check_positive_int(v, k) for v, k in ((n, "n"), (d0, "d0"), (d2, "d2")))
     return n * d2 / (d0 + d2)
+
+
+def budget_steps(n, steps="auto"):
+    """The GD step budget ``T`` of a search at sample size ``n``.
+
+    Parameters
+    ----------
+    n : int
+        Sample size.
+    steps : int or "auto", default "auto"
+        A fixed budget, or ``"auto"``: ``max(20000, ceil(n^2 / 10))``
+        (:data:`AUTO_STEPS`).
+
+    Returns
+    -------
+    int
+        The budget.
+
+    Notes
+    -----
+    The automatic budget follows the condition number of the empirical NTK
+    of wide networks on unit-sphere data, which grows like ``n^2`` at fixed
+    ``d0`` (measured at ``d0 = 64``: about 2.3e2, 2.3e3 and 5.5e4 at ``n =
+    64, 256, 1024``); GD with step ``1/(2 lambda_max)`` needs a number of
+    steps of that order.  Whether a budget suffices is measured, not
+    assumed: every search re-runs the failure below its threshold at ``2 T``.
+
+    Examples
+    --------
+    >>> budget_steps(64), budget_steps(1024), budget_steps(1024, 5000)
+    (20000, 104858, 5000)
+    """
+    n = check_positive_int(n, "n")
+    if isinstance(steps, str):
+        if steps != "auto":
+            raise ValueError(f"steps must be a positive integer or 'auto', got {steps!r}")
+        return max(AUTO_STEPS["floor"], math.ceil(AUTO_STEPS["per_n2"] * n * n))
+    return check_positive_int(steps, "steps")
 
 
 def _data_seed(root_seed, n, d0, seed_index):
@@ -1069,7 +1112,7 @@ def _validate_task(seeds, steps, eps, lr, activation, init, root_seed, threads_p
     from ..convergence import ConvergenceCriterion
 
     seeds = check_positive_int(seeds, "seeds")
-    steps = check_positive_int(steps, "steps")
+    budget_steps(1, steps)  # validates "auto" or a positive integer
     eps = ConvergenceCriterion(eps).eps
     if isinstance(lr, str):
         if lr != "auto":
@@ -1115,7 +1158,7 @@ def _engine_evaluator(cell_fn, outdir, task, chains, *, root_seed, workers, dask
         cells = {}
         for k, d1, factor in batch:
             base, _ = chains[k]
-            c = dict(base, d1=int(d1), steps=int(task["steps"]) * int(factor))
+            c = dict(base, d1=int(d1), steps=int(base["steps"]) * int(factor))
             cells.setdefault(cell_key(c), c)
         # Costliest first (n d1 steps), so the light cells fill the pool at the end.
         order = sorted(cells.values(), key=lambda c: -c["n"] * c["d1"] * c["steps"])
@@ -1135,7 +1178,7 @@ def _engine_evaluator(cell_fn, outdir, task, chains, *, root_seed, workers, dask
         out = {}
         for k, d1, factor in batch:
             base, criterion = chains[k]
-            c = dict(base, d1=int(d1), steps=int(task["steps"]) * int(factor))
+            c = dict(base, d1=int(d1), steps=int(base["steps"]) * int(factor))
             row = rows.get(cell_key(c))
             if row is None or row["status"] != "ok":
                 out[(k, d1, factor)] = None
@@ -1216,25 +1259,28 @@ def _threshold_rows(results, xs, seeds, key_of, x_name, bounds, extra=None):
     return rows
 
 
-def _budget_summary(results, steps):
+def _budget_summary(results, chains):
     moved, checked, censored_checks, details = [], 0, [], []
+    budgets = {}
     for k, r in sorted(results.items(), key=lambda kv: str(kv[0])):
         b = r["budget"]
+        steps = chains[k][0]["steps"]
+        budgets.setdefault(str(chains[k][0]["n"]), steps)
         if r["censored"] and b["checked"]:
-            censored_checks.append(dict(search=list(k), d1=b["checked"][0],
+            censored_checks.append(dict(search=list(k), d1=b["checked"][0], steps=steps,
                                         converged_at_2T=not b["censored_2T"]))
             continue
         if b["moved"] is None:
             continue
         checked += 1
         if b["checked"]:
-            details.append(dict(search=list(k), d1_star=r["d1_star"],
+            details.append(dict(search=list(k), steps=steps, d1_star=r["d1_star"],
                                 d1_star_2T=b["d1_star_2T"], moved=b["moved"],
                                 moved_at_least=b["moved_at_least"],
                                 rerun=b["outcomes"]))
         if b["moved"]:
             moved.append(b["moved"])
-    return dict(steps=int(steps), steps_doubled=2 * int(steps), n_searches=checked,
+    return dict(steps_per_n=budgets, n_searches=checked,
                 n_moved=len(moved), moves=moved, max_move=max(moved) if moved else 0,
                 n_moved_at_least=sum(d["moved_at_least"] for d in details),
                 reruns=details, censored_reruns=censored_checks,
@@ -1290,12 +1336,13 @@ def _fit_keys(f):
 
 def _reference_exponents(activation, init):
     """Exponents of (21): the paper's and, when derived, the one at this initialization."""
-    paper = REFERENCE_EXPONENTS.get((activation, "paper"), (1.5, -1.0))
+    paper = REFERENCE_EXPONENTS.get((activation, "paper"), (1.5, -1.0, None))
     corr = REFERENCE_EXPONENTS.get((activation, init))
     return dict(
-        paper=dict(n=paper[0], d0=paper[1], source="paper eq. (21): d1 >~ n^{3/2} / d0"),
+        paper=dict(n=paper[0], d0=paper[1], constant=None,
+                   source="paper eq. (21): d1 >~ n^{3/2} / d0"),
         corrected=None if corr is None else dict(
-            n=corr[0], d0=corr[1],
+            n=corr[0], d0=corr[1], constant=corr[2],
             source=f"derivations.width.width_conditions({activation!r})[{init!r}] (leading "
                    "regime; Hermite coefficients of x -> phi(omega1 x))"))
 
@@ -1431,7 +1478,8 @@ def run_width_sweep(outdir, *, d0=SWEEP_DEFAULTS["d0"], n_grid=SWEEP_DEFAULTS["n
                         ratio_to_counting_bound=None if med is None else med / cb,
                         d0_d1_star=None if med is None else d0 * med,
                         parameters=None if med is None else med * (d0 + 1),
-                        d1_start=searches[(n, 0, "converged")].d1_start)
+                        d1_start=searches[(n, 0, "converged")].d1_start,
+                        corrected_21_width=_corrected_width(task, n, d0))
 
         rows = _threshold_rows(results, n_grid, seeds, lambda n, s: (n, s, "converged"), "n",
                                {n: sp["d1_max"] for n in n_grid}, extra)
@@ -1440,7 +1488,7 @@ def run_width_sweep(outdir, *, d0=SWEEP_DEFAULTS["d0"], n_grid=SWEEP_DEFAULTS["n
                     fit_d1_envelope=_fit_keys(fe), censored=f["censored"], note=f["note"],
                     counting_bound_note=_counting_note(rows, "n"))
         report = dict(mode="n", thresholds=dict(converged=conv),
-                      budget_sensitivity=_budget_summary(results, task["steps"]),
+                      budget_sensitivity=_budget_summary(results, chains),
                       monotonicity=_monotonicity_summary(results),
                       reference_curves=_reference_block(task, x_name="n"),
                       searches=_search_records(results, chains))
@@ -1450,7 +1498,8 @@ def run_width_sweep(outdir, *, d0=SWEEP_DEFAULTS["d0"], n_grid=SWEEP_DEFAULTS["n
 
 
 def _base_cell(task, n, d0, s):
-    return dict(n=int(n), d0=int(d0), seed_index=int(s), eps=task["eps"], lr=task["lr"],
+    return dict(n=int(n), d0=int(d0), seed_index=int(s), steps=budget_steps(n, task["steps"]),
+                eps=task["eps"], lr=task["lr"],
                 activation=task["activation"], init=task["init"], data_root=task["data_root"],
                 threads=task["threads"])
 
@@ -1471,6 +1520,14 @@ def _counting_note(rows, x_name):
     return head
 
 
+def _corrected_width(task, n, d0):
+    # (21) at this initialization with its derived constant (None if not derived).
+    corr = _reference_exponents(task["activation"], task["init"])["corrected"]
+    if corr is None or corr["constant"] is None:
+        return None
+    return corr["constant"] * n ** corr["n"] * d0 ** corr["d0"]
+
+
 def _reference_block(task, x_name):
     ref = _reference_exponents(task["activation"], task["init"])
     anchor = ("through the measured median threshold at the smallest " + x_name +
@@ -1480,6 +1537,11 @@ def _reference_block(task, x_name):
             and ref["corrected"]["n"] == ref["paper"]["n"])
     note = ("at fixed d0 the paper's and the d0-corrected (21) have the same n exponent, so "
             "their anchored curves coincide in n" if same else "")
+    if ref["corrected"] is not None and ref["corrected"]["constant"] is not None:
+        note = (note + "; " if note else "") + (
+            "corrected_21_width per row is (21) at this initialization with the constant the "
+            "derivations give (C_9 = 1/32, heuristics sigma_max(X)^2 = n/d0, s_t = 1, no log "
+            "factors): a sufficient width, not a prediction of the threshold")
     return dict(counting_bound="n d2 / (d0 + d2)", paper_21=ref["paper"],
                 corrected_21=ref["corrected"], anchoring=anchor, note=note)
 
@@ -1488,7 +1550,10 @@ def _finish(report, outdir, task, seeds, sp, n_boot, state, run_seconds, plot, e
     from ..convergence import ConvergenceCriterion
 
     report["criterion"] = ConvergenceCriterion(task["eps"]).to_dict()
-    report["config"] = dict(extra_cfg, seeds=seeds, steps=task["steps"], eps=task["eps"],
+    report["config"] = dict(extra_cfg, seeds=seeds, steps=task["steps"],
+                            steps_rule=(f"max({AUTO_STEPS['floor']}, ceil({AUTO_STEPS['per_n2']}"
+                                        " n^2))" if task["steps"] == "auto" else "fixed"),
+                            eps=task["eps"],
                             lr=task["lr"], activation=task["activation"], init=task["init"],
                             root_seed=task["data_root"], threads_per_cell=task["threads"],
                             n_boot=n_boot, **sp,
@@ -1590,7 +1655,8 @@ def run_d0_sweep(outdir, *, n=D0_DEFAULTS["n"], d0_grid=D0_DEFAULTS["d0_grid"],
             med = row["d1_star"]
             return dict(n=n, counting_bound=cb, counting_bound_width=math.ceil(cb),
                         ratio_to_counting_bound=None if med is None else med / cb,
-                        d0_d1_star=None if med is None else d0 * med)
+                        d0_d1_star=None if med is None else d0 * med,
+                        corrected_21_width=_corrected_width(task, n, d0))
 
         rows = _threshold_rows(results, d0_grid, seeds, lambda d0, s: (d0, s, "converged"), "d0",
                                {d0: sp["d1_max"] for d0 in d0_grid}, extra)
@@ -1612,7 +1678,7 @@ def run_d0_sweep(outdir, *, n=D0_DEFAULTS["n"], d0_grid=D0_DEFAULTS["d0_grid"],
                                f"{task['init']} initialization with the omega1-dependence of the "
                                "Hermite coefficients kept, and the least-squares slope of the "
                                "counting bound n/(d0 + 1) over the same d0"),
-                      budget_sensitivity=_budget_summary(results, task["steps"]),
+                      budget_sensitivity=_budget_summary(results, chains),
                       monotonicity=_monotonicity_summary(results),
                       reference_curves=_reference_block(task, x_name="d0"),
                       searches=_search_records(results, chains))
@@ -1738,7 +1804,8 @@ def run_locality_sweep(outdir, *, d0=LOCALITY_DEFAULTS["d0"],
             for s in range(seeds):
                 r = results[(n, s, crit)]
                 c = (None if r["d1_star"] is None else
-                     _cell_result(state, chains[(n, s, crit)][0], r["d1_star"], task["steps"]))
+                     _cell_result(state, chains[(n, s, crit)][0], r["d1_star"],
+                                  chains[(n, s, crit)][0]["steps"]))
                 at.append(None if c is None else dict(
                     d1=r["d1_star"], distance_ratio=c["distance_ratio"],
                     distance_ratio_followup=c["distance_ratio_followup"],
@@ -1773,7 +1840,7 @@ def run_locality_sweep(outdir, *, d0=LOCALITY_DEFAULTS["d0"],
                               note=fl["note"], criterion=crit)),
             ratio=ratio,
             distance_law=_distance_law(results, chains, state, n_grid, seeds, crit, task),
-            budget_sensitivity=_budget_summary(results, task["steps"]),
+            budget_sensitivity=_budget_summary(results, chains),
             monotonicity=_monotonicity_summary(results),
             searches=_search_records(results, chains))
         report["premises"] = check_premises(n_grid, d0, seeds, root_seed=task["data_root"])
@@ -1791,7 +1858,7 @@ def _distance_law(results, chains, state, n_grid, seeds, crit, task, min_width_f
             base = chains[(n, s, crit)][0]
             pts = []
             for p in results[(n, s, crit)]["probes"]:
-                c = _cell_result(state, base, p["d1"], task["steps"])
+                c = _cell_result(state, base, p["d1"], base["steps"])
                 if (c is not None and c["converged"] and math.isfinite(c[field])
                         and p["d1"] >= min_width_factor * n):
                     pts.append((p["d1"], c[field]))
@@ -1819,6 +1886,14 @@ def _fmt(v, spec=".3g"):
     if isinstance(v, float) and not math.isfinite(v):
         return str(v)
     return format(v, spec)
+
+
+def _budget_text(rep):
+    per = rep["budget_sensitivity"]["steps_per_n"]
+    vals = sorted(set(per.values()))
+    if len(vals) == 1:
+        return str(vals[0])
+    return ", ".join(f"{v} (n = {k})" for k, v in sorted(per.items(), key=lambda kv: int(kv[0])))
 
 
 def _fit_line(label, f):
@@ -1857,8 +1932,8 @@ def _markdown(rep):
     lines = [f"# {title}", "",
              f"Unit-sphere inputs, random labels (||Y||_F = 1), {cfg['activation']}, "
              f"{cfg['init']} initialization, full-batch GD with step {cfg['lr_rule']}, budget "
-             f"T = {cfg['steps']} steps; converged means {rep['criterion']['rule']} with eps = "
-             f"{rep['criterion']['eps']:g}.",
+             f"T = {_budget_text(rep)} steps; converged means {rep['criterion']['rule']} "
+             f"with eps = {rep['criterion']['eps']:g}.",
              f"Each seed is one data draw; its threshold is the exact smallest width found by "
              f"exponential search and bisection on the integer d1 in [{cfg['d1_min']}, "
              f"{cfg['d1_max']}] (relative resolution {cfg['rel_tol']:g} where not 0), "
@@ -1915,7 +1990,7 @@ def _markdown(rep):
     b = rep["budget_sensitivity"]
     lines += ["## Budget sensitivity", "",
               f"{b['n_moved']} of {b['n_searches']} thresholds moved when the budget was "
-              f"doubled to {b['steps_doubled']} steps (moves: {b['moves'] or 'none'}; "
+              f"doubled (moves: {b['moves'] or 'none'}; "
               f"{b['n_moved_at_least']} may move further); {b['note']}."]
     if b["censored_reruns"]:
         lines.append(f"Censored searches re-run at 2T: {b['censored_reruns']}.")
@@ -2012,7 +2087,7 @@ def _plot(rep, path):
         ax.set_xlabel(x_name)
         ax.set_ylabel("threshold width d1*")
         fixed = f"d0 = {cfg['d0']}" if mode == "n" else f"n = {cfg['n']}"
-        ax.set_title(f"convergence width ({fixed}, T = {cfg['steps']})")
+        ax.set_title(f"convergence width ({fixed}, T = {cfg['steps']})", fontsize=9)
         ax.legend(fontsize=7)
         # parameter count d0 d1* (mode n) or d1* / counting bound (mode d0)
         if mode == "n":
@@ -2092,7 +2167,8 @@ def _help_budget():
     est = _cells_estimate(n_s, 16, d["d1_max"], d["check_above"], d["check_below"],
                           d["budget_widths"])
     return (f"Budgets: the default n sweep ({len(d['n_grid'])} n x {d['seeds']} seeds = {n_s} "
-            f"searches, about {est} cells of up to T = {d['steps']} steps; the cells at "
+            f"searches, about {est} cells of up to T = {budget_steps(max(d['n_grid'])):,} steps; "
+            "the cells at "
             "n = 1024 dominate) may take up to an hour on 2 cores; a reduced sweep "
             "(--n-grid 16,32,64,128 --seeds 3) takes a few minutes. --mode d0 (4 d0 x 5 seeds "
             "at n = 512) costs about as much as the n sweep's n = 512 part; --mode locality "
@@ -2114,6 +2190,18 @@ def _flag_int(flag, minimum=1):
         return int(f)
 
     return parse
+
+
+def _flag_steps(text):
+    import argparse
+
+    if str(text).strip().lower() == "auto":
+        return "auto"
+    try:
+        return _flag_int("--steps")(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"--steps must be 'auto' or a finite integer >= 1, got {text!r}") from None
 
 
 def _flag_float(flag):
@@ -2176,7 +2264,7 @@ def configure_parser(p):
     >>> p = configure_parser(argparse.ArgumentParser())
     >>> a = p.parse_args(["--mode", "d0", "--d0-grid", "16,32"])
     >>> a.mode, a.d0_grid, a.steps
-    ('d0', '16,32', None)
+    ('d0', '16,32', 'auto')
     """
     d, L, D = SWEEP_DEFAULTS, LOCALITY_DEFAULTS, D0_DEFAULTS
     p.epilog = _help_budget()
@@ -2196,9 +2284,9 @@ def configure_parser(p):
     g.add_argument("--d0-grid", default=None, metavar="D1,D2,...",
                    help="input dimensions, mode d0 (default: "
                         f"{','.join(map(str, D['d0_grid']))})")
-    g.add_argument("--steps", type=_flag_int("--steps"), default=None, metavar="T",
-                   help=f"GD step budget T of every probe (default: {d['steps']}; locality: "
-                        f"{L['steps']})")
+    g.add_argument("--steps", type=_flag_steps, default="auto", metavar="T",
+                   help="GD step budget T of every probe, or 'auto' = max(20000, "
+                        "ceil(n^2 / 10)) per n (default: auto)")
     g.add_argument("--eps", type=_flag_float("--eps"), default=d["eps"],
                    help="converged means h <= eps ||Y||_F^2 (default: %(default)g)")
     g.add_argument("--lr", default="auto",
@@ -2337,7 +2425,7 @@ def command(args):
         def log(line):
             print(f"[sweep] {line}", file=sys.stderr, flush=True)
 
-    common = dict(seeds=seeds, steps=args.steps or defaults["steps"], eps=args.eps, lr=lr,
+    common = dict(seeds=seeds, steps=args.steps, eps=args.eps, lr=lr,
                   activation=args.activation, init=args.init, d1_min=args.d1_min, d1_max=d1_max,
                   budget_widths=args.budget_widths, n_boot=args.bootstrap,
                   root_seed=args.root_seed, workers=args.workers,
@@ -2384,7 +2472,7 @@ def _print_summary(rep):
         x_name = mode
         rows = th["converged"]["per_n" if mode == "n" else "per_d0"]
         fixed = f"d0 = {cfg['d0']}" if mode == "n" else f"n = {cfg['n']}"
-        print(f"width thresholds against {x_name} ({fixed}, T = {cfg['steps']}, "
+        print(f"width thresholds against {x_name} ({fixed}, T = {_budget_text(rep)}, "
               f"{rep['criterion']['rule']}, eps = {rep['criterion']['eps']:g})")
         print(f"{x_name:>6} {'d1*':>8} {'per seed':>28} {'x counting bound':>17}")
         for r in rows:
