@@ -370,15 +370,16 @@ def _add_run_args(p):
     add(g, "--batch-size", "batch_size", type=int, default=None,
         help="SGD batch size (default: min(128, n))")
     add(g, "--track-every", "track_every", type=int, default=None,
-        help=f"cadence of the expensive tracked quantities (default: {d.track_every})")
+        help="cadence of the expensive tracked quantities (default: chosen so that tracking "
+             "costs about as much as the steps between measurements, at least 20)")
     add(g, "--eps", "eps", type=float, default=None,
         help=f"converged when h <= eps ||Y||_F^2 (default: {d.eps:g})")
     add(g, "--stall-window", "stall_window", type=int, default=None,
         help=f"stop as stalled when the loss falls by less than 0.1%% over this many steps "
              f"(default: {d.stall_window})")
     add(g, "--lemma1-directions", "lemma1_directions", type=int, default=None,
-        help=f"random directions of the empirical Lemma 1 radius search "
-             f"(default: {d.lemma1_directions})")
+        help="random directions of the empirical Lemma 1 radius search (default: 8, or 2 "
+             "when the NTK has more than 1000 rows)")
     g = p.add_argument_group("output")
     add(g, "--out", "out", default=None, metavar="DIR", help=f"report directory (default: {d.out})")
     add(g, "--overwrite", "overwrite", action="store_true",

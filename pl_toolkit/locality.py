@@ -110,10 +110,9 @@ class _Probe:
         K = ntk_gram(self.net.with_parameters(theta, self.layers), self.X, layers=self.layers)
         if not np.all(np.isfinite(K)):
             return math.nan, math.nan, False
-        N = K.shape[0]
-        lo = sla.eigh(K, eigvals_only=True, subset_by_index=[0, 0], check_finite=False)[0]
-        hi = sla.eigh(K, eigvals_only=True, subset_by_index=[N - 1, N - 1],
-                      check_finite=False)[0]
+        # one tridiagonal reduction gives both ends of the spectrum
+        w = sla.eigh(K, eigvals_only=True, check_finite=False, driver="evr")
+        lo, hi = w[0], w[-1]
         smin, smax = math.sqrt(max(float(lo), 0.0)), math.sqrt(max(float(hi), 0.0))
         return smin, smax, bool(smin >= self.lo and smax <= self.hi)
 
@@ -148,7 +147,7 @@ def _search_direction(probe, theta0, u, rho, r_cap, rtol, growth):
 
 
 def _search_path(probe, theta0, path, step, rtol):
-    """Walk the stored iterates; refine the first failing stretch with GD steps."""
+    """Walk the stored iterates; locate the first failing step by bisection on t."""
     evals = []
     prev_t, prev_theta = 0, theta0
     reached = 0.0
@@ -159,24 +158,26 @@ def _search_path(probe, theta0, path, step, rtol):
         if ok:
             prev_t, prev_theta, reached = t, theta, max(reached, d)
             continue
-        # the violation lies on the GD path between prev_t and t
-        a = prev_theta
-        s = prev_t
+        # the first violation lies on the GD path between prev_t and t
+        lo_t, lo_theta, hi_t, hi_theta = prev_t, prev_theta, t, theta
         if step is not None:
-            while s < t:
-                b = step(a)
-                smin, smax, okb = probe(b)
-                evals.append((float(np.linalg.norm(b - theta0)), smin, smax, okb))
-                if not okb:
-                    break
-                a, s = b, s + 1
-                reached = max(reached, float(np.linalg.norm(a - theta0)))
-        else:
-            b = theta
+            while hi_t - lo_t > 1:
+                mid_t = (lo_t + hi_t) // 2
+                mid = lo_theta
+                for _ in range(mid_t - lo_t):
+                    mid = step(mid)
+                smin, smax, okm = probe(mid)
+                evals.append((float(np.linalg.norm(mid - theta0)), smin, smax, okm))
+                if okm:
+                    lo_t, lo_theta = mid_t, mid
+                    reached = max(reached, float(np.linalg.norm(mid - theta0)))
+                else:
+                    hi_t, hi_theta = mid_t, mid
+        a, b = lo_theta, hi_theta
         seg = lambda lam, a=a, b=b: a + lam * (b - a)  # noqa: E731
         lam = _bisect(probe, seg, 0.0, 1.0, rtol, [])
         return dict(radius=float(np.linalg.norm(seg(lam) - theta0)), censored=False,
-                    step=int(s + 1), evaluations=evals)
+                    step=int(hi_t), evaluations=evals)
     return dict(radius=reached, censored=True, step=None, evaluations=evals)
 
 
@@ -201,10 +202,12 @@ def lemma1_radius(net, X, *, mu, nu, rho, directions=8, path=None, path_step=Non
         Stored GD iterates ``(t, theta_t)`` in increasing ``t`` (flat
         parameters of ``layers``); searched in order.
     path_step : callable, optional
-        ``theta_{t+1} = path_step(theta_t)``: one GD step, used to walk the
-        path step by step between the stored iterate before and after the
-        first violation (without it the segment between the two stored
-        iterates is searched).
+        ``theta_{t+1} = path_step(theta_t)``: one GD step, used to locate
+        the first failing step between the stored iterate before and after
+        the first violation by bisection on ``t`` (re-running GD from the
+        earlier one); the segment between that step and the one before is
+        then bisected.  Without it the segment between the two stored
+        iterates is searched.
     layers : tuple of {"W", "V"}, default ("W", "V")
         Parameters the Jacobian is taken with respect to.
     rtol : float, default 0.02

@@ -23,7 +23,8 @@ import numpy as np
 from .._json import strict_json
 from ..convergence import DEFAULT_EPS, ConvergenceCriterion
 
-__all__ = ["RunConfig", "RunResult", "run_experiment", "load_config", "default_width"]
+__all__ = ["RunConfig", "RunResult", "run_experiment", "load_config", "default_width",
+           "auto_track_every"]
 
 
 def default_width(n, d0, factor):
@@ -64,6 +65,43 @@ SYNTHETIC_D0, SYNTHETIC_D2 = 64, 1
 #: heuristics ``sigma_max(X)^2 ~ n/d0`` and ``s_t ~ 1`` hold up to the
 #: random-matrix factor ``(1 + sqrt(d0/n))^2`` (at most 4 for n >= d0).
 PREMISE_BAND = dict(sigma_ratio_max=5.0, s_t_min=0.2)
+
+
+def auto_track_every(n, d0, d1, d2, minimum=20):
+    """Default cadence of the expensive tracked quantities.
+
+    Parameters
+    ----------
+    n, d0, d1, d2 : int
+        Sizes.
+    minimum : int, default 20
+        Smallest cadence.
+
+    Returns
+    -------
+    int
+        ``max(minimum, ceil(C_track / C_step))``: the number of GD steps
+        that cost as many flops as one round of tracking.
+
+    Notes
+    -----
+    One GD step costs about ``C_step = 4 n d1 (d0 + d2)`` flops (forward
+    and backward GEMMs).  One round of tracking forms the dense NTK
+    (``2 (n d2)^2 d1``), takes its smallest eigenvalue (``(n d2)^3``) and
+    runs about 40 Jacobian or Hessian products in its Lanczos solves
+    (``40 C_step``).
+
+    Examples
+    --------
+    >>> auto_track_every(256, 64, 512, 1)
+    43
+    >>> auto_track_every(16, 8, 64, 1)
+    41
+    """
+    N = n * d2
+    step = 4.0 * n * d1 * (d0 + d2)
+    track = 2.0 * N * N * d1 + float(N) ** 3 + 40.0 * step
+    return max(int(minimum), int(math.ceil(track / step)))
 
 
 def _check_int(value, name, minimum=0, maximum=None):
@@ -136,9 +174,12 @@ class RunConfig:
         Full-batch GD (eq. 12) or minibatch SGD.
     batch_size : int, optional
         SGD batch size.
-    track_every : int
+    track_every : int, optional
         Cadence of the expensive tracked quantities (eigen-solves,
-        Hessian, laziness); the cheap ones are recorded at every step.
+        Hessian, laziness); the cheap ones are recorded at every step.  By
+        default the cadence is chosen so that tracking costs about as many
+        flops as the steps between two measurements (at least every 20
+        steps; :func:`auto_track_every`).
     eps : float
         Convergence criterion ``h <= eps ||Y||_F^2``
         (:class:`pl_toolkit.ConvergenceCriterion`).
@@ -149,8 +190,10 @@ class RunConfig:
         Seed of the weights (and of SGD batches).
     data_seed : int
         Seed of the data draw or subsample.
-    lemma1_directions : int
-        Random directions of the empirical Lemma 1 radius search.
+    lemma1_directions : int, optional
+        Random directions of the empirical Lemma 1 radius search (default
+        8 when the NTK has at most 1000 rows, 2 above: every probe is a
+        dense NTK eigen-solve).
     out : str
         Report directory.
     overwrite : bool
@@ -189,12 +232,12 @@ class RunConfig:
     lr: object = "1/beta"
     optimizer: str = "gd"
     batch_size: object = None
-    track_every: int = 20
+    track_every: object = None
     eps: float = DEFAULT_EPS
     stall_window: object = 2000
     seed: int = 0
     data_seed: int = 0
-    lemma1_directions: int = 8
+    lemma1_directions: object = None
     out: str = "pl_report"
     overwrite: bool = False
 
@@ -261,13 +304,15 @@ class RunConfig:
             _check_int(self.batch_size, "batch_size", 1)
             if self.optimizer != "sgd":
                 raise ValueError("batch_size applies only to optimizer 'sgd'")
-        _check_int(self.track_every, "track_every", 1)
+        if self.track_every is not None:
+            _check_int(self.track_every, "track_every", 1)
         _check_float(self.eps, "eps", hi=1.0)
         if self.stall_window is not None:
             _check_int(self.stall_window, "stall_window", 1)
         _check_int(self.seed, "seed", 0)
         _check_int(self.data_seed, "data_seed", 0)
-        _check_int(self.lemma1_directions, "lemma1_directions", 0, 1000)
+        if self.lemma1_directions is not None:
+            _check_int(self.lemma1_directions, "lemma1_directions", 0, 1000)
         if not isinstance(self.out, str) or not self.out:
             raise ValueError(f"out must be a folder path, got {self.out!r}")
         if not isinstance(self.overwrite, bool):
@@ -666,11 +711,15 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
     spec0 = jacobian_singular_values(net0, X)
 
     # ------------------------------------------------------------------ training
-    stride = max(cfg.track_every, -(-cfg.steps // 200))
+    track_every = (auto_track_every(n, d0, d1, d2) if cfg.track_every is None
+                   else cfg.track_every)
+    lemma1_directions = ((8 if n * d2 <= 1000 else 2) if cfg.lemma1_directions is None
+                         else cfg.lemma1_directions)
+    stride = max(track_every, -(-cfg.steps // 200))
     recorder = _IterateRecorder(("W", "V"), stride)
     traj = train(net0, X, Y, steps=cfg.steps, lr=cfg.lr, optimizer=cfg.optimizer,
                  batch_size=cfg.batch_size, track="all",
-                 track_every={"cheap": 1, "expensive": cfg.track_every},
+                 track_every={"cheap": 1, "expensive": track_every},
                  stop_loss=criterion.target(Y), seed=cfg.seed, progress=progress,
                  callback=recorder, stall_window=cfg.stall_window)
     os.makedirs(cfg.out, exist_ok=True)
@@ -700,9 +749,13 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
             last = (traj.final_step, traj.final_net.parameters())
             if last[0] > path[-1][0]:
                 path.append(last)
+            # at most 24 stored iterates are probed; bisection on t refines between them
+            if len(path) > 25:
+                keep = np.unique(np.linspace(1, len(path) - 1, 24).round().astype(int))
+                path = [path[0]] + [path[i] for i in keep]
             step = gd_step(net0, X, Y, eta) if cfg.optimizer == "gd" else None
             lemma1 = lemma1_radius(net0, X, mu=consts.mu_Phi, nu=consts.nu_Phi, rho=rho,
-                                   directions=cfg.lemma1_directions, path=path[1:],
+                                   directions=lemma1_directions, path=path[1:],
                                    path_step=step,
                                    seed=np.random.SeedSequence([cfg.seed, 0x1E]))
         converged = traj.status == "converged"
@@ -762,7 +815,8 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
                                context=f"{ds.name}, {act.name}, init={cfg.init}")
 
         effective = asdict(cfg)
-        effective.update(n=n, d0=d0, d2=d2, d1=d1, lr_value=eta,
+        effective.update(n=n, d0=d0, d2=d2, d1=d1, lr_value=eta, track_every=track_every,
+                     lemma1_directions=lemma1_directions,
                          normalize=(None if cfg.kind in SYNTHETIC else (cfg.normalize or "unit")),
                          label_scale=(None if cfg.kind in SYNTHETIC
                                       else (cfg.label_scale or cfg.normalize or "unit")))
