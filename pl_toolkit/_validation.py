@@ -138,13 +138,14 @@ def check_positive_int(value, name, *, minimum=1):
 
 
 def check_positive_float(value, name, *, allow_zero=False):
-    """Return ``value`` as float, or raise ValueError if it is not finite and positive."""
+    """Return ``value`` as float, or raise ValueError unless it is finite and positive (>= 0 with ``allow_zero``)."""
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} finite number, got {value!r}")
+        v = None
+    if v is None or not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} finite number, "
+                         f"got {value!r}")
     return v
 
 

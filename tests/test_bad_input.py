@@ -92,6 +92,31 @@ def test_bad_X2(case):
         ntk_gram(net, X, bad(X))
 
 
+_OVERFLOW_X = (r"^X has entries up to 1e\+308 \(net\.b1 up to [\d.]+, net\.W up to 1\): the preactivations "
+               r"X W\^T \+ b1 overflows float64 \(largest finite value 1\.8e\+308\); rescale X$")
+
+
+def _overflowing():
+    """A net and data whose preactivations x . w = 3e308 overflow for every unit."""
+    net, X, Y = make()
+    return net.replace(W=np.ones_like(net.W)), X, np.full_like(X, 1e308), Y
+
+
+@pytest.mark.parametrize("func", list(DATA_FUNCS))
+def test_overflow_names_X(func):
+    """Finite X whose preactivations overflow: one ValueError naming X and the stage
+    (never NaN/Inf, never a plausible value from tanh(inf) = 1)."""
+    net, _, Xb, Y = _overflowing()
+    with pytest.raises(ValueError, match=_OVERFLOW_X):
+        DATA_FUNCS[func](net, Xb, Y)
+
+
+def test_overflow_names_X2():
+    net, X, Xb, _ = _overflowing()
+    with pytest.raises(ValueError, match=_OVERFLOW_X.replace("X", "X2")):
+        ntk_gram(net, X, Xb)
+
+
 # --------------------------------------------------------------------------
 # Targets Y
 # --------------------------------------------------------------------------
@@ -155,7 +180,7 @@ def test_bad_weights(case):
 
 def test_bad_activation_name():
     args = _net_args()
-    with pytest.raises(ValueError, match="activation"):
+    with pytest.raises(ValueError, match=r"^activation 'no_such_thing' is unknown; available: .*\bgelu\b"):
         ShallowNet(args["W"], args["V"], "no_such_thing")
 
 
@@ -236,12 +261,21 @@ def test_seed_forms_agree():
     assert ShallowNet.init(3, 4, seed=[5, 6]) != a
 
 
-@pytest.mark.parametrize("value", ["x", -1.0, np.inf, [1.0]])
+@pytest.mark.parametrize("value", ["x", -1.0, np.inf, np.nan, [1.0], "1e400"])
 @pytest.mark.parametrize("name", ["omega1", "omega2"])
 def test_bad_omega_in_constructor(name, value):
+    """omega1/omega2 of explicit weights are recorded standard deviations: >= 0 and finite,
+    one message whether the value is unparseable or out of range."""
     args = _net_args()
-    with pytest.raises(ValueError, match=rf"^{name} must be a"):
+    with pytest.raises(ValueError, match=rf"^{name} must be a non-negative finite number, got "):
         ShallowNet(args["W"], args["V"], "tanh", **{name: value})
+
+
+def test_omega_in_constructor_recorded_as_float():
+    args = _net_args()
+    net = ShallowNet(args["W"], args["V"], "tanh", omega1=np.float32(0.5), omega2=0)
+    assert (net.omega1, net.omega2) == (0.5, 0.0)
+    assert type(net.omega1) is float and type(net.omega2) is float
 
 
 def test_replace_unknown_field():
