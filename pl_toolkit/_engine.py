@@ -34,7 +34,11 @@ Design
   (``fcntl.flock``) on ``<outdir>/sweep.sqlite.lock`` for its lifetime
   (:func:`sweep_lock`); a second sweep on the same folder is refused with
   the holder's process id.  The kernel releases the lock when its holder
-  dies, so a killed sweep never blocks the next one.
+  dies, so a killed sweep never blocks the next one (its lock file stays
+  and is taken over; a normal exit removes it).  The lock file is never
+  seen empty or half-written (made under a temporary name and linked into
+  place, taken over by one write of a fixed-size record), so a file of that
+  name that holds no record is someone else's and is refused untouched.
 * **Failures.** A damaged, truncated, foreign or malformed database raises
   :class:`SweepDatabaseError`, a ``ValueError`` whose one-line message
   names the file.
@@ -450,38 +454,123 @@ def _try_lock(fd):
     return True
 
 
-def _acquire(outdir):
-    path = os.path.join(outdir, LOCK_NAME)
-    flags = (os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-             | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+def _same_file(fd, path):
     try:
-        fd = os.open(path, flags, 0o644)
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+# Every lock record is padded to this many bytes, so that taking over the
+# record of a killed sweep is one write of the same size over it: the file
+# never holds a partial or empty record, even if that sweep is killed too.
+_LOCK_RECORD_SIZE = 1024
+
+
+def _lock_bytes():
+    record = {"tool": _LOCK_TAG, "pid": os.getpid(), "host": socket.gethostname()[:255],
+              "started": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                  timespec="seconds")}
+    text = json.dumps(record)
+    return (text + " " * (_LOCK_RECORD_SIZE - 1 - len(text)) + "\n").encode("utf-8")
+
+
+def _cannot_lock(outdir, path, exc):
+    return SweepDatabaseError(
+        f"outdir {outdir!r}: cannot open the lock file {path} ({exc.strerror or exc})")
+
+
+def _place_lock(outdir, path):
+    """Create ``path`` locked and complete; returns its descriptor, or None if it appeared.
+
+    The record is written and locked under a temporary name and hard-linked
+    into place, so that no one ever sees the lock file empty: an empty or
+    unreadable file of that name is someone else's.
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + LOCK_NAME + ".", suffix=".new", dir=outdir)
     except OSError as exc:
-        raise SweepDatabaseError(
-            f"outdir {outdir!r}: cannot open the lock file {path} ({exc.strerror or exc})"
-        ) from exc
+        raise _cannot_lock(outdir, path, exc) from exc
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise SweepDatabaseError(f"{path} is not a file and was not written by pl-toolkit; "
-                                     "move it away or choose another outdir")
-        if not _try_lock(fd):
-            raise _busy(outdir, _lock_record(_read_fd(fd)))
-        # Locked: nobody else writes the file now.  Its content is ours (a
-        # record of an earlier sweep, or empty when just created) or foreign.
-        data = _read_fd(fd)
-        if data and _lock_record(data) is None:
-            raise SweepDatabaseError(f"{path} was not written by pl-toolkit; "
-                                     "move it away or choose another outdir")
-        record = {"tool": _LOCK_TAG, "pid": os.getpid(), "host": socket.gethostname(),
-                  "started": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                      timespec="seconds")}
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, (json.dumps(record) + "\n").encode("utf-8"))
+        os.write(fd, _lock_bytes())
+        if not _try_lock(fd):  # pragma: no cover - nobody else knows the name
+            raise SweepDatabaseError(f"outdir {outdir!r}: cannot lock {tmp}")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            os.close(fd)  # another sweep was faster: start over and meet its lock
+            return None
+        except OSError as exc:  # pragma: no cover - file systems without hard links
+            raise _cannot_lock(outdir, path, exc) from exc
     except BaseException:
-        os.close(fd)  # releases the lock if it was taken
+        with contextlib.suppress(OSError):
+            os.close(fd)
         raise
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
     return fd
+
+
+def _acquire(outdir):
+    """Lock ``outdir/sweep.sqlite.lock`` (made if missing) and stamp it; returns the descriptor."""
+    path = os.path.join(outdir, LOCK_NAME)
+    flags = (os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+             | getattr(os, "O_BINARY", 0))
+    while True:
+        try:
+            fd = os.open(path, flags)
+        except FileNotFoundError:
+            fd = _place_lock(outdir, path)
+            if fd is None:
+                continue
+            return fd
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise SweepDatabaseError(f"{path} is a symbolic link and was not written by "
+                                         "pl-toolkit; move it away or choose another "
+                                         "outdir") from exc
+            raise _cannot_lock(outdir, path, exc) from exc
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise SweepDatabaseError(f"{path} is not a file and was not written by "
+                                         "pl-toolkit; move it away or choose another outdir")
+            locked = _try_lock(fd)
+            if fcntl is not None and not _same_file(fd, path):
+                # Its holder removed the file on release after our open(): the
+                # descriptor is of an orphaned inode; start over.
+                os.close(fd)
+                continue
+            if not locked:
+                raise _busy(outdir, _lock_record(_read_fd(fd)))
+            # Locked: nobody else writes the file now.  It holds the record of
+            # a sweep that was killed, or it is someone else's file.
+            if _lock_record(_read_fd(fd)) is None:
+                raise SweepDatabaseError(f"{path} was not written by pl-toolkit; "
+                                         "move it away or choose another outdir")
+            data = _lock_bytes()
+            os.lseek(fd, 0, os.SEEK_SET)
+            if os.write(fd, data) != len(data):  # pragma: no cover - disk full
+                raise SweepDatabaseError(f"outdir {outdir!r}: cannot write {path}")
+        except BaseException:
+            os.close(fd)  # releases the lock if it was taken
+            raise
+        return fd
+
+
+def _release(outdir, fd):
+    # Remove the lock file while still holding the lock (a waiting opener
+    # notices, see _acquire), then drop the lock.  On Windows an open file
+    # cannot be removed: the file stays, like after a crash.
+    path = os.path.join(outdir, LOCK_NAME)
+    try:
+        if fcntl is not None and _same_file(fd, path):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -497,8 +586,8 @@ def sweep_lock(outdir):
     outdir : str or path-like
         The output folder (created if needed).  The lock is an OS lock
         (``fcntl.flock``) on ``outdir/sweep.sqlite.lock``, a small file that
-        records the holder's process id, host and start time and is left in
-        place afterwards.
+        records the holder's process id, host and start time; it is removed
+        on release (it stays after a crash, and is taken over then).
 
     Yields
     ------
@@ -512,7 +601,8 @@ def sweep_lock(outdir):
         the message names the holder's process id.
     SweepDatabaseError
         If the folder cannot be created, or ``sweep.sqlite.lock`` exists and
-        was not written by pl-toolkit (it is left untouched).
+        was not written by pl-toolkit: no lock record (an empty file
+        included), a symbolic link or a folder (it is left untouched).
 
     Notes
     -----
@@ -551,7 +641,7 @@ def sweep_lock(outdir):
             held.depth -= 1
             if held.depth == 0:
                 del _HELD[key]
-                os.close(held.fd)
+                _release(outdir, held.fd)
 
 
 # ---------------------------------------------------------------------------
@@ -695,9 +785,9 @@ def _connect(path, *, write):
                 conn.execute("PRAGMA query_only = ON")
             problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
             if problems != ["ok"]:
-                raise SweepDatabaseError(
-                    f"{path} is damaged ({'; '.join(' '.join(str(p).split()) for p in problems)}); "
-                    "choose another outdir or move the file away")
+                found = "; ".join(" ".join(str(p).split()) for p in problems)
+                raise SweepDatabaseError(f"{path} is damaged ({found}); "
+                                         "choose another outdir or move the file away")
             tables = _schema_of(conn)
             for table, columns in _COLUMNS.items():
                 if tables.get(table) != columns:

@@ -38,11 +38,17 @@ def _run(outdir, cells=CELLS, **kwargs):
     return run_sweep(kwargs.pop("fn", cells_mod.draw), cells, outdir, **kwargs)
 
 
-def _snapshot(folder, ignore=()):
-    """Every path below ``folder`` with its bytes (None for a directory)."""
+def _snapshot(folder):
+    """Every path below ``folder`` with its bytes (None for a directory, target for a link)."""
     folder = Path(folder)
-    return {str(p.relative_to(folder)): (None if p.is_dir() else p.read_bytes())
-            for p in sorted(folder.rglob("*")) if p.name not in ignore}
+
+    def content(p):
+        if p.is_symlink():
+            return ("link", os.readlink(p))
+        return None if p.is_dir() else p.read_bytes()
+
+    return {str(p.relative_to(folder)): content(p)
+            for p in sorted(folder.rglob("*"))}
 
 
 def _one_line_naming(exc, path):
@@ -87,8 +93,7 @@ CORRUPTIONS = {
 def test_damaged_database_is_a_one_line_value_error(finished, kind):
     db = finished / DATABASE_NAME
     db.write_bytes(CORRUPTIONS[kind](db.read_bytes()))
-    # The lock file is the engine's own (it records the latest holder).
-    before = _snapshot(finished, ignore=LOCK_NAME)
+    before = _snapshot(finished)
     for call in (lambda: load_results(finished),
                  lambda: _run(finished, resume=True),
                  lambda: _run(finished)):
@@ -96,7 +101,7 @@ def test_damaged_database_is_a_one_line_value_error(finished, kind):
             call()
         assert isinstance(info.value, ValueError)
         _one_line_naming(info.value, db)
-    assert _snapshot(finished, ignore=LOCK_NAME) == before
+    assert _snapshot(finished) == before  # the lock file came and went
 
 
 def test_database_that_is_a_folder_is_refused(tmp_path):
@@ -231,8 +236,10 @@ def test_stray_side_file_without_database_is_refused(tmp_path, name):
     assert _snapshot(tmp_path) == before
 
 
-def test_foreign_lock_file_is_refused_untouched(tmp_path):
-    (tmp_path / LOCK_NAME).write_text("my own file\n")
+@pytest.mark.parametrize("content", ["my own file\n", "", '{"tool": "mine", "pid": 1}'])
+def test_foreign_lock_file_is_refused_untouched(tmp_path, content):
+    # An empty file too: the engine's own lock file is never empty.
+    (tmp_path / LOCK_NAME).write_text(content)
     before = _snapshot(tmp_path)
     with pytest.raises(SweepDatabaseError, match="was not written by pl-toolkit") as info:
         _run(tmp_path)
@@ -240,11 +247,28 @@ def test_foreign_lock_file_is_refused_untouched(tmp_path):
     assert _snapshot(tmp_path) == before
 
 
+@pytest.mark.parametrize("target", ["missing", "file"])
+def test_lock_file_that_is_a_link_is_refused_untouched(tmp_path, target):
+    out = tmp_path / "out"
+    out.mkdir()
+    aim = tmp_path / "elsewhere"
+    if target == "file":
+        aim.write_text("keep")
+    (out / LOCK_NAME).symlink_to(aim)
+    before = _snapshot(tmp_path)
+    with pytest.raises(SweepDatabaseError, match="symbolic link") as info:
+        _run(out)
+    _one_line_naming(info.value, out / LOCK_NAME)
+    assert _snapshot(tmp_path) == before
+    assert os.path.islink(out / LOCK_NAME)
+
+
 def test_new_sweep_leaves_user_files_alone(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     _run(tmp_path, cells=CELLS[:3])
     assert (tmp_path / "notes.txt").read_text() == "mine"
-    assert sorted(os.listdir(tmp_path)) == sorted([DATABASE_NAME, LOCK_NAME, "notes.txt"])
+    # The lock file goes with the lock.
+    assert sorted(os.listdir(tmp_path)) == sorted([DATABASE_NAME, "notes.txt"])
 
 
 def test_outdir_that_cannot_be_created_is_a_value_error(tmp_path):
@@ -389,9 +413,15 @@ def test_second_sweep_is_refused_with_the_holders_pid(tmp_path):
     finally:
         holder.kill()
         holder.communicate()
-    # The lock of a dead process does not block (flock dies with it).
+    # The lock of a dead process does not block (flock dies with it): its
+    # record stays, is taken over, and goes with the lock.
     assert _lock_pid(out) == holder.pid
-    assert _run(out, cells=CELLS[:2], resume=True).n_ok == 2
+    seen = []
+    with sweep_lock(out):
+        seen.append(_lock_pid(out))
+        assert _run(out, cells=CELLS[:2], resume=True).n_ok == 2
+    assert seen == [os.getpid()]
+    assert not (out / LOCK_NAME).exists()
 
 
 @pytest.mark.slow
@@ -430,7 +460,104 @@ def test_lock_is_reentrant_in_one_thread_and_exclusive_across_threads(tmp_path):
     assert summary.n_ok == 2
     assert len(seen) == 1 and f"in use by process {os.getpid()}" in seen[0]
     with sweep_lock(tmp_path):  # released on exit
-        pass
+        assert (tmp_path / LOCK_NAME).exists()
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def _dead_record(outdir, pid=2**22 + 1):
+    # What a sweep killed while holding the lock leaves behind.
+    import pl_toolkit._engine as engine
+
+    text = json.dumps({"tool": engine._LOCK_TAG, "pid": pid, "host": "somewhere"})
+    (Path(outdir) / LOCK_NAME).write_text(text + "\n")
+
+
+def test_lock_taken_on_a_removed_file_is_retaken(tmp_path, monkeypatch):
+    """An opener that locks the file its holder has just removed must start over."""
+    import pl_toolkit._engine as engine
+
+    _dead_record(tmp_path)
+    real, calls = engine._try_lock, []
+
+    def late(fd):
+        calls.append(fd)
+        if len(calls) == 1:  # the previous holder releases between open() and flock()
+            os.unlink(tmp_path / LOCK_NAME)
+        return real(fd)
+
+    monkeypatch.setattr(engine, "_try_lock", late)
+    with sweep_lock(tmp_path):
+        assert len(calls) == 2
+        assert _lock_pid(tmp_path) == os.getpid()
+
+
+def test_lock_file_made_meanwhile_by_another_sweep_is_met(tmp_path, monkeypatch):
+    """Two sweeps creating the lock file at once: the one whose link fails meets the lock."""
+    import pl_toolkit._engine as engine
+
+    real_link, rival = os.link, []
+
+    def link_after_a_rival(src, dst, **kwargs):
+        if not rival:  # another process places and locks its own file first
+            _dead_record(tmp_path, pid=4242)
+            fd = os.open(dst, os.O_RDWR)
+            engine.fcntl.flock(fd, engine.fcntl.LOCK_EX | engine.fcntl.LOCK_NB)
+            rival.append(fd)
+        return real_link(src, dst, **kwargs)
+
+    monkeypatch.setattr(engine.os, "link", link_after_a_rival)
+    try:
+        with pytest.raises(SweepBusyError, match="in use by process 4242"):
+            with sweep_lock(tmp_path):
+                pass
+        assert [n for n in os.listdir(tmp_path) if n != LOCK_NAME] == []  # no temporary left
+    finally:
+        for fd in rival:
+            os.close(fd)
+
+
+_KILL_SCRIPT = """
+import sys
+sys.path[:0] = {paths!r}
+import time
+from pl_toolkit._engine import sweep_lock
+print("ready", flush=True)
+while True:
+    with sweep_lock({outdir!r}):
+        time.sleep(0.001)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SIGKILL")
+def test_a_kill_at_any_moment_leaves_a_usable_lock_file(tmp_path):
+    """The lock file is absent or a complete record after a SIGKILL at a random moment."""
+    out = tmp_path / "out"
+    script = _KILL_SCRIPT.format(paths=[str(HERE.parent)], outdir=str(out))
+    gen = random.Random(7)
+    states = {"absent": 0, "record": 0}
+    for _ in range(25):
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                                text=True)
+        try:
+            assert proc.stdout.readline() == "ready\n"
+            time.sleep(gen.uniform(0.0, 0.05))
+        finally:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+        if (out / LOCK_NAME).exists():
+            assert _lock_pid(out) == proc.pid
+            states["record"] += 1
+        else:
+            states["absent"] += 1
+        leftovers = [n for n in os.listdir(out) if n != LOCK_NAME]
+        for name in leftovers:  # a temporary of a kill between mkstemp and link
+            assert name.startswith("." + LOCK_NAME + ".") and name.endswith(".new"), name
+            os.unlink(out / name)
+        with sweep_lock(out):  # never refused by what the kill left
+            pass
+    assert states["record"] > 0 and states["absent"] > 0, states
 
 
 # ---------------------------------------------------------------------------

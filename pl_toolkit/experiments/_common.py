@@ -503,7 +503,7 @@ def sweep_output_dir(path, *, tool, files, overwrite=False, resume=False, arg="-
     ...         with open(tmp, "w") as fh:
     ...             _ = fh.write("# done")
     >>> sorted(os.listdir(folder))
-    ['.pl_toolkit-output.json', 'sweep.md', 'sweep.sqlite', 'sweep.sqlite.lock']
+    ['.pl_toolkit-output.json', 'sweep.md', 'sweep.sqlite']
     """
     from .._engine import sweep_lock
 
