@@ -198,6 +198,10 @@ class MeasuredConstants:
         and the GD path) and whether no violation was found up to it.
     theta0_norm : float, optional
         ``||w0||``, for scale.
+    activation, init : str, optional
+        Activation and initialization names (``"lecun"``, ``"he"``): they
+        select the d0-corrected form of (21) of
+        :func:`derivations.width.width_conditions`.
 
     Examples
     --------
@@ -264,10 +268,12 @@ class MeasuredConstants:
     lemma1_radius: float = None
     lemma1_radius_censored: bool = None
     theta0_norm: float = None
+    activation: str = ""
+    init: str = ""
 
     _INTS = ("n", "d0", "d1", "d2", "t", "steps", "tracked_inside", "diverged_at")
     _BOOLS = ("assumption2", "lemma1_radius_censored")
-    _STRS = ("assumption2_reason", "status", "criterion")
+    _STRS = ("assumption2_reason", "status", "criterion", "activation", "init")
     _NONNEG = ("sigma_max_X", "s_t", "s_t_floor", "max_row_norm_error", "Y_fro", "phi_dot_max",
                "phi_ddot_max", "omega1", "omega2", "mu_Phi", "nu_Phi", "beta_Phi",
                "beta_Phi_followup", "rho_Phi", "rho_Phi_followup", "sigma_max_phi",
@@ -553,6 +559,20 @@ def _diverged(name, result, statement, form, rel, m, premise=""):
                        "violated", premise=premise, observed=False, note=note)
 
 
+def _corrected_21(activation, init):
+    """``(n exponent, d0 exponent, constant)`` of (21) at ``init``, or None when not derived."""
+    from sympy import Rational
+
+    from .width import ACTIVATIONS, width_conditions
+
+    if activation not in ACTIVATIONS or init not in ("lecun", "he"):
+        return None
+    e = width_conditions(activation=activation, settings=(init,))[init]
+    if e.get("constant") is None:
+        return None
+    return Rational(e["n"]), Rational(e["d0"]), float(e["constant"])
+
+
 def _num(expr, m, **extra):
     vals = {
         "n": m.n, "d0": m.d0, "d1": m.d1, "d2": m.d2, "mu_Phi": m.mu_Phi,
@@ -750,6 +770,20 @@ def check_theorems(measured):
                      if xi20 is not None else "") + "the paper's heuristic form, which treats "
                "a = |c_t|/sqrt(t!) and b = |c_0| as constants; see derivations.width for the "
                "d0 dependence at LeCun/He initialization"))
+    st21c = "eq. (21) at the run's initialization [DERIVED]: d1 >= C n^p d0^q"
+    wc = _corrected_21(m.activation, m.init)
+    if wc is None:
+        add(_na("eq21_init_corrected", res3, st21c, "hypothesis", "O", ">=",
+                "derivations.width covers gelu, shifted_softplus and tanh at LeCun or He "
+                f"initialization (here {m.activation or '?'}, {m.init or '?'})"))
+    else:
+        p_n, p_d0, const = wc
+        add(_o_row("eq21_init_corrected", res3, st21c.replace("n^p d0^q",
+                   f"n^({p_n}) d0^({p_d0})"), "hypothesis", m.d1, ">=",
+                   float(m.n) ** float(p_n) * float(m.d0) ** float(p_d0), derived=const,
+                   note=f"c_k(omega1) kept at {m.init} initialization (derivations.width, "
+                        f"leading order in 1/d0, C_9 = 1/32): the paper's (21) treats "
+                        f"c_t, c_0 as constants and reads n^(3/2)/d0"))
     if m.h0 is not None and m.sigma_max_X:
         add(_o_row("h0_scaling", "Sec. 4-5.3", "Sec. 4 [DERIVED]: h(w0) <= k sigma_max(X)^2 "
                    "(input to (20))", "hypothesis", m.h0, "<=", m.sigma_max_X ** 2))

@@ -25,6 +25,8 @@ import json
 import math
 from dataclasses import asdict, dataclass
 
+from sympy import Rational
+
 from . import symbols as S
 from .baselines import baselines
 from .numeric import evaluate
@@ -193,6 +195,26 @@ class Ledger:
         return "\n".join(lines)
 
 
+def _corrected_row(n, d0, measured_width, activation, init):
+    from .width import ACTIVATIONS, width_conditions
+
+    if activation not in ACTIVATIONS or init not in ("lecun", "he"):
+        return None
+    e = width_conditions(activation=activation, settings=(init,))[init]
+    w = (float(e["constant"]) * float(n) ** float(Rational(e["n"]))
+         * float(d0) ** float(Rational(e["d0"])))
+    return LedgerRow(
+        key=f"song_2021_eq21_{init}", reference="Song et al. 2021, (21) with c_k(omega1)",
+        trains="W+V", setting=f"quadratic loss, {init} initialization", activation=activation,
+        formula=e["d1_min"], table_scaling=f"n^({e['n']}) d0^({e['d0']})", width_required=w,
+        params_required=float(d0) * w, measured_width=float(measured_width),
+        ratio=w / float(measured_width),
+        constants="C_9 = 1/32 (derived), leading order in 1/d0, delta_1 = delta_2 = 0",
+        form_source="derivations.width.width_conditions",
+        note="the paper's (21) holds the Hermite coefficients of x -> phi(omega1 x) fixed; "
+             "they shrink with omega1 = d0^(-1/2)")
+
+
 def _fmt(v):
     if isinstance(v, bool) or v is None:
         return str(v)
@@ -205,7 +227,8 @@ def _fmt(v):
     return str(v)
 
 
-def theory_ledger(n, d0, lambda0, delta, sigma_max_X, s_t, measured_width, *, L=1,
+def theory_ledger(n, d0, lambda0, delta, sigma_max_X, s_t, measured_width, *, activation=None,
+                  init=None, L=1,
                   failure_probability=0.1, converged=None, context=""):
     """The width every Table-1 theorem demands, beside the measured width.
 
@@ -224,6 +247,11 @@ def theory_ledger(n, d0, lambda0, delta, sigma_max_X, s_t, measured_width, *, L=
         ``sigma_min(X^{*t})``.
     measured_width : float
         Width at which GD was measured to converge.
+    activation, init : str, optional
+        With an activation and initialization that
+        :func:`derivations.width.width_conditions` covers, a row with the
+        d0-corrected (21) (leading-order constant at ``C_9 = 1/32``) is
+        added beside the paper's.
     L : int, default 1
         Depth used in the deep baselines (1 hidden layer here).
     failure_probability : float, default 0.1
@@ -292,6 +320,9 @@ def theory_ledger(n, d0, lambda0, delta, sigma_max_X, s_t, measured_width, *, L=
                       + (f", L = {L}" if S.L_depth in b.width.free_symbols else ""),
             form_source=b.form_source,
             note=(f"not applicable: {', '.join(gone)}; " if gone else "") + b.note))
+    corrected = _corrected_row(n, d0, measured_width, activation, init)
+    if corrected is not None:
+        rows.append(corrected)
     inputs = {"n": int(n), "d0": int(d0),
               "lambda0": None if lambda0 is None else float(lambda0),
               "delta": None if delta is None else float(delta),

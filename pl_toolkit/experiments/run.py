@@ -795,7 +795,8 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
             max_jacobian_secant=summary.get("max_jacobian_secant"),
             lemma1_radius=None if lemma1 is None else lemma1.radius,
             lemma1_radius_censored=None if lemma1 is None else lemma1.censored,
-            theta0_norm=theta0_norm,
+            theta0_norm=theta0_norm, activation=act.name,
+            init=cfg.init if isinstance(cfg.init, str) else "",
         )
         measured = {k: (_finite_or_none(v) if isinstance(v, float) else v)
                     for k, v in measured.items()}
@@ -808,15 +809,18 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
         records = check_theorems(mc)
         check_summary = summarize_checks(records)
         lambda0 = _infinite_width_lambda0(X, act, net0)
+        widths = _width_conditions(n, d0, d1, d2, act.name, cfg.init, premises, h0, Y)
         s_t_led = premises["s_t"] if premises["s_t"] > premises["s_t_floor"] else 0.0
         ledger = theory_ledger(n, d0, lambda0, premises["min_separation"], premises["sigma_max_X"],
                                s_t_led, d1,
                                converged=converged,
-                               context=f"{ds.name}, {act.name}, init={cfg.init}")
+                               context=f"{ds.name}, {act.name}, init={cfg.init}",
+                               activation=act.name,
+                               init=cfg.init if isinstance(cfg.init, str) else None)
 
         effective = asdict(cfg)
         effective.update(n=n, d0=d0, d2=d2, d1=d1, lr_value=eta, track_every=track_every,
-                     lemma1_directions=lemma1_directions,
+                         lemma1_directions=lemma1_directions,
                          normalize=(None if cfg.kind in SYNTHETIC else (cfg.normalize or "unit")),
                          label_scale=(None if cfg.kind in SYNTHETIC
                                       else (cfg.label_scale or cfg.normalize or "unit")))
@@ -854,6 +858,7 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
             checks=[asdict(r) for r in records],
             check_summary={k: v for k, v in check_summary.items() if k != "lines"},
             ledger=json.loads(ledger.to_json()),
+            width_conditions=widths,
         )
         from ._report_plots import write_plots
 
@@ -883,6 +888,36 @@ def _claim_out(cfg, names):
 def _record_out(cfg, files):
     """Record the files written (the marker of the output folder)."""
     return None
+
+
+def _width_conditions(n, d0, d1, d2, activation, init, premises, h0, Y):
+    """The paper's (21) beside the d0-corrected one, and (20) at this run's constants."""
+    from derivations.width import ACTIVATIONS, width_conditions, width_threshold
+
+    out = dict(paper=dict(n="3/2", d0="-1", d1_min="xi n^(3/2)/d0",
+                          note="the paper's (21): a = |c_t|/sqrt(t!), b = |c_0| held constant"))
+    if activation not in ACTIVATIONS or init not in ("lecun", "he"):
+        out["note"] = ("the d0-corrected conditions are derived for gelu, shifted_softplus and "
+                       "tanh at LeCun or He initialization")
+        return out
+    e = width_conditions(activation=activation, settings=(init,))[init]
+    out[init] = {k: e[k] for k in ("n", "d0", "leading_regime", "d1_min", "constant",
+                                   "parameter_count", "along_n_eq_d0_t", "assumptions")}
+    s_t = premises["s_t"] if premises["s_t"] > premises["s_t_floor"] else None
+    if s_t is None:
+        out["this_run"] = dict(note="not evaluated: s_t = 0 (beyond the Khatri-Rao limit)")
+        return out
+    try:
+        at = width_threshold(n, d0, activation, init, d2=d2, sigma_max_X=premises["sigma_max_X"],
+                             s_t=s_t, h0=h0, y_norm_sq=float(np.sum(Y ** 2)), d1=d1)
+    except ValueError as exc:
+        out["this_run"] = dict(note=f"not evaluated: {exc}")
+    else:
+        out["this_run"] = dict(d1_min=at["d1_min"], regime=at["regime"],
+                               paper_21=at["paper_21"], at_d1=at.get("at_d1"),
+                               note="(9) at C_9 = 1/32 with the measured sigma_max(X), s_t, h0 "
+                                    "and Lemma 3's estimates at initialization")
+    return out
 
 
 def _infinite_width_lambda0(X, act, net0, max_n=3000):
@@ -1048,7 +1083,23 @@ def _markdown(report, checks_md, ledger_md):
             lines.append(f"| GD path | {_fmt(p['radius_ratio'])} | "
                          f"{'no' if p['censored'] else 'yes, step ' + str(p['step'])} |")
         lines.append("")
-    lines += ["## Trajectory", "", "| quantity | value |", "|---|---|"]
+    wc = report.get("width_conditions", {})
+    lines += ["## Width conditions: the paper's (21) and its d0 dependence", "",
+              "| setting | d1 >~ | n exponent | d0 exponent |", "|---|---|---|---|",
+              "| paper (21) | xi n^(3/2)/d0 | 3/2 | -1 |"]
+    for key in ("lecun", "he"):
+        if key in wc:
+            e = wc[key]
+            lines.append(f"| {key} initialization, c_k(omega1) kept | {e['d1_min']} | {e['n']} | "
+                         f"{e['d0']} |")
+    tr_ = wc.get("this_run") or {}
+    if tr_.get("d1_min") is not None:
+        lines += ["", f"At this run's measured sigma_max(X), s_t and h0, (9) with C_9 = 1/32 "
+                      f"needs d1 >= {_fmt(tr_['d1_min'])} (regime: {tr_['regime']}); the run "
+                      f"used d1 = {report['network']['d1']}."]
+    elif tr_.get("note") or wc.get("note"):
+        lines += ["", tr_.get("note") or wc["note"]]
+    lines += ["", "## Trajectory", "", "| quantity | value |", "|---|---|"]
     lines += [f"| {k} | {_fmt(v)} |" for k, v in report["trajectory"].items()]
     lines += ["", "## Theorem checks", "", checks_md.strip(), "", "## Theory ledger", "",
               ledger_md.strip(), "", "## Plots", ""]
