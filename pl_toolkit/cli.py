@@ -168,6 +168,12 @@ def cmd_ntk(args):
     from .ntk import ntk_gram
     from .spectrum import JACOBIAN_DENSE_MAX
 
+    target = None
+    if args.save:
+        from .experiments._common import safe_output_file
+
+        target = safe_output_file(args.save, suffix=".npy", overwrite=args.overwrite,
+                                  arg="--save", flag="--overwrite")
     ds = _load_data(args)
     net = _make_net(args, ds.d0, ds.d2 if args.outputs is None else args.outputs)
     layers = tuple(x.strip() for x in args.layers.split(","))
@@ -226,9 +232,10 @@ def cmd_ntk(args):
         lines += ["  Lemma 3 (eq. 18) at these weights:"]
         lines += [f"    {k:<18} {getattr(c, k):.6g}" for k in
                   ("mu_Phi", "nu_Phi", "beta_Phi", "rho_Phi", "beta_Phi_followup", "rho_Phi_followup")]
-    if args.save:
-        np.save(args.save, K)
-        lines.append(f"  saved      {args.save}")
+    if target:
+        np.save(target, K)
+        summary["saved"] = target
+        lines.append(f"  saved      {target}")
     _emit(args, summary, lines)
     return 0
 
@@ -404,19 +411,20 @@ def cmd_ledger(args):
     if args.d0 is not None and data_kind(args.data) not in ("sphere", "teacher"):
         raise UsageError(f"--d0 applies only to synthetic data (sphere, teacher); "
                          f"{args.data} has its own dimension")
+    from .experiments._common import claim_output_dir, output_file
+
+    if args.out:
+        claim_output_dir(args.out, tool="ledger", files=["ledger.md", "ledger.json"],
+                         overwrite=args.overwrite)
     res = ledger_for(data=args.data, n=n, d0=64 if args.d0 is None else args.d0,
                      data_seed=args.data_seed, activation=args.activation,
                      init=_parse_init(args.init), d1=args.d1, steps=args.steps, eps=args.eps,
                      seed=args.seed, report=args.report, progress=not (args.quiet or args.json),
                      normalize=args.normalize, label_scale=args.label_scale)
     if args.out:
-        import os
-
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "ledger.md"), "w") as fh:
-            fh.write(res["markdown"])
-        with open(os.path.join(args.out, "ledger.json"), "w") as fh:
-            fh.write(res["json"])
+        for name, key in (("ledger.md", "markdown"), ("ledger.json", "json")):
+            with output_file(args.out, name) as tmp, open(tmp, "w") as fh:
+                fh.write(res[key])
     if args.json:
         print(res["json"])
     elif not args.quiet:
@@ -486,6 +494,8 @@ def build_parser():
     g.add_argument("--report", metavar="report.json",
                    help="take the measured width and outcome from a 'pl-toolkit run' report instead")
     p.add_argument("--out", metavar="DIR", help="also write ledger.md and ledger.json here")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into a non-empty --out folder that pl-toolkit did not write")
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     p.add_argument("--quiet", action="store_true", help="print nothing")
     p.set_defaults(func=cmd_ledger)
@@ -506,7 +516,9 @@ def build_parser():
                    help="also a certified lower bound on lambda_min of the exact NTK "
                         "(including the rounding error of forming it)")
     p.add_argument("--constants", action="store_true", help="also Lemma 3's constants at these weights")
-    p.add_argument("--save", metavar="FILE.npy", help="write the Gram matrix to this .npy file")
+    p.add_argument("--save", metavar="FILE.npy", help="write the Gram matrix to this .npy file "
+                   "(the .npy suffix is added when missing; the path written is printed)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --save file")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("--quiet", action="store_true", help="print nothing")
     p.set_defaults(func=cmd_ntk)

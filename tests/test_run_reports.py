@@ -157,3 +157,43 @@ def test_internal_error_after_training_is_a_traceback_and_keeps_the_run(tmp_path
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" in proc.stderr and "simulated defect" in proc.stderr
     assert (out / "trajectory.npz").is_file() and (out / "data.npz").is_file()
+
+
+def test_run_never_overwrites_a_users_files(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "report.md").write_text("my notes")
+    code = main(["run", "--n", "12", "--d0", "6", *FAST, "--out", str(out)])
+    assert code == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "report.md").read_text() == "my notes"
+    assert sorted(p.name for p in out.iterdir()) == ["report.md"]
+    # the toolkit's own folder can be written again; --overwrite takes over a foreign one
+    own = tmp_path / "own"
+    assert main(["run", "--n", "12", "--d0", "6", *FAST, "--out", str(own)]) == 0
+    assert main(["run", "--n", "12", "--d0", "6", *FAST, "--out", str(own)]) == 0
+    assert main(["run", "--n", "12", "--d0", "6", *FAST, "--out", str(out),
+                 "--overwrite"]) == 0
+
+
+def test_ntk_save_writes_the_path_it_prints(tmp_path, capsys):
+    target = tmp_path / "gram"
+    assert main(["ntk", "--data", "sphere", "--n", "10", "--d0", "4", "--d1", "20",
+                 "--save", str(target), "--no-spectrum"]) == 0
+    out = capsys.readouterr().out
+    assert f"saved      {target}.npy" in out
+    assert np.load(f"{target}.npy").shape == (10, 10)
+    # an existing file is not replaced without --overwrite, a folder never
+    assert main(["ntk", "--data", "sphere", "--n", "10", "--d0", "4", "--d1", "20",
+                 "--save", f"{target}.npy", "--no-spectrum"]) == 2
+    assert main(["ntk", "--data", "sphere", "--n", "10", "--d0", "4", "--d1", "20",
+                 "--save", str(tmp_path), "--no-spectrum"]) == 2
+    assert main(["ntk", "--data", "sphere", "--n", "10", "--d0", "4", "--d1", "20",
+                 "--save", f"{target}.npy", "--no-spectrum", "--overwrite"]) == 0
+
+
+def test_ledger_out_refuses_a_foreign_folder(tmp_path):
+    (tmp_path / "ledger.md").write_text("mine")
+    assert main(["ledger", "--n", "20", "--d1", "30", "--steps", "5", "--quiet",
+                 "--out", str(tmp_path)]) == 2
+    assert (tmp_path / "ledger.md").read_text() == "mine"

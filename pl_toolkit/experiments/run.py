@@ -22,6 +22,7 @@ import numpy as np
 
 from .._json import strict_json
 from ..convergence import DEFAULT_EPS, ConvergenceCriterion
+from ._common import claim_output_dir, output_file, record_outputs
 
 __all__ = ["RunConfig", "RunResult", "run_experiment", "load_config", "default_width",
            "auto_track_every"]
@@ -55,6 +56,8 @@ def default_width(n, d0, factor):
     return max(1, int(math.ceil(factor * n ** 1.5 / d0)))
 
 
+#: Files the main job writes into its ``out`` folder.
+_OUT_FILES = ("report.json", "report.md", "trajectory.npz", "data.npz", "*.png")
 #: Built-in data sets that draw their own inputs (``--d0``/``--d2`` apply to them).
 SYNTHETIC = ("sphere", "teacher")
 #: Sample count of built-in data when ``n`` is not given.
@@ -684,8 +687,7 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
     log = log or (lambda line: None)
     t_start = time.perf_counter()
     criterion = ConvergenceCriterion(cfg.eps)
-    out_files = ("report.json", "report.md", "trajectory.npz", "data.npz")
-    _claim_out(cfg, out_files)
+    claim_output_dir(cfg.out, tool="run", files=_OUT_FILES, overwrite=cfg.overwrite)
 
     # ------------------------------------------------------------ before training
     ds, preprocessing = _prepare(cfg, log)
@@ -722,14 +724,15 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
                  track_every={"cheap": 1, "expensive": track_every},
                  stop_loss=criterion.target(Y), seed=cfg.seed, progress=progress,
                  callback=recorder, stall_window=cfg.stall_window)
-    os.makedirs(cfg.out, exist_ok=True)
     files = dict(json=os.path.join(cfg.out, "report.json"),
                  markdown=os.path.join(cfg.out, "report.md"),
                  trajectory=os.path.join(cfg.out, "trajectory.npz"),
                  data=os.path.join(cfg.out, "data.npz"))
     # the run is on disk before any analysis
-    traj.save(files["trajectory"])
-    np.savez(files["data"], X=X, Y=Y)
+    with output_file(cfg.out, "trajectory.npz") as tmp:
+        traj.save(tmp)
+    with output_file(cfg.out, "data.npz") as tmp:
+        np.savez(tmp, X=X, Y=Y)
 
     try:
         # ------------------------------------------------------------------ analysis
@@ -862,32 +865,21 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
         )
         from ._report_plots import write_plots
 
-        files.update(write_plots(traj, report, cfg.out, lemma1=lemma1))
+        plots = write_plots(traj, report, cfg.out, lemma1=lemma1)
+        record_outputs(cfg.out, plots)
+        files.update(plots)
         report["seconds"] = time.perf_counter() - t_start
         report["files"] = {k: os.path.basename(v) for k, v in files.items()}
-        with open(files["json"], "w") as fh:
+        with output_file(cfg.out, "report.json") as tmp, open(tmp, "w") as fh:
             json.dump(strict_json(report), fh, indent=2)
-        with open(files["markdown"], "w") as fh:
+        with output_file(cfg.out, "report.md") as tmp, open(tmp, "w") as fh:
             fh.write(_markdown(report, records_to_markdown(records), ledger.to_markdown()))
     except Exception as exc:
         # Past this point every input was accepted; a failure is the toolkit's own
         # and must show its traceback (exit 1), with the run itself kept on disk.
         raise RuntimeError(f"internal error while analysing the run; the trajectory and the "
                            f"data are saved in {cfg.out}") from exc
-    _record_out(cfg, files)
     return RunResult(report=report, trajectory=traj, files=files)
-
-
-def _claim_out(cfg, names):
-    """Refuse an ``out`` folder that holds files this toolkit did not write."""
-    out = cfg.out
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise ValueError(f"out {out!r} exists and is not a folder")
-
-
-def _record_out(cfg, files):
-    """Record the files written (the marker of the output folder)."""
-    return None
 
 
 def _width_conditions(n, d0, d1, d2, activation, init, premises, h0, Y):
