@@ -252,6 +252,24 @@ def default_ncv(n):
 # --------------------------------------------------------------------------
 # Dense and matrix-free extreme eigenpairs
 # --------------------------------------------------------------------------
+def _pow2_scaled(A):
+    """``(A / 2**e, e)``: a copy only when ``max|A|`` is outside ``[2**-200, 2**200]``.
+
+    Multiplying by a power of two is exact.  LAPACK's symmetric
+    eigensolvers lose accuracy on small matrices long before their own
+    scaling threshold (``~1e-146``): MRRR works with squares of the
+    tridiagonal entries, which go subnormal.  Measured: ``dsyevr`` on
+    ``Q diag(w) Q^T`` with ``max|w| = 1e-143`` (condition ``1e14``, ``n =
+    6``) was off by up to 2800 times its backward-error bound ``n^2 eps
+    max|A|``, at ``1e-141`` and above (up to ``1e306``) within 0.13 of it.
+    """
+    amax = float(np.max(np.abs(A)))
+    if amax == 0.0 or 2.0 ** -200 <= amax <= 2.0 ** 200:
+        return A, 0
+    e = _pow2_exponent(amax)
+    return np.ldexp(A, -e), e
+
+
 def _dense_extreme(A, which):
     n = A.shape[0]
     idx = 0 if which == "SA" else n - 1
@@ -260,18 +278,20 @@ def _dense_extreme(A, which):
     # medians) dsyevr took 0.157-0.228 s, dsyevx 0.215-0.226 s, all
     # eigenvalues (eigvalsh) 0.239-0.251 s, all eigenpairs (dsyevd) 0.46 s.
     # The tridiagonal reduction (4/3 n^3, half BLAS-2) dominates them all.
-    # (dsyevr scales a matrix whose norm is near under- or overflow itself.)
-    w, V = _subset_eigh(A, idx, idx)
+    # Tiny and huge matrices are solved on A / 2**e (_pow2_scaled).
+    As, e = _pow2_scaled(A)
+    w, V = _subset_eigh(As, idx, idx)
     v = V[:, 0]
     value = float(w[0])
-    residual = safe_norm(A @ v - value * v)
+    residual = safe_norm(As @ v - value * v)
     # Backward stability: the computed eigenvalue is the idx-th eigenvalue
     # of A + E, ||E||_2 <= p(n) eps ||A||_2; taken as n eps ||A||_inf with
     # ||A||_inf <= n max|A| (Weyl then bounds the error of the wanted
     # eigenvalue itself).  Ordered to avoid overflow near 1e308.
-    bound = (n * _EPS * n) * float(np.max(np.abs(A))) + n * _ETA
-    return EigResult(value=value, vector=v, residual=residual, matvecs=0, converged=True,
-                     method="dense", error_bound=bound, reason="direct", error_estimate=bound)
+    bound = ldexp((n * _EPS * n) * float(np.max(np.abs(As))), e) + n * _ETA
+    return EigResult(value=ldexp(value, e), vector=v, residual=ldexp(residual, e), matvecs=0,
+                     converged=True, method="dense", error_bound=bound, reason="direct",
+                     error_estimate=bound)
 
 
 def _subset_eigh(A, lo, hi):
@@ -955,16 +975,9 @@ class LambdaMinTracker:
     # -- dense route ----------------------------------------------------------
     @staticmethod
     def _scaled(A):
-        """``(A / 2**e, e)``: a copy only when ``max|A|`` is outside ``[2**-200, 2**200]``.
-
-        The refinement's norms, ``rho**2`` and Cholesky factors then stay far
-        from under- and overflow (exact scaling by a power of two).
-        """
-        amax = float(np.max(np.abs(A)))
-        if amax == 0.0 or 2.0 ** -200 <= amax <= 2.0 ** 200:
-            return A, 0
-        e = _pow2_exponent(amax)
-        return np.ldexp(A, -e), e
+        """``_pow2_scaled(A)``: the refinement's norms, ``rho**2`` and Cholesky
+        factors then stay far from under- and overflow."""
+        return _pow2_scaled(A)
 
     def _fresh(self, A):
         n = A.shape[0]

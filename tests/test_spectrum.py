@@ -512,3 +512,26 @@ def test_dense_extreme_survives_lapack_returning_no_pair():
         r = LambdaMinTracker(block=3).update(A)
         assert abs(r.value + 1.0) <= r.error_bound
     assert empty > 0                      # the LAPACK behaviour this guards against occurred
+
+
+@pytest.mark.parametrize("e", [-997, -664, -480, 480, 997])
+def test_dense_solves_of_tiny_and_huge_ill_conditioned_matrices(rng, e):
+    # dsyevr on Q diag(w) Q^T with max|w| = 1e-143 and condition 1e14 (n = 6)
+    # was off by up to 2800 times its own backward-error bound, with
+    # converged=True: MRRR squares tridiagonal entries, which go subnormal.
+    # Truth: the same matrix at scale 1 (where LAPACK is backward stable),
+    # times the exact power of two.
+    for _ in range(20):
+        A, _ = known_spectrum(rng, np.geomspace(1.0, 1e-14, 6))
+        As = np.ldexp(A, e)
+        for fn in (lambda_min, lambda_max):
+            ref = fn(A, method="dense")
+            r = fn(As, method="dense")
+            assert r.reason == "direct"
+            assert abs(r.value - np.ldexp(ref.value, e)) <= r.error_bound + np.ldexp(ref.error_bound, e)
+            np.testing.assert_allclose(r.error_bound, np.ldexp(ref.error_bound, e), **tol("same_math"))
+        # the tracker's fallback for a matrix shift-invert refuses (negative definite)
+        r = LambdaMinTracker(method="shift-invert").update(-As)
+        ref = lambda_max(A, method="dense")
+        assert r.method == "dense"
+        assert abs(r.value + np.ldexp(ref.value, e)) <= r.error_bound + np.ldexp(ref.error_bound, e)
