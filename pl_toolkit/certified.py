@@ -196,20 +196,24 @@ def _arb_lower_bound(K):
             A = (A + A.transpose()) * flint.arb(0.5)
         return A
 
-    E = _arb_eig(build, "K")
-    return _round_down(min(_arb_low(z.real) for z in E))
+    return _arb_lambda_min(build, "K")[0]
 
 
 #: Working precisions (bits) of the ball-arithmetic eigenvalue enclosures, tried in turn.
 _ARB_PRECISIONS = (53, 128, 256, 512, 1024)
+#: Working precisions of the positive-definiteness proof that stands in when
+#: the enclosures cannot be isolated.
+_ARB_PROOF_PRECISIONS = (128, 256, 512)
 
 
-def _arb_eig(build, name):
+def _arb_eig(build):
     """Eigenvalue enclosures of the ball matrix ``build()``, raising the precision until they isolate.
 
     Clustered eigenvalues (relative gaps near the working precision) make
     ``eig`` fail to isolate them; the matrix is rebuilt at a higher
-    precision (its float64 inputs are exact at any precision).
+    precision (its float64 inputs are exact at any precision).  Returns
+    None when no precision isolates them (measured: an exactly 5-fold
+    eigenvalue of an 8 x 8 matrix fails at every precision).
     """
     import flint
 
@@ -223,8 +227,95 @@ def _arb_eig(build, name):
                 continue
     finally:
         flint.ctx.prec = old
-    raise ValueError(f"{name}: ball arithmetic could not isolate the eigenvalues at "
-                     f"{_ARB_PRECISIONS[-1]} bits; use method='cholesky'")
+    return None
+
+
+def _arb_lambda_min(build, name):
+    """``(low, mid, high)`` with ``low <= lambda_min <= high`` proved and ``mid`` an estimate.
+
+    From the eigenvalue enclosures when they isolate; otherwise from
+    :func:`_arb_bracket` (a ball-arithmetic proof that ``K - s I`` is
+    positive definite, and the Rayleigh quotient of an approximate
+    eigenvector).
+    """
+    E = _arb_eig(build)
+    if E is None:
+        return _arb_bracket(build, name)
+    lows = [_arb_low(z.real) for z in E]
+    mids = [float(z.real.mid()) for z in E]
+    highs = [-_arb_low(-z.real) for z in E]
+    return _round_down(min(lows)), min(mids), min(highs)
+
+
+def _arb_positive_definite(A, s):
+    """True if the symmetric ball matrix ``A - s I`` is proved positive definite.
+
+    Symmetric Gaussian elimination without pivoting (``LDL^T``) on the
+    lower triangle, in ball arithmetic: a symmetric matrix is positive
+    definite if and only if every pivot is positive, and each computed
+    ball contains the exact pivot, so pivots that are certainly positive
+    prove it.  ``O(n^3 / 6)`` ball operations.
+    """
+    n = A.nrows()
+    M = [[A[i, j] for j in range(i + 1)] for i in range(n)]
+    for i in range(n):
+        M[i][i] = M[i][i] - s
+    for k in range(n):
+        d = M[k][k]
+        if not d > 0:
+            return False
+        for i in range(k + 1, n):
+            lik = M[i][k] / d
+            row = M[i]
+            for j in range(k + 1, i + 1):
+                row[j] = row[j] - lik * M[j][k]
+    return True
+
+
+def _arb_bracket(build, name):
+    """``(low, mid, high)`` for ``lambda_min`` of ``build()`` without isolated eigenvalues.
+
+    ``mid``: the smallest approximate eigenvalue (``eig(algorithm="approx")``
+    at the working precision, no error bound).  ``low = s`` for the first
+    shift ``s = mid - 2**(8k - prec/2) ||K||_inf`` at which ``K - s I`` is
+    proved positive definite (:func:`_arb_positive_definite`).  ``high``:
+    the Rayleigh quotient of the approximate eigenvector in ball
+    arithmetic (every non-zero vector's quotient is at least
+    ``lambda_min``).
+    """
+    import flint
+
+    old = flint.ctx.prec
+    try:
+        for prec in _ARB_PROOF_PRECISIONS:
+            flint.ctx.prec = prec
+            A = build()
+            n = A.nrows()
+            E, R = A.eig(right=True, algorithm="approx")
+            i = min(range(n), key=lambda k: float(E[k].real.mid()))
+            lam = flint.arb(E[i].real.mid())
+            # the eigenvector of a real symmetric matrix is real up to a complex phase
+            re = [R[j, i].real.mid() for j in range(n)]
+            im = [R[j, i].imag.mid() for j in range(n)]
+            v = re if sum(abs(float(x)) for x in re) >= sum(abs(float(x)) for x in im) else im
+            v = [flint.arb(x) for x in v]
+            Av = [sum((A[r, c] * v[c] for c in range(n)), flint.arb(0)) for r in range(n)]
+            vv = sum((x * x for x in v), flint.arb(0))
+            high = -_arb_low(-(sum((v[r] * Av[r] for r in range(n)), flint.arb(0)) / vv)) \
+                if vv > 0 else math.inf
+            norm = max(sum(abs(float(A[r, c].mid())) + float(A[r, c].rad()) for c in range(n))
+                       for r in range(n))
+            if norm == 0.0:                     # every entry is exactly zero
+                return 0.0, 0.0, 0.0
+            for k in range(8):
+                s = lam - flint.arb(math.ldexp(norm, 8 * k - prec // 2))
+                if _arb_positive_definite(A, s):
+                    return _round_down(_arb_low(s)), float(lam), high
+    finally:
+        flint.ctx.prec = old
+    raise ValueError(f"{name}: ball arithmetic could neither isolate the eigenvalues nor prove a "
+                     f"shifted matrix positive definite at {_ARB_PROOF_PRECISIONS[-1]} bits; "
+                     "use method='cholesky'")
 
 
 def _arb_low(x):
@@ -564,11 +655,7 @@ def _ntk_arb(net, X, layers):
                     Ka[i, j] += xx * S[i, j]
         return Ka
 
-    E = _arb_eig(build, "net")
-    lows = [_arb_low(z.real) for z in E]
-    mids = [float(z.real.mid()) for z in E]
-    highs = [-_arb_low(-z.real) for z in E]
-    return _round_down(min(lows)), min(mids), min(highs)
+    return _arb_lambda_min(build, "net")
 
 
 def ntk_lambda_min_certified(net, X, *, layers=("W", "V"), method="cholesky"):

@@ -277,3 +277,60 @@ def test_arb_route_isolates_clustered_eigenvalues():
     L = lambda_min_certified(K, method="arb")
     lo, hi = flint_enclosure(K)
     assert L <= lo and hi - L <= tol("certified_tightness")["rtol"] * hi
+
+
+def exact_multiple_eigenvalue():
+    """An exact ``S P H diag(w) H P^T S / 8`` (Hadamard ``H``, signs ``S``, permutation ``P``).
+
+    Eigenvalues exactly ``w`` = 333500973005442 (twice), 454658615156829
+    (five times), 456001033039289; every entry is an integer over 8.
+    """
+    values = np.array([0, 3396296054834318, 243657702185234, 240972866420314, 1342417882460]) / 8
+    code = np.array([[1, 2, 2, -4, -4, 4, -4, 3], [2, 1, -3, -4, -4, 4, -4, -2],
+                     [2, -3, 1, -4, -4, 4, -4, -2], [-4, -4, -4, 1, -3, -2, 2, 4],
+                     [-4, -4, -4, -3, 1, -2, 2, 4], [4, 4, 4, -2, -2, 1, 3, -4],
+                     [-4, -4, -4, 2, 2, 3, 1, 4], [3, -2, -2, 4, 4, -4, 4, 1]])
+    K = np.sign(code) * values[np.abs(code)]
+    assert np.array_equal(K, K.T)
+    return K, 333500973005442.0
+
+
+def test_arb_route_bounds_an_exactly_repeated_eigenvalue():
+    # ball arithmetic cannot isolate an exactly 5-fold eigenvalue at any
+    # precision (the arb route raised "could not isolate the eigenvalues at
+    # 1024 bits" on this matrix times 2**191); a proof that K - s I is
+    # positive definite stands in
+    K, lam = exact_multiple_eigenvalue()
+    import pl_toolkit.certified as certified
+
+    # the reported failure: no precision isolates the enclosures
+    assert certified._arb_eig(lambda: flint.arb_mat([[flint.arb(float(x)) for x in r] for r in K])) is None
+    L = lambda_min_certified(K, method="arb")
+    assert L <= lam and lam - L <= tol("certified_tightness")["rtol"] * lam
+    # scaled by an exact power of two (the reported case had entries ~1e72)
+    L = lambda_min_certified(np.ldexp(K, 191), method="arb")
+    lam = np.ldexp(lam, 191)
+    assert L <= lam and lam - L <= tol("certified_tightness")["rtol"] * lam
+    # and the zero matrix (its enclosures isolate; rounded outwards by subnormal ulps)
+    L = lambda_min_certified(np.zeros((3, 3)), method="arb")
+    assert -4 * 2.0 ** -1074 <= L <= 0.0
+
+
+def test_arb_bracket_encloses_lambda_min(rng, monkeypatch):
+    # the stand-in route against the isolated enclosures, on the stored
+    # matrix and on the NTK (where it also gives the upper end)
+    import pl_toolkit.certified as certified
+
+    K = spd(rng, np.geomspace(1e-3, 1.0, 12))
+    lo, hi = flint_enclosure(K)
+    net = ShallowNet.init(d0=4, d1=20, d2=2, activation="tanh", seed=7, bias=True)
+    X = rng.standard_normal((6, 4))
+    ra = ntk_lambda_min_certified(net, X, method="arb")
+    monkeypatch.setattr(certified, "_arb_eig", lambda build: None)
+    L = lambda_min_certified(K, method="arb")
+    assert L <= lo and hi - L <= tol("certified_tightness")["rtol"] * hi
+    rb = ntk_lambda_min_certified(net, X, method="arb")
+    assert rb.bound <= ra.upper and ra.bound <= rb.upper
+    rtol = tol("certified_tightness")["rtol"]
+    assert rb.upper - rb.bound <= rtol * rb.upper
+    np.testing.assert_allclose(rb.estimate, ra.estimate, rtol=rtol)
