@@ -8,14 +8,19 @@ Prints, in order,
 2. the theory ledger for a small default data set (a seeded subset of
    scikit-learn's digits, unit rows, GELU, LeCun initialization): the
    width each Table-1 theorem demands beside the width at which plain
-   GD was run, and whether it converged;
-3. the check of every hypothesis and conclusion on that run.
+   GD was run, and whether it converged by the toolkit's one criterion
+   ``h <= eps ||Y||_F^2`` (:class:`pl_toolkit.ConvergenceCriterion`);
+3. the check of every hypothesis and conclusion on that run, with the
+   summary lines of the verdict model.
+
+The run is :func:`pl_toolkit.experiments.run_experiment` (the main job of
+``pl-toolkit run``) writing into a temporary folder that is removed.
 
 After the derivation it prints the width condition with its true ``d0``
 dependence at LeCun and He initialization
 (:func:`derivations.width.width_conditions`).
 
-Options: ``--n``, ``--d1``, ``--steps``, ``--seed``, ``--json`` (emit the
+Options: ``--n``, ``--d1``, ``--steps``, ``--eps``, ``--seed``, ``--json`` (emit the
 ledger and the checks as JSON instead of Markdown; the JSON always has a
 top-level ``width_conditions``), ``--no-run`` (the derivation only),
 ``--width`` (the width conditions only).
@@ -49,6 +54,8 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=40)
     ap.add_argument("--d1", type=int, default=200)
     ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--eps", type=float, default=1e-6,
+                    help="converged when h <= eps ||Y||_F^2 (default: 1e-6)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-run", action="store_true")
@@ -86,20 +93,35 @@ def main(argv=None):
                              indent=2))
         return 1 if failed else 0
 
-    from ._numpy_gd import run_tiny_gd
+    import tempfile
 
-    measured, extra = run_tiny_gd(n=args.n, d1=args.d1, steps=args.steps, seed=args.seed)
-    context = (f"digits subset n={measured['n']} (seed {args.seed}), unit rows, d0=64, GELU, "
-               f"LeCun init, plain GD on both layers, eta = 0.5/lambda_max(K0), "
-               f"{measured['steps']} steps, "
-               f"h_T/h_0 = {measured['final_loss'] / measured['h0']:.3g}")
-    ledger = theory_ledger(n=measured["n"], d0=measured["d0"], lambda0=extra["lambda0"],
-                           delta=extra["delta"], sigma_max_X=extra["sigma_max_X"],
-                           s_t=extra["s_t"], measured_width=measured["d1"],
-                           converged=measured["converged"], context=context)
+    from pl_toolkit.experiments import run_experiment
+
+    from .check import from_measurements, summarize_checks
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rep = run_experiment(data="digits", n=args.n, d1=args.d1, steps=args.steps,
+                             eps=args.eps, seed=args.seed, data_seed=args.seed,
+                             out=tmp, progress=False, lemma1_directions=2).report
+    measured = from_measurements(rep["measured"])
     records = check_theorems(measured)
+    summary = summarize_checks(records)
+    d = rep["data"]
+    context = (f"digits subset n={d['n']} (seed {args.seed}), unit rows, d0={d['d0']}, GELU, "
+               f"LeCun init, GD on both layers with eta = 1/beta, stop reason "
+               f"{rep['trajectory']['status']} after {rep['trajectory']['steps']} steps "
+               f"({measured.criterion})")
+    lam0 = rep["infinite_width"]["lambda_min_ntk_per_width"]
+    ledger = theory_ledger(n=d["n"], d0=d["d0"], lambda0=lam0, delta=d["min_separation"],
+                           sigma_max_X=d["sigma_max_X"],
+                           s_t=d["s_t"] if d["s_t"] > d["s_t_floor"] else 0.0,
+                           measured_width=rep["network"]["d1"], converged=measured.converged,
+                           context=context, activation="gelu", init="lecun")
     if args.json:
         print(json.dumps({"derivation_failed_steps": failed,
+                          "criterion": rep["summary"]["criterion"],
+                          "status": rep["trajectory"]["status"],
+                          "summary": summary["lines"],
                           "ledger": json.loads(ledger.to_json()),
                           "checks": json.loads(records_to_json(records)),
                           "width_conditions": widths}, indent=2))
@@ -113,6 +135,9 @@ def main(argv=None):
         print()
         print("Hypotheses and conclusions on this run")
         print("=" * 60)
+        for line in summary["lines"]:
+            print(line)
+        print()
         print(records_to_markdown(records))
     return 1 if failed else 0
 

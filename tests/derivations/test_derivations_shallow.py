@@ -93,7 +93,9 @@ def test_followup_steps_and_sampling(rng):
 def test_initial_loss_steps_and_monte_carlo(rng):
     assert [s.verify() for s in initial_loss_steps()] == [None, True, True]
     # E||V0 phi(W0 X)||^2 = omega2^2 d1 d2 n E[phi(omega1 g)^2] for unit rows (GELU, LeCun)
-    from derivations._numpy_gd import gelu
+    from pl_toolkit import get_activation
+
+    gelu = get_activation("gelu").phi
 
     n, d0, d1, reps = 8, 16, 64, 400
     X = rng.standard_normal((n, d0))
