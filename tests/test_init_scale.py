@@ -524,6 +524,37 @@ def test_cli_main_end_to_end(tmp_path, capsys):
     assert len(err) == 1 and "data file" in err[0]
 
 
+def test_foreign_files_are_never_overwritten(tmp_path, capsys):
+    from pl_toolkit.cli import main
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "init_scale.json").write_text("my own notes")
+    (out / "notes.txt").write_text("keep me")
+    argv = ["init-scale", "--out", str(out), "--workers", "1", "--seeds", "1", "--epochs", "1",
+            "--teacher-epochs", "1", "--width", "16", "--omega2-grid", "0.1,0.4",
+            "--laziness-points", "10", "--no-plot", "--no-progress", "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out" in err[0] and "--overwrite" in err[0]
+    assert sorted(p.name for p in out.iterdir()) == ["init_scale.json", "notes.txt"]
+    assert (out / "init_scale.json").read_text() == "my own notes"
+    with pytest.raises(ValueError, match="overwrite=True"):
+        isc.run_init_scale(out, **dict(TINY, seeds=1, epochs=1, teacher_epochs=1, width=16))
+    assert (out / "init_scale.json").read_text() == "my own notes"
+    assert main(argv + ["--overwrite"]) == 0
+    assert json.loads((out / "init_scale.json").read_text())["engine"]["n_ok"] == 2
+    assert (out / "notes.txt").read_text() == "keep me"
+    marker = json.loads((out / ".pl_toolkit-output.json").read_text())
+    assert set(marker["files"]) == {"init_scale.json", "init_scale.md", "init_scale_data.npz"}
+    # Our own files may be replaced by a resumed run; a hand-edited one may not.
+    assert main(argv + ["--resume"]) == 0
+    (out / "init_scale.md").write_text("edited")
+    assert main(argv + ["--resume"]) == 2
+    assert "init_scale.md" in capsys.readouterr().err
+    assert (out / "init_scale.md").read_text() == "edited"
+
+
 # -- MNIST -------------------------------------------------------------------------
 def test_mnist_missing_extra_exits_2(tmp_path, monkeypatch, capsys):
     from pl_toolkit import _mnist

@@ -58,8 +58,9 @@ import time
 import numpy as np
 
 from .._validation import check_positive_float, check_positive_int
-from ._common import (add_common_args, limit_threads, parse_float_list,
-                      progress_flag, t_interval, worker_thread_env, write_json)
+from ._common import (add_common_args, claim_output_dir, limit_threads, output_file,
+                      parse_float_list, progress_flag, sweep_output_dir, t_interval,
+                      worker_thread_env, write_json)
 
 __all__ = ["PAPER_OMEGA2", "PAPER_HE_OMEGA2", "PAPER_OMEGA2_FACTORS", "PAPER_TEST_ACC",
            "PAPER_TRAIN_ACC", "INIT_SCALE_DEFAULTS", "sgd_lr_from_paper", "pytorch_default_biases",
@@ -97,6 +98,8 @@ INIT_SCALE_DEFAULTS = dict(
 
 _NAME = "pl_toolkit.init_scale"
 _DATA_FILE = "init_scale_data.npz"
+#: Every file ``init-scale`` writes into its folder, besides the engine's.
+REPORT_FILES = ("init_scale.json", "init_scale.md", "init_scale.png", _DATA_FILE)
 _LOSSES = ("mse", "nll")
 _BIASES = ("pytorch", "none")
 _SCALINGS = ("standardize", "unit", "mnist")
@@ -923,7 +926,7 @@ def run_init_scale(outdir, *, data="digits", width=1000, epochs=None, max_update
                    input_scaling=None, biases=None, student_loss="mse", teacher_loss="nll",
                    laziness_points=200, check_every=10, activation="gelu", root_seed=0,
                    workers=None, dask_scheduler=None, resume=False, progress=False,
-                   threads_per_cell=1, plot=True, n_boot=2000):
+                   threads_per_cell=1, plot=True, n_boot=2000, overwrite=False):
     """Run the initialization-scale experiment (Figure 1) and write its report files.
 
     Parameters
@@ -986,6 +989,11 @@ def run_init_scale(outdir, *, data="digits", width=1000, epochs=None, max_update
     plot : bool, default True
     n_boot : int, default 2000
         Bootstrap replicates of Spearman's rho.
+    overwrite : bool, default False
+        Allow writing into a non-empty ``outdir`` that pl-toolkit did not
+        write, replacing files of the names in :data:`REPORT_FILES` that it
+        did not write (or that changed since).  Without it such a folder is
+        refused and left as it was; other files are never touched.
 
     Returns
     -------
@@ -1002,10 +1010,16 @@ def run_init_scale(outdir, *, data="digits", width=1000, epochs=None, max_update
     Raises
     ------
     ValueError
-        On bad input, naming the argument (e.g. a missing data file).
+        On bad input, naming the argument (e.g. a missing data file), or
+        when ``outdir`` holds files pl-toolkit did not write (see
+        ``overwrite``).
 
     Notes
     -----
+    The folder is claimed (its marker file lists what pl-toolkit wrote)
+    and locked for the cells and the reports, so two runs never write it
+    at once.
+
     Cost is linear in the updates the students need: one MNIST update
     (batch 128, d0 = 784, width 1000, float64) is two GEMMs of
     ``128 x 784 x 1000`` plus the GELU of ``128 x 1000`` values; measured
@@ -1022,8 +1036,9 @@ def run_init_scale(outdir, *, data="digits", width=1000, epochs=None, max_update
     >>> rep = run_init_scale(out, width=32, epochs=2, teacher_epochs=2, seeds=2,
     ...                      omega2_grid=(0.05, 0.2), n_test=100, batch_size=64,
     ...                      laziness_points=20, plot=False, workers=1)
-    >>> sorted(os.listdir(out))
-    ['init_scale.json', 'init_scale.md', 'init_scale_data.npz', 'sweep.sqlite']
+    >>> sorted(os.listdir(out))  # doctest: +NORMALIZE_WHITESPACE
+    ['.pl_toolkit-output.json', 'init_scale.json', 'init_scale.md', 'init_scale_data.npz',
+     'sweep.sqlite']
     >>> he = math.sqrt(2 / 64) * math.sqrt(2 / 32)
     >>> [(r["omega2"], r["runs"], math.isclose(r["omega1"] * r["omega2"], he))
     ...  for r in rep["per_omega2"]]
@@ -1086,83 +1101,96 @@ def run_init_scale(outdir, *, data="digits", width=1000, epochs=None, max_update
                          "run; pass resume=True (--resume) to continue it or choose another "
                          "outdir")
 
-    os.makedirs(outdir, exist_ok=True)
-    t0 = time.perf_counter()
-    data_file = os.path.abspath(os.path.join(outdir, _DATA_FILE))
-    settings = dict(data=str(data), n_test=n_test, data_seed=data_seed,
-                    input_scaling=input_scaling, biases=biases, width=width,
-                    teacher_epochs=teacher_epochs, teacher_loss=teacher_loss, lr_paper=lr_paper,
-                    batch_size=batch_size, activation=activation)
-    prep = _stored_data(data_file) if resume else None
-    if prep is not None and prep["settings"] != json.loads(json.dumps(settings)):
-        raise ValueError(f"cannot resume in {os.fspath(outdir)!r}: its data and teacher were "
-                         f"made with {prep['settings']}, this run asks for {settings}")
-    reused = prep is not None
-    if prep is None:
-        prep = prepare_teacher_data(data, n_test=n_test, data_seed=data_seed,
-                                    input_scaling=input_scaling, width=width,
-                                    teacher_epochs=teacher_epochs, teacher_loss=teacher_loss,
-                                    biases=biases, lr_paper=lr_paper, batch_size=batch_size,
-                                    activation=activation, threads=threads_per_cell)
-        prep["settings"] = settings
-        _save_data(data_file, prep)
-    teacher_seconds = time.perf_counter() - t0
-    digest = _digest(prep)
-    info = prep["info"]
-    n, d0, k = info["n"], info["d0"], info["classes"]
-    per_epoch = n // min(batch_size, n)
-    budget = max_updates if max_updates is not None else epochs * per_epoch
-    pairs, he1, he2 = _omega_grid(omega2_grid, width, d0)
-    grid = [w2 for _, w2 in pairs]
-    task = dict(data_file=data_file, data_sha=digest, width=width, max_updates=budget,
-                target_train_acc=target_train_acc, student_loss=student_loss, biases=biases,
-                lr_paper=lr_paper, batch_size=batch_size, activation=activation,
-                laziness_points=laziness_points, check_every=check_every,
-                threads=threads_per_cell)
-    cells = [dict(task, omega1=w1, omega2=w2, seed_index=s) for s in seed_list
-             for (w1, w2) in pairs if w2 in run_now]
-    config = dict(task, data=str(data) if str(data).lower() in ("digits", "mnist") else
-                  os.path.basename(os.fspath(data)), n_test=n_test, data_seed=data_seed,
-                  input_scaling=input_scaling, teacher_epochs=teacher_epochs,
-                  teacher_loss=teacher_loss, omega2_grid=grid)
-    config.pop("data_file")
-    if workers is None and dask_scheduler is None:
-        workers = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                   else os.cpu_count() or 1)
-    # The thread variables are for spawned workers only: set in this process,
-    # numba refuses the next compilation once its threads are running with
-    # another count (RuntimeError "Cannot set NUMBA_NUM_THREADS ...",
-    # measured), and in-process cells are capped by limit_threads anyway.
-    env = (worker_thread_env(threads_per_cell) if dask_scheduler is not None or workers > 1
-           else contextlib.nullcontext())
-    with env:
-        summary = run_sweep(init_scale_cell, cells, outdir, name=_NAME, config=config,
-                            root_seed=root_seed, workers=workers,
-                            dask_scheduler=dask_scheduler, resume=resume, progress=progress)
-    run_seconds = time.perf_counter() - t0
-    rows = [r for r in load_results(outdir)
-            if all(r["cell"].get(key) == value for key, value in task.items())]
-    rep = summarize_init_scale(rows, pairs, n_boot=n_boot, seed=root_seed)
-    rep.update(config=dict(config, he_omega1=he1, he_omega2=he2, omega1_omega2=he1 * he2,
-                           omega2_over_he=[w2 / he2 for _, w2 in pairs],
-                           epoch_updates=per_epoch, budget_epochs=budget / per_epoch,
-                           seeds_run_now=seed_list, omega2_run_now=run_now,
-                           sgd_lr=(sgd_lr_from_paper(lr_paper, n, k) if student_loss == "mse"
-                                   else lr_paper), root_seed=root_seed),
-               data=info, run_seconds=run_seconds,
-               teacher_seconds=0.0 if reused else teacher_seconds, teacher_reused=reused,
-               paper=dict(omega2=list(PAPER_OMEGA2), test_acc=list(PAPER_TEST_ACC),
-                          train_acc=list(PAPER_TRAIN_ACC), source="LIONS-EPFL/Subquadratic-"
-                          "Overparameterization notebook.ipynb (MNIST 60k/10k, 300 epochs, "
-                          "5 runs per omega2)"),
-               engine=dict(n_cells=summary.n_cells, n_skipped=summary.n_skipped,
-                           n_ok=summary.n_ok, n_error=summary.n_error))
-    write_json(os.path.join(outdir, "init_scale.json"), rep)
-    if plot:
-        _plot(rep, os.path.join(outdir, "init_scale.png"))
-    with open(os.path.join(outdir, "init_scale.md"), "w") as fh:
-        fh.write(_markdown(rep))
+    with _owned(outdir, overwrite, resume):
+        t0 = time.perf_counter()
+        data_file = os.path.abspath(os.path.join(outdir, _DATA_FILE))
+        settings = dict(data=str(data), n_test=n_test, data_seed=data_seed,
+                        input_scaling=input_scaling, biases=biases, width=width,
+                        teacher_epochs=teacher_epochs, teacher_loss=teacher_loss,
+                        lr_paper=lr_paper, batch_size=batch_size, activation=activation)
+        prep = _stored_data(data_file) if resume else None
+        if prep is not None and prep["settings"] != json.loads(json.dumps(settings)):
+            raise ValueError(f"cannot resume in {os.fspath(outdir)!r}: its data and teacher were "
+                             f"made with {prep['settings']}, this run asks for {settings}")
+        reused = prep is not None
+        if prep is None:
+            prep = prepare_teacher_data(data, n_test=n_test, data_seed=data_seed,
+                                        input_scaling=input_scaling, width=width,
+                                        teacher_epochs=teacher_epochs, teacher_loss=teacher_loss,
+                                        biases=biases, lr_paper=lr_paper, batch_size=batch_size,
+                                        activation=activation, threads=threads_per_cell)
+            prep["settings"] = settings
+            with output_file(outdir, _DATA_FILE) as tmp:
+                _save_data(tmp, prep)
+        teacher_seconds = time.perf_counter() - t0
+        digest = _digest(prep)
+        info = prep["info"]
+        n, d0, k = info["n"], info["d0"], info["classes"]
+        per_epoch = n // min(batch_size, n)
+        budget = max_updates if max_updates is not None else epochs * per_epoch
+        pairs, he1, he2 = _omega_grid(omega2_grid, width, d0)
+        grid = [w2 for _, w2 in pairs]
+        task = dict(data_file=data_file, data_sha=digest, width=width, max_updates=budget,
+                    target_train_acc=target_train_acc, student_loss=student_loss, biases=biases,
+                    lr_paper=lr_paper, batch_size=batch_size, activation=activation,
+                    laziness_points=laziness_points, check_every=check_every,
+                    threads=threads_per_cell)
+        cells = [dict(task, omega1=w1, omega2=w2, seed_index=s) for s in seed_list
+                 for (w1, w2) in pairs if w2 in run_now]
+        config = dict(task, data=str(data) if str(data).lower() in ("digits", "mnist") else
+                      os.path.basename(os.fspath(data)), n_test=n_test, data_seed=data_seed,
+                      input_scaling=input_scaling, teacher_epochs=teacher_epochs,
+                      teacher_loss=teacher_loss, omega2_grid=grid)
+        config.pop("data_file")
+        if workers is None and dask_scheduler is None:
+            workers = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                       else os.cpu_count() or 1)
+        # The thread variables are for spawned workers only: set in this process,
+        # numba refuses the next compilation once its threads are running with
+        # another count (RuntimeError "Cannot set NUMBA_NUM_THREADS ...",
+        # measured), and in-process cells are capped by limit_threads anyway.
+        env = (worker_thread_env(threads_per_cell) if dask_scheduler is not None or workers > 1
+               else contextlib.nullcontext())
+        with env:
+            summary = run_sweep(init_scale_cell, cells, outdir, name=_NAME, config=config,
+                                root_seed=root_seed, workers=workers,
+                                dask_scheduler=dask_scheduler, resume=resume, progress=progress)
+        run_seconds = time.perf_counter() - t0
+        rows = [r for r in load_results(outdir)
+                if all(r["cell"].get(key) == value for key, value in task.items())]
+        rep = summarize_init_scale(rows, pairs, n_boot=n_boot, seed=root_seed)
+        rep.update(config=dict(config, he_omega1=he1, he_omega2=he2, omega1_omega2=he1 * he2,
+                               omega2_over_he=[w2 / he2 for _, w2 in pairs],
+                               epoch_updates=per_epoch, budget_epochs=budget / per_epoch,
+                               seeds_run_now=seed_list, omega2_run_now=run_now,
+                               sgd_lr=(sgd_lr_from_paper(lr_paper, n, k) if student_loss == "mse"
+                                       else lr_paper), root_seed=root_seed),
+                   data=info, run_seconds=run_seconds,
+                   teacher_seconds=0.0 if reused else teacher_seconds, teacher_reused=reused,
+                   paper=dict(omega2=list(PAPER_OMEGA2), test_acc=list(PAPER_TEST_ACC),
+                              train_acc=list(PAPER_TRAIN_ACC), source="LIONS-EPFL/Subquadratic-"
+                              "Overparameterization notebook.ipynb (MNIST 60k/10k, 300 epochs, "
+                              "5 runs per omega2)"),
+                   engine=dict(n_cells=summary.n_cells, n_skipped=summary.n_skipped,
+                               n_ok=summary.n_ok, n_error=summary.n_error))
+        with output_file(outdir, "init_scale.json") as tmp:
+            write_json(tmp, rep)
+        if plot:
+            with output_file(outdir, "init_scale.png") as tmp:
+                _plot(rep, tmp)
+        with output_file(outdir, "init_scale.md") as tmp:
+            with open(tmp, "w") as fh:
+                fh.write(_markdown(rep))
     return rep
+
+
+def _owned(outdir, overwrite, resume):
+    # Claimed (never clobbering a file pl-toolkit did not write) and locked
+    # for the cells and the reports.
+    if not isinstance(overwrite, bool):
+        raise ValueError(f"overwrite must be true or false, got {overwrite!r}")
+    return sweep_output_dir(outdir, tool="init-scale", files=REPORT_FILES, overwrite=overwrite,
+                            resume=bool(resume), arg="outdir", flag="overwrite=True")
 
 
 _MEASURES = ("train_acc", "test_acc", "test_acc_true", "weight_change_W", "weight_change_V",
@@ -1591,6 +1619,13 @@ def command(args):
     if not _is_mnist(args.data) and str(args.data).lower() != "digits" \
             and not os.path.exists(args.data):
         raise ValueError(f"--data: data file {args.data!r} does not exist")
+    if _is_mnist(args.data):
+        from .._mnist import _raw_arrays
+
+        _raw_arrays()   # the missing-extra error before the folder is claimed
+    # Claim the folder before the API does, so that a refusal names the flags.
+    claim_output_dir(args.out, tool="init-scale", files=REPORT_FILES, overwrite=args.overwrite,
+                     resume=args.resume, engine=True)
     rep = run_init_scale(args.out, data=args.data, width=args.width, epochs=args.epochs,
                          max_updates=args.max_updates, target_train_acc=target,
                          teacher_epochs=args.teacher_epochs, seeds=seeds, omega2_grid=grid,
@@ -1603,7 +1638,7 @@ def command(args):
                          workers=args.workers, dask_scheduler=args.dask_scheduler,
                          resume=args.resume, progress=progress_flag(args),
                          threads_per_cell=args.threads_per_cell, plot=not args.no_plot,
-                         n_boot=args.n_boot)
+                         n_boot=args.n_boot, overwrite=args.overwrite)
     if args.json:
         from ._common import strict_json
 
