@@ -356,7 +356,7 @@ def test_driver_resumes_a_partial_sweep(tmp_path):
 
     first = [r["cell"] for r in rows][: len(rows) // 2]
     run_sweep(fake_cell, first, part, name="pl_toolkit.sweep",
-              config=dict(format="threshold-search/1"), root_seed=0, workers=1,
+              config=dict(format=sw._CELL_FORMAT), root_seed=0, workers=1,
               progress=False)
     CALLS.clear()
     rep = sw.run_width_sweep(part, resume=True, **kw)
@@ -426,6 +426,28 @@ def test_real_cell_is_self_consistent_and_budget_independent():
     # Another width draws other weights.
     c = sw.sweep_cell(dict(CELL, d1=25), None)
     assert c["lambda_max_K0"] != a["lambda_max_K0"]
+
+
+def test_real_cell_restarts_a_diverging_run_at_half_the_step():
+    a = sw.sweep_cell(CELL, None)
+    assert a["halvings"] == 0 and a["diverged_runs"] == [] and a["lr"] == a["lr_initial"]
+    big = 16 * a["lr"]  # eight times the stability limit of the linearized dynamics
+    once = sw.sweep_cell(dict(CELL, lr=big), None)
+    assert once["status"] == "diverged" and once["halvings"] == 0
+    assert once["diverged_runs"] == [] and once["diverged_at"] is not None
+    r = sw.sweep_cell(dict(CELL, lr=big, lr_halvings=6), None)
+    k = r["halvings"]
+    assert k >= 1 and r["status"] == "converged"
+    assert r["lr_initial"] == big and r["lr"] == big / 2 ** k
+    assert len(r["diverged_runs"]) == k and r["diverged_runs"][0] == once["diverged_at"]
+    # The reported run is GD at the final step from the same weights, run directly.
+    direct = sw.sweep_cell(dict(CELL, lr=big / 2 ** k), None)
+    assert direct["halvings"] == 0
+    for f in ("final_step", "h_T", "max_distance", "path_length"):
+        assert r[f] == direct[f]
+    # The run before it diverged at its step.
+    prev = sw.sweep_cell(dict(CELL, lr=big / 2 ** (k - 1)), None)
+    assert prev["status"] == "diverged" and prev["diverged_at"] == r["diverged_runs"][-1]
 
 
 def test_real_cell_budget_limited_failure():
@@ -538,6 +560,8 @@ def test_help_states_the_budget(capsys):
     (["--eps", "nan"], "--eps"),
     (["--lr", "-1"], "--lr"),
     (["--lr", "inf"], "--lr"),
+    (["--lr-halvings", "-1"], "--lr-halvings"),
+    (["--lr-halvings", "1.5"], "--lr-halvings"),
     (["--activation", "nope"], "--activation"),
     (["--init", "weird"], "--init"),
     (["--d1-max", "0"], "--d1-max"),
@@ -574,6 +598,7 @@ def test_bad_flags_exit_2_with_one_line(tmp_path, capsys, argv, flag):
     (dict(init="weird"), "init"), (dict(activation="nope"), "activation"),
     (dict(d1_max=0), "d1_max"), (dict(rel_tol=2.0), "rel_tol"), (dict(d0=0), "d0"),
     (dict(root_seed=-1), "root_seed"), (dict(n_boot=0), "n_boot"),
+    (dict(lr_halvings=-1), "lr_halvings"), (dict(lr_halvings=True), "lr_halvings"),
 ])
 def test_api_bad_input_is_value_error(tmp_path, kw, word):
     base = dict(d0=4, n_grid=[4, 8], seeds=1, steps=10, workers=1, plot=False)

@@ -32,6 +32,7 @@ stored as it finishes, and a resumed sweep replays the rounds from the stored
 cells without recomputing any.
 """
 
+import collections
 import math
 import os
 import time
@@ -52,8 +53,8 @@ __all__ = ["SWEEP_DEFAULTS", "D0_DEFAULTS", "LOCALITY_DEFAULTS", "REFERENCE_EXPO
 
 #: Defaults of ``pl-toolkit sweep --mode n`` (see :func:`run_width_sweep`).
 SWEEP_DEFAULTS = dict(d0=64, n_grid=(64, 128, 256, 512, 1024), seeds=5, steps="auto",
-                      eps=DEFAULT_EPS, lr="auto", activation="gelu", init="lecun", d1_min=1,
-                      d1_max=4096, rel_tol=0.0, check_above=2, check_below=2, budget_widths=1,
+                      eps=DEFAULT_EPS, lr="auto", lr_halvings=3, activation="gelu",
+                      init="lecun", d1_min=1, d1_max=4096, rel_tol=0.0, check_above=2, check_below=2, budget_widths=1,
                       n_boot=2000, root_seed=0, threads_per_cell=1)
 #: Defaults of ``pl-toolkit sweep --mode d0`` (see :func:`run_d0_sweep`).
 D0_DEFAULTS = dict(SWEEP_DEFAULTS, n=512, d0_grid=(32, 64, 128, 256))
@@ -80,7 +81,7 @@ AUTO_STEPS = dict(floor=20_000, per_n2=0.1)
 
 _NAME = "pl_toolkit.sweep"
 # Version of the cell function's meaning; part of the engine's config.
-_CELL_FORMAT = "threshold-search/1"
+_CELL_FORMAT = "threshold-search/2"
 # Part of the key of the data seed, so that data streams never collide with
 # any other use of the root seed.
 _DATA_TAG = 0x5EED_DA7A
@@ -242,8 +243,10 @@ def sweep_cell(cell, seed):
     cell : dict
         ``n``, ``d0``, ``d1``, ``seed_index``, ``steps`` (the budget ``T``),
         ``eps`` (of the convergence criterion), ``lr`` (``"auto"`` or a
-        number), ``activation``, ``init``, ``data_root`` (the sweep's root
-        seed) and ``threads``.
+        number), ``lr_halvings`` (optional, default 0: how many times a
+        diverging run is restarted from the same weights at half the step),
+        ``activation``, ``init``, ``data_root`` (the sweep's root seed) and
+        ``threads``.
     seed : numpy.random.SeedSequence
         The engine's seed of this cell (unused: see Notes).
 
@@ -259,7 +262,10 @@ def sweep_cell(cell, seed):
         ``distance_ratio_followup`` (``max_distance`` over each radius),
         ``inside`` and ``inside_followup``, ``lambda_min_K0``,
         ``lambda_max_K0``, ``mu_Phi``, ``nu_Phi``, ``beta_Phi``,
-        ``beta_Phi_followup``, ``lr``, ``diverged_at``, ``seconds``.
+        ``beta_Phi_followup``, ``lr`` (the step of the reported run),
+        ``lr_initial``, ``halvings`` (restarts at half the step),
+        ``diverged_at`` (of the reported run), ``diverged_runs`` (the
+        divergence step of each abandoned run), ``seconds``.
 
     Notes
     -----
@@ -276,6 +282,15 @@ def sweep_cell(cell, seed):
     ``h = ||r||^2`` at initialization.  GD stops at the criterion; the
     distance compared with ``rho_Phi`` is the maximum over every step of
     the run.
+
+    A run that diverges (loss above ``1e6 h(Theta_0)`` or non-finite) is
+    restarted from the same weights at half the step, up to
+    ``lr_halvings`` times; the reported run is the last one.  At small
+    widths the step ``1/(2 lambda_max(K_0))`` can be too large for the
+    sharpness the run meets later (measured at ``n = 128``, ``d0 = 64``:
+    widths 5 to 12 diverge within 100 steps, and converge at half the
+    step), so without restarts success is not monotone in ``d1`` for
+    reasons of step size alone.
 
     Examples
     --------
@@ -309,12 +324,20 @@ def sweep_cell(cell, seed):
         lmin = float(lambda_min(K0).value)
         lmax = float(lambda_max(K0).value)
         consts = lemma3_constants(net, ds.X)
-        lr = 1.0 / (2.0 * lmax) if cell["lr"] == "auto" else float(cell["lr"])
+        lr0 = 1.0 / (2.0 * lmax) if cell["lr"] == "auto" else float(cell["lr"])
         h0 = float(loss(net, ds.X, ds.Y))
         target = crit.target(ds.Y)
-        traj = train(net, ds.X, ds.Y, steps=int(cell["steps"]), lr=lr,
-                     track=("loss", "distance", "path_length"), stop_loss=target, seed=wseed,
-                     progress=False)
+        diverged_runs = []
+        for halvings in range(int(cell.get("lr_halvings", 0)) + 1):
+            lr = lr0 / 2.0 ** halvings
+            traj = train(net, ds.X, ds.Y, steps=int(cell["steps"]), lr=lr,
+                         track=("loss", "distance", "path_length"), stop_loss=target,
+                         seed=wseed, progress=False)
+            if traj.status != "diverged":
+                break
+            diverged_runs.append(traj.metadata.get("diverged_at"))
+        if traj.status == "diverged":
+            diverged_runs.pop()  # the reported run
     converged = traj.status == "converged"
     max_dist = float(np.max(traj["distance"]))
 
@@ -334,8 +357,10 @@ def sweep_cell(cell, seed):
         inside_followup=bool(max_dist <= consts.rho_Phi_followup),
         lambda_min_K0=lmin, lambda_max_K0=lmax, mu_Phi=float(consts.mu_Phi),
         nu_Phi=float(consts.nu_Phi), beta_Phi=float(consts.beta_Phi),
-        beta_Phi_followup=float(consts.beta_Phi_followup), lr=lr,
+        beta_Phi_followup=float(consts.beta_Phi_followup), lr=lr, lr_initial=lr0,
+        halvings=int(halvings),
         diverged_at=None if diverged_at is None else int(diverged_at),
+        diverged_runs=[None if v is None else int(v) for v in diverged_runs],
         seconds=time.perf_counter() - t0)
 
 
@@ -1107,7 +1132,8 @@ def _int_list(values, name, minimum=1):
     return out
 
 
-def _validate_task(seeds, steps, eps, lr, activation, init, root_seed, threads_per_cell):
+def _validate_task(seeds, steps, eps, lr, activation, init, root_seed, threads_per_cell,
+                   lr_halvings=0):
     from ..activations import get_activation
     from ..convergence import ConvergenceCriterion
 
@@ -1124,8 +1150,9 @@ def _validate_task(seeds, steps, eps, lr, activation, init, root_seed, threads_p
         raise ValueError(f"init must be lecun, he or xavier, got {init!r}")
     root_seed = check_positive_int(root_seed, "root_seed", minimum=0)
     threads = check_positive_int(threads_per_cell, "threads_per_cell")
-    return dict(steps=steps, eps=eps, lr=lr, activation=str(activation), init=init,
-                data_root=root_seed, threads=threads), seeds
+    halvings = check_positive_int(lr_halvings, "lr_halvings", minimum=0)
+    return dict(steps=steps, eps=eps, lr=lr, lr_halvings=halvings, activation=str(activation),
+                init=init, data_root=root_seed, threads=threads), seeds
 
 
 def _search_params(d1_min, d1_max, rel_tol, check_above, check_below, budget_widths):
@@ -1231,7 +1258,11 @@ def _engine_summary(state):
                 cells_stored_before=state["n_skipped"], cells_run=state["n_ok"],
                 cell_errors=state["n_error"], cells_in_database=len(state["rows"]),
                 engine_seconds=state["seconds"],
-                cpu_seconds=float(sum(r["seconds"] or 0.0 for r in rows)))
+                cpu_seconds=float(sum(r["seconds"] or 0.0 for r in rows)),
+                cells_restarted=sum(1 for r in rows if r["result"].get("halvings", 0) > 0),
+                cells_diverged=sum(1 for r in rows if r["result"]["status"] == "diverged"),
+                halvings=sorted(collections.Counter(
+                    int(r["result"].get("halvings", 0)) for r in rows).items()))
 
 
 # --------------------------------------------------------------------------
@@ -1352,7 +1383,8 @@ def _reference_exponents(activation, init):
 # --------------------------------------------------------------------------
 def run_width_sweep(outdir, *, d0=SWEEP_DEFAULTS["d0"], n_grid=SWEEP_DEFAULTS["n_grid"],
                     seeds=SWEEP_DEFAULTS["seeds"], steps=SWEEP_DEFAULTS["steps"],
-                    eps=SWEEP_DEFAULTS["eps"], lr="auto", activation="gelu", init="lecun",
+                    eps=SWEEP_DEFAULTS["eps"], lr="auto", lr_halvings=3, activation="gelu",
+                    init="lecun",
                     d1_min=1, d1_max=SWEEP_DEFAULTS["d1_max"], d1_start=None, rel_tol=0.0,
                     check_above=2, check_below=2, budget_widths=1, n_boot=2000, root_seed=0,
                     workers=None, dask_scheduler=None, resume=False, overwrite=False,
@@ -1376,6 +1408,10 @@ def run_width_sweep(outdir, *, d0=SWEEP_DEFAULTS["d0"], n_grid=SWEEP_DEFAULTS["n
         Convergence criterion ``h <= eps ||Y||_F^2``.
     lr : "auto" or float, default "auto"
         ``"auto"``: ``1 / (2 lambda_max(K_0))`` per cell.
+    lr_halvings : int, default 3
+        A diverging run is restarted from the same weights at half the step,
+        up to this many times (see :func:`sweep_cell`); 0 keeps the first
+        run.
     activation : str, default "gelu"
         Activation.
     init : {"lecun", "he", "xavier"}, default "lecun"
@@ -1450,7 +1486,7 @@ def run_width_sweep(outdir, *, d0=SWEEP_DEFAULTS["d0"], n_grid=SWEEP_DEFAULTS["n
     d0 = check_positive_int(d0, "d0")
     n_grid = _int_list(n_grid, "n_grid")
     task, seeds = _validate_task(seeds, steps, eps, lr, activation, init, root_seed,
-                                 threads_per_cell)
+                                 threads_per_cell, lr_halvings)
     sp = _search_params(d1_min, d1_max, rel_tol, check_above, check_below, budget_widths)
     if d1_start is not None:
         d1_start = check_positive_int(d1_start, "d1_start")
@@ -1499,7 +1535,7 @@ def run_width_sweep(outdir, *, d0=SWEEP_DEFAULTS["d0"], n_grid=SWEEP_DEFAULTS["n
 
 def _base_cell(task, n, d0, s):
     return dict(n=int(n), d0=int(d0), seed_index=int(s), steps=budget_steps(n, task["steps"]),
-                eps=task["eps"], lr=task["lr"],
+                eps=task["eps"], lr=task["lr"], lr_halvings=task["lr_halvings"],
                 activation=task["activation"], init=task["init"], data_root=task["data_root"],
                 threads=task["threads"])
 
@@ -1557,8 +1593,11 @@ def _finish(report, outdir, task, seeds, sp, n_boot, state, run_seconds, plot, e
                             lr=task["lr"], activation=task["activation"], init=task["init"],
                             root_seed=task["data_root"], threads_per_cell=task["threads"],
                             n_boot=n_boot, **sp,
-                            lr_rule=("1/(2 lambda_max(K_0)) per cell" if task["lr"] == "auto"
-                                     else "fixed"))
+                            lr_halvings=task["lr_halvings"],
+                            lr_rule=(("1/(2 lambda_max(K_0)) per cell" if task["lr"] == "auto"
+                                      else "fixed") +
+                                     (f", halved on divergence up to {task['lr_halvings']} times"
+                                      if task["lr_halvings"] else "")))
     report["engine"] = _engine_summary(state)
     report["errors"] = _errors(state)[:20]
     report["n_errors"] = len(_errors(state))
@@ -1581,7 +1620,7 @@ def _finish(report, outdir, task, seeds, sp, n_boot, state, run_seconds, plot, e
 # --------------------------------------------------------------------------
 def run_d0_sweep(outdir, *, n=D0_DEFAULTS["n"], d0_grid=D0_DEFAULTS["d0_grid"],
                  seeds=D0_DEFAULTS["seeds"], steps=D0_DEFAULTS["steps"], eps=DEFAULT_EPS,
-                 lr="auto", activation="gelu", init="lecun", d1_min=1,
+                 lr="auto", lr_halvings=3, activation="gelu", init="lecun", d1_min=1,
                  d1_max=D0_DEFAULTS["d1_max"], d1_start=None, rel_tol=0.0, check_above=2,
                  check_below=2, budget_widths=1, n_boot=2000, root_seed=0, workers=None,
                  dask_scheduler=None, resume=False, overwrite=False, progress=False,
@@ -1597,7 +1636,7 @@ def run_d0_sweep(outdir, *, n=D0_DEFAULTS["n"], d0_grid=D0_DEFAULTS["d0_grid"],
     d0_grid : sequence of int, default (32, 64, 128, 256)
         Input dimensions (at least two); ``n <= d0 (d0 + 1) / 2`` keeps the
         data inside the Khatri-Rao limit.
-    seeds, steps, eps, lr, activation, init, d1_min, d1_max, d1_start
+    seeds, steps, eps, lr, lr_halvings, activation, init, d1_min, d1_max, d1_start
         As for :func:`run_width_sweep` (``d1_start`` defaults to the
         counting-bound width of each ``d0``).
     rel_tol, check_above, check_below, budget_widths
@@ -1630,7 +1669,7 @@ def run_d0_sweep(outdir, *, n=D0_DEFAULTS["n"], d0_grid=D0_DEFAULTS["d0_grid"],
     n = check_positive_int(n, "n")
     d0_grid = _int_list(d0_grid, "d0_grid")
     task, seeds = _validate_task(seeds, steps, eps, lr, activation, init, root_seed,
-                                 threads_per_cell)
+                                 threads_per_cell, lr_halvings)
     sp = _search_params(d1_min, d1_max, rel_tol, check_above, check_below, budget_widths)
     if d1_start is not None:
         d1_start = check_positive_int(d1_start, "d1_start")
@@ -1694,7 +1733,7 @@ def run_d0_sweep(outdir, *, n=D0_DEFAULTS["n"], d0_grid=D0_DEFAULTS["d0_grid"],
 def run_locality_sweep(outdir, *, d0=LOCALITY_DEFAULTS["d0"],
                        n_grid=LOCALITY_DEFAULTS["n_grid"], seeds=LOCALITY_DEFAULTS["seeds"],
                        steps=LOCALITY_DEFAULTS["steps"], eps=DEFAULT_EPS, lr="auto",
-                       activation="gelu", init="lecun", d1_min=1,
+                       lr_halvings=3,                       activation="gelu", init="lecun", d1_min=1,
                        d1_max=LOCALITY_DEFAULTS["d1_max"],
                        locality_start=LOCALITY_DEFAULTS["locality_start"],
                        rel_tol=LOCALITY_DEFAULTS["rel_tol"], check_above=1, check_below=1,
@@ -1716,7 +1755,7 @@ def run_locality_sweep(outdir, *, d0=LOCALITY_DEFAULTS["d0"],
         Data draws per ``n``; each carries two searches on the same data.
     steps : int, default 20000
         GD budget ``T``.
-    eps, lr, activation, init, d1_min
+    eps, lr, lr_halvings, activation, init, d1_min
         As for :func:`run_width_sweep`.
     d1_max : int, default 65536
         Largest width of the locality search (its censoring bound).
@@ -1766,7 +1805,7 @@ def run_locality_sweep(outdir, *, d0=LOCALITY_DEFAULTS["d0"],
     d0 = check_positive_int(d0, "d0")
     n_grid = _int_list(n_grid, "n_grid")
     task, seeds = _validate_task(seeds, steps, eps, lr, activation, init, root_seed,
-                                 threads_per_cell)
+                                 threads_per_cell, lr_halvings)
     if radius not in _RADII:
         raise ValueError(f"radius must be paper or followup, got {radius!r}")
     sp = _search_params(d1_min, d1_max, rel_tol, check_above, check_below, budget_widths)
@@ -2008,6 +2047,12 @@ def _markdown(rep):
         lines.append(f"| {p['n']} | {p['d0']} | {p['ratio_sigma_max_sq']:.3f} | "
                      f"{p['sigma_min_khatri_rao']:.3g} | {p['symmetric_dim']} |")
     e = rep["engine"]
+    lines += ["", "## Step size", "",
+              f"Step rule: {cfg['lr_rule']}. {e['cells_restarted']} of "
+              f"{e['cells_in_database']} stored cells diverged at the first step size and were "
+              f"restarted from the same weights (cells by number of halvings: "
+              f"{', '.join(f'{k}: {v}' for k, v in e['halvings'])}); {e['cells_diverged']} "
+              "still diverged at the smallest step."]
     lines += ["", f"Run time: {rep['run_seconds']:.1f} s wall in this call, "
                   f"{e['cpu_seconds']:.1f} s summed over the {e['cells_in_database']} stored "
                   f"cells; {e['rounds']} rounds; {e['cells_run']} cells run in this call, "
@@ -2291,6 +2336,10 @@ def configure_parser(p):
                    help="converged means h <= eps ||Y||_F^2 (default: %(default)g)")
     g.add_argument("--lr", default="auto",
                    help="step size, or 'auto' = 1/(2 lambda_max(K_0)) per cell (default: auto)")
+    g.add_argument("--lr-halvings", type=_flag_int("--lr-halvings", 0),
+                   default=d["lr_halvings"], metavar="K",
+                   help="restart a diverging run from the same weights at half the step, up "
+                        "to K times (default: %(default)s; 0: no restart)")
     g.add_argument("--activation", default=d["activation"], help="activation (default: gelu)")
     g.add_argument("--init", default=d["init"], help="lecun, he or xavier (default: lecun)")
     g.add_argument("--d1-min", type=_flag_int("--d1-min"), default=d["d1_min"],
@@ -2426,6 +2475,7 @@ def command(args):
             print(f"[sweep] {line}", file=sys.stderr, flush=True)
 
     common = dict(seeds=seeds, steps=args.steps, eps=args.eps, lr=lr,
+                  lr_halvings=args.lr_halvings,
                   activation=args.activation, init=args.init, d1_min=args.d1_min, d1_max=d1_max,
                   budget_widths=args.budget_widths, n_boot=args.bootstrap,
                   root_seed=args.root_seed, workers=args.workers,
