@@ -180,6 +180,40 @@ def test_divergence_is_reported_with_the_last_finite_iterate(rng):
     assert np.all(np.isfinite(fit.W)) and np.all(np.isfinite(fit.V))
 
 
+@pytest.mark.parametrize("scale_W, scale_V", [(1e160, 1.0), (1e200, 1e200)])
+def test_a_diverged_student_cell_is_a_result_not_an_error(rng, tmp_path, monkeypatch,
+                                                          scale_W, scale_V):
+    # The cell summarizes the last finite iterate of a student that blew up.
+    # Its weights can be huge (as a step that jumps from finite weights to
+    # inf leaves them): their norms overflow to inf (1e160), or even its
+    # forward pass is refused as overflowing (1e200); under warnings-as-errors
+    # neither may turn the result into a failed cell.
+    lab = np.arange(40) % 2
+    path = tmp_path / "data.npz"
+    np.savez(path, X=rng.standard_normal((30, 5)), X_test=rng.standard_normal((10, 5)),
+             labels=lab[:30], labels_test=lab[30:], true_labels=lab[:30],
+             true_labels_test=lab[30:])
+    real = isc.train_until_interpolation
+
+    def blown_up(net, *args, **kwargs):
+        _, rec = real(net, *args, **kwargs)
+        huge = net.replace(W=net.W * scale_W, V=net.V * scale_V)
+        return huge, dict(rec, status="diverged", diverged_at=rec["updates"] + 1)
+
+    monkeypatch.setattr(isc, "train_until_interpolation", blown_up)
+    cell = dict(omega1=1.0, omega2=1.0, seed_index=0, data_file=str(path), data_sha="toy",
+                width=8, max_updates=3, target_train_acc=0.999, student_loss="mse",
+                biases="none", lr_paper=0.01, batch_size=10, activation="gelu",
+                laziness_points=10, check_every=1, threads=1)
+    out = isc.init_scale_cell(cell, np.random.SeedSequence(0))
+    assert out["status"] == "diverged" and not out["interpolated"]
+    assert out["weight_change_W"] == math.inf
+    assert (out["weight_change_V"] == math.inf) == (scale_V > 1)
+    assert math.isnan(out["ntk_change"])
+    # accuracies of a forward pass that overflows are NaN, otherwise measured
+    assert math.isnan(out["test_acc"]) == (scale_V > 1)
+
+
 @pytest.mark.parametrize("kwargs, word", [
     (dict(loss="hinge"), "loss"),
     (dict(max_updates=0), "max_updates"),

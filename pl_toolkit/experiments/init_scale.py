@@ -53,6 +53,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -395,7 +396,13 @@ def train_until_interpolation(net, X, labels, *, loss="mse", lr_paper=0.01, batc
                 status = "interpolated"
                 break
         seconds = time.perf_counter() - t0
-        train_acc = _accuracy(net, X, labels)
+        try:
+            train_acc = _accuracy(net, X, labels)
+        except ValueError:
+            # a diverged run's last finite iterate may overflow a forward pass
+            if status != "diverged":
+                raise
+            train_acc = math.nan
     if status is None:
         status = ("interpolated" if target_train_acc is not None
                   and train_acc >= target_train_acc else "budget")
@@ -848,20 +855,34 @@ def init_scale_cell(cell, seed):
             batch_size=cell["batch_size"], max_updates=int(cell["max_updates"]),
             target_train_acc=cell["target_train_acc"], classes=k, seed=batch_seed,
             check_every=int(cell["check_every"]), X_test=d["X_test"], labels_test=d["labels_test"])
-        with np.errstate(all="ignore"):
-            out_test = np.argmax(net.forward(d["X_test"]), axis=1)
-            F = net.forward(X)
-            if cell["student_loss"] == "mse":
-                final_loss = float(np.mean((F - np.eye(k)[lab]) ** 2))
-            else:
-                from scipy.special import log_softmax
+        try:
+            with np.errstate(all="ignore"):
+                out_test = np.argmax(net.forward(d["X_test"]), axis=1)
+                F = net.forward(X)
+                if cell["student_loss"] == "mse":
+                    final_loss = float(np.mean((F - np.eye(k)[lab]) ** 2))
+                else:
+                    from scipy.special import log_softmax
 
-                final_loss = -float(np.mean(log_softmax(F, axis=1)[np.arange(n), lab]))
+                    final_loss = -float(np.mean(log_softmax(F, axis=1)[np.arange(n), lab]))
+                test_acc = float(np.mean(out_test == d["labels_test"]))
+                test_acc_true = float(np.mean(out_test == d["true_labels_test"]))
+        except ValueError:
+            # Only a diverged student's last finite iterate can be too large
+            # for a float64 forward pass (refused by the overflow check).
+            if rec["status"] != "diverged":
+                raise
+            test_acc = test_acc_true = final_loss = math.nan
         sub = X[: min(int(cell["laziness_points"]), n)]
         # A unit is dead on the subset when |phi'| < 1e-3 at every point there.
-        with np.errstate(all="ignore"):
-            G = net.activation.dphi(net.preactivations(sub))
-        dead = float(np.mean(np.max(np.abs(G), axis=0) < 1e-3))
+        try:
+            with np.errstate(all="ignore"):
+                G = net.activation.dphi(net.preactivations(sub))
+            dead = float(np.mean(np.max(np.abs(G), axis=0) < 1e-3))
+        except ValueError:
+            if rec["status"] != "diverged":
+                raise
+            dead = math.nan
         ntk_change = math.nan
         if rec["status"] != "diverged":
             K0 = ntk_gram(net0, sub)
@@ -872,13 +893,17 @@ def init_scale_cell(cell, seed):
             dn = max(float(lambda_max(D, method="dense").value),
                      -float(lambda_min(D, method="dense").value))
             ntk_change = dn / k0 if k0 > 0 else math.nan
+        # The last finite iterate of a diverged student can be huge: its
+        # relative weight change may overflow to inf, which is what it is.
+        with np.errstate(all="ignore"):
+            change_W = float(np.linalg.norm(net.W - net0.W) / np.linalg.norm(net0.W))
+            change_V = float(np.linalg.norm(net.V - net0.V) / np.linalg.norm(net0.V))
     return dict(
         status=rec["status"], interpolated=rec["status"] == "interpolated",
         updates=rec["updates"], epochs=rec["epochs"], diverged_at=rec["diverged_at"],
-        train_acc=rec["train_acc"], test_acc=float(np.mean(out_test == d["labels_test"])),
-        test_acc_true=float(np.mean(out_test == d["true_labels_test"])), final_loss=final_loss,
-        weight_change_W=float(np.linalg.norm(net.W - net0.W) / np.linalg.norm(net0.W)),
-        weight_change_V=float(np.linalg.norm(net.V - net0.V) / np.linalg.norm(net0.V)),
+        train_acc=rec["train_acc"], test_acc=test_acc, test_acc_true=test_acc_true,
+        final_loss=final_loss,
+        weight_change_W=change_W, weight_change_V=change_V,
         ntk_change=ntk_change, dead_units=dead, lr=rec["lr"],
         updates_per_second=rec["updates_per_second"], train_seconds=rec["seconds"],
         history=rec["history"], seconds=time.perf_counter() - t0)
@@ -1645,7 +1670,7 @@ def command(args):
         print(json.dumps(strict_json({k: rep[k] for k in (
             "config", "data", "per_omega2", "spearman_test_acc_vs_omega2",
             "spearman_test_acc_vs_omega2_interpolated", "isotonic_test_acc", "run_seconds",
-            "engine", "n_errors")}), indent=2))
+            "engine", "errors", "n_errors")}), indent=2))
     elif not args.quiet:
         rho = rep["spearman_test_acc_vs_omega2"]
         print(f"init scale: {rep['data']['source']}, width {args.width}, {args.student_loss} "
@@ -1660,4 +1685,8 @@ def command(args):
                   f"{paper:>7} {p['ntk_change']['mean']:>9.3g}")
         print(f"Spearman rho of the mean test accuracy vs omega2: {_fmt_rho(rho)}; "
               f"time {rep['run_seconds']:.1f} s")
+    for e in rep["errors"]:
+        c = e["cell"]
+        print(f"init-scale: student omega2 = {c['omega2']:g}, seed {c['seed_index']} failed: "
+              f"{e['error']}", file=sys.stderr)
     return 0 if rep["n_errors"] == 0 else 1
