@@ -93,16 +93,31 @@ class Tally:
 # --------------------------------------------------------------------------
 # Truth
 # --------------------------------------------------------------------------
+def pow2_exponent(M):
+    """``e`` with ``max|M|`` in ``[2**(e-1), 2**e)`` (0 for the zero matrix)."""
+    m = float(np.max(np.abs(M))) if M.size else 0.0
+    return math.frexp(m)[1] if m > 0 else 0
+
+
 def flint_eigenvalues(A, prec=200):
-    """Rigorous eigenvalue enclosures of the stored A: (sorted midpoints, largest radius, balls)."""
+    """Rigorous eigenvalue enclosures of the stored A: (sorted midpoints, largest radius, balls).
+
+    The ball matrix is scaled to entries near 1 by an exact power of two
+    (flint's ``eig`` is not scale invariant: at 200 bits its radii grow
+    to 1e-16 relative at entries 1e105, and it fails to isolate at 1e150)
+    and the enclosures are scaled back, exactly.
+    """
     n = A.shape[0]
+    e = pow2_exponent(A)
     old = flint.ctx.prec
     try:
         E = flint_eig(lambda: flint.arb_mat([[flint.arb(float(A[i, j])) for j in range(n)]
-                                             for i in range(n)]), prec)
-        mids = np.sort(np.array([float(z.real.mid()) for z in E]))
-        rad = max(float(z.real.rad()) + abs(float(z.imag.mid())) + float(z.imag.rad()) for z in E)
-        balls = [z.real for z in E]
+                                             for i in range(n)]) * (flint.arb(2) ** -e), prec)
+        up = flint.arb(2) ** e
+        balls = [z.real * up for z in E]
+        mids = np.sort(np.array([float(b.mid()) for b in balls]))
+        rad = max(float(z.real.rad() * up) + float(abs(z.imag.mid()) * up) + float(z.imag.rad() * up)
+                  for z in E)
     finally:
         flint.ctx.prec = old
     return mids, rad, balls
@@ -135,21 +150,24 @@ def singular_value_truth(C, prec=200):
     plus ``|p - q|`` exact zeros.
     """
     p, q = C.shape
+    e = pow2_exponent(C)                # C / 2**e in ball arithmetic (exact), as above
     old = flint.ctx.prec
     try:
         def build():
             M = flint.arb_mat([[flint.arb(float(C[i, j])) for j in range(q)] for i in range(p)])
+            M = M * (flint.arb(2) ** -e)
             return M * M.transpose() if p <= q else M.transpose() * M
         try:
             E = flint_eig(build, prec)
         except AssertionError:
             E = None
         if E is not None:
+            up = flint.arb(2) ** e
             svs = []
             for z in E:                     # sqrt of the enclosure [lo, hi], clipped at 0
                 lo, hi = z.real.lower(), z.real.upper()
-                s_lo = lo.sqrt() if lo > 0 else flint.arb(0)
-                s_hi = hi.sqrt() if hi > 0 else flint.arb(0)
+                s_lo = lo.sqrt() * up if lo > 0 else flint.arb(0)
+                s_hi = hi.sqrt() * up if hi > 0 else flint.arb(0)
                 svs.append((float((s_lo + s_hi) / 2), float((s_hi - s_lo) / 2)))
             return np.sort(np.array([m for m, _ in svs])), max(r for _, r in svs)
     finally:
