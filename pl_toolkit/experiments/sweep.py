@@ -2092,6 +2092,34 @@ def _median_line(ax, rows, x_name, f, scale=1.0, color="C0", name="median d1*"):
     return (xs[0], ys[0]) if xs else None
 
 
+def _reference_lines(ax, xx, x_name, ref, cfg, anchor, scale):
+    # (21) anchored at the first median (its constant is unknown), and (21) at
+    # this initialization with its derived constant, drawn as is; scale(x)
+    # turns a width into the panel's quantity (1 or d0).
+    xx = np.asarray(xx, dtype=float)
+    sc = np.array([scale(v) for v in xx])
+    if anchor is not None:
+        x0, y0 = anchor
+        s0 = scale(x0)
+        for key, style, lab in (("paper_21", "k--", "paper (21)"),
+                                ("corrected_21", "r:", "d0-corrected (21)")):
+            r = ref[key]
+            if r is None:
+                continue
+            e = r[x_name]
+            ax.plot(xx, y0 / s0 * (xx / x0) ** e * sc, style, lw=1.2,
+                    label=f"{lab}: d1 ~ {x_name}^{e:g}, anchored at the first median")
+    corr = ref["corrected_21"]
+    if corr is not None and corr["constant"] is not None:
+        if x_name == "n":
+            w = corr["constant"] * xx ** corr["n"] * float(cfg["d0"]) ** corr["d0"]
+        else:
+            w = corr["constant"] * float(cfg["n"]) ** corr["n"] * xx ** corr["d0"]
+        ax.plot(xx, w * sc, "r-", lw=0.8, alpha=0.7,
+                label=f"(21) at {cfg['init']} init, derived constant {corr['constant']:.3g} "
+                      "(sufficient)")
+
+
 def _plot(rep, path):
     import matplotlib
 
@@ -2117,44 +2145,34 @@ def _plot(rep, path):
             cb = cfg["n"] / (xx + 1)
             ax.plot(xx, cb, color="0.4", lw=1.5, label="counting bound n d2/(d0 + d2)")
         ref = rep["reference_curves"]
-        if anchor is not None:
-            x0, y0 = anchor
-            for key, style, lab in (("paper_21", "k--", "paper (21)"),
-                                    ("corrected_21", "r:", "d0-corrected (21)")):
-                r = ref[key]
-                if r is None:
-                    continue
-                e = r[x_name]
-                ax.plot(xx, y0 * (xx / x0) ** e, style, lw=1.2,
-                        label=f"{lab}: {x_name}^{e:g}, anchored at first median")
+        _reference_lines(ax, xx, x_name, ref, cfg, anchor, lambda v: 1.0)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(x_name)
         ax.set_ylabel("threshold width d1*")
         fixed = f"d0 = {cfg['d0']}" if mode == "n" else f"n = {cfg['n']}"
-        ax.set_title(f"convergence width ({fixed}, T = {cfg['steps']})", fontsize=9)
+        ax.set_title(f"convergence width ({fixed}, T = {_budget_text(rep)})", fontsize=9)
         ax.legend(fontsize=7)
-        # parameter count d0 d1* (mode n) or d1* / counting bound (mode d0)
+        # the parameter count d0 d1*
         if mode == "n":
             d0 = cfg["d0"]
             anchor = _median_line(ax2, rows, "n", conv["fit_d0_d1"], scale=d0,
                                   name="median d0 d1*")
             ax2.plot(xx, xx * d0 / (d0 + 1), color="0.4", lw=1.5,
                      label="counting bound n d0 d2/(d0 + d2)")
-            if anchor is not None:
-                x0, y0 = anchor
-                e = ref["paper_21"]["n"]
-                ax2.plot(xx, y0 * (xx / x0) ** e, "k--", lw=1.2,
-                         label=f"(21): d0 d1 ~ n^{e:g}, anchored")
-            ax2.set_ylabel("parameter count d0 d1*")
-            ax2.set_title("parameter count at the threshold")
+            _reference_lines(ax2, xx, "n", ref, cfg, anchor, lambda v: float(d0))
         else:
-            xs = [r["d0"] for r in rows if r["d1_star"] is not None]
-            ax2.plot(xs, [r["ratio_to_counting_bound"] for r in rows if r["d1_star"]
-                          is not None], "o-", label="median d1* / counting bound")
-            ax2.axhline(1.0, color="0.4", lw=1)
-            ax2.set_ylabel("d1* / (n d2/(d0 + d2))")
-            ax2.set_title("threshold over the counting bound")
+            n = cfg["n"]
+            pts = [(r["d0"], r["d0"] * r["d1_star"]) for r in rows if r["d1_star"] is not None]
+            anchor = None
+            if pts:
+                ax2.plot(*zip(*pts), "o-", color="C0", label="median d0 d1*")
+                anchor = pts[0]
+            ax2.plot(xx, n * xx / (xx + 1), color="0.4", lw=1.5,
+                     label="counting bound n d0 d2/(d0 + d2)")
+            _reference_lines(ax2, xx, "d0", ref, cfg, anchor, lambda v: v)
+        ax2.set_ylabel("parameter count d0 d1*")
+        ax2.set_title("parameter count at the threshold", fontsize=9)
         ax2.set_xscale("log")
         ax2.set_yscale("log")
         ax2.set_xlabel(x_name)
