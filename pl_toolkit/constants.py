@@ -3,7 +3,8 @@
 All singular values are computed densely (LAPACK ``gesdd`` through
 ``scipy.linalg.svdvals``), so they are exact up to rounding; in the paper's
 column convention ``phi(W0 X_paper)`` is ``(d1, n)``, the transpose of the
-features ``phi(X W0^T)`` returned by :meth:`ShallowNet.features`.
+features ``phi(X W0^T)`` returned by :meth:`ShallowNet.features`.  The
+formulas themselves are those of :mod:`pl_toolkit.formulas`.
 """
 
 import math
@@ -12,6 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.linalg import svdvals
 
+from . import formulas as F
 from ._validation import overflow_error, quiet_overflow
 from .network import check_net
 
@@ -100,18 +102,6 @@ class Lemma3Constants:
         return asdict(self)
 
 
-def _term(c, x):
-    """``c * x`` for an activation constant ``c`` and a measured ``x >= 0``, with ``0 * inf = 0``.
-
-    A term whose measured factor is exactly 0 vanishes (e.g. the first-layer
-    Jacobian is 0 when ``V0 = 0``) even where ``c`` is infinite; an infinite
-    ``c`` makes any other term infinite.
-    """
-    if x == 0.0 or c == 0.0:
-        return 0.0
-    return c * x
-
-
 @quiet_overflow
 def lemma3_constants(net, X):
     """Evaluate Lemma 3's constants (eq. 18) at the weights of ``net``.
@@ -186,14 +176,10 @@ def lemma3_constants(net, X):
                         (s_max_V, "sigma_max(V0)")):
         if not fin(value):
             raise overflow_error(what, inputs)
-    nu = _term(dot, s_max_X * s_max_V) + s_max_feat
-    if fin(dot) and dot > 0:
-        chi = s_max_V + mu / (2.0 * math.sqrt(2.0) * s_max_X * dot)
-    else:
-        chi = math.inf
-    beta = math.sqrt(2.0) * s_max_X * (dot + _term(ddot, chi))
-    ddot_term = _term(ddot, mu / (2.0 * dot)) if dot > 0 else 0.0
-    beta_fu = math.sqrt(2.0) * s_max_X * (dot + s_max_V) + ddot_term
+    nu = F.lemma3_nu(dot, s_max_X, s_max_V, s_max_feat)
+    chi = F.followup_chi_max(mu, s_max_X, s_max_V, dot)
+    beta = F.lemma3_beta(s_max_X, dot, ddot, chi)
+    beta_fu = F.followup_beta(mu, s_max_X, s_max_V, dot, ddot)
     # Infinite only through an infinite activation constant; otherwise overflow.
     for value, what, legit in ((nu, "nu_Phi", not fin(dot)), (chi, "chi_max", not (fin(dot) and dot > 0)),
                                (beta, "beta_Phi", not (fin(dot) and fin(ddot) and fin(chi))),
@@ -201,11 +187,9 @@ def lemma3_constants(net, X):
         if not fin(value) and not legit:
             raise overflow_error(what, inputs)
 
-    def radius(b):
-        return mu / (2.0 * b) if b > 0 and math.isfinite(b) else (math.inf if b == 0 else 0.0)
-
-    return Lemma3Constants(mu_Phi=mu, nu_Phi=nu, beta_Phi=beta, chi_max=chi, rho_Phi=radius(beta),
-                           beta_Phi_followup=beta_fu, rho_Phi_followup=radius(beta_fu),
+    return Lemma3Constants(mu_Phi=mu, nu_Phi=nu, beta_Phi=beta, chi_max=chi,
+                           rho_Phi=F.lemma1_radius(mu, beta),
+                           beta_Phi_followup=beta_fu, rho_Phi_followup=F.lemma1_radius(mu, beta_fu),
                            sigma_max_X=s_max_X, sigma_max_V0=s_max_V,
                            sigma_min_features=float(s_feat[min(n, net.d1) - 1]),
                            sigma_max_features=s_max_feat, phi_dot_max=dot, phi_ddot_max=ddot,

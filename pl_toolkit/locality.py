@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg as sla
 
+from .formulas import lemma1_sigma_max_bound, lemma1_sigma_min_bound
 from .network import check_layers, check_net
 from .ntk import gradient, ntk_gram
 
@@ -102,7 +103,7 @@ class _Probe:
 
     def __init__(self, net, X, layers, mu, nu):
         self.net, self.X, self.layers = net, X, layers
-        self.lo, self.hi = mu / 2.0, 1.5 * nu
+        self.lo, self.hi = lemma1_sigma_min_bound(mu), lemma1_sigma_max_bound(nu)
         self.count = 0
 
     def __call__(self, theta):

@@ -17,47 +17,106 @@ use ``Theta_t`` and ``Theta_{t+1}``.
 """
 
 import contextlib
-import json
 import math
-import os
 import platform
 import time
 import warnings
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Mapping
 
 import numpy as np
 import scipy.linalg as sla
 
 from ._validation import check_positive_float, check_positive_int
-from .convergence import STOP_REASONS
-from .hessian import HessianOperator, _lanczos, hessian_top_eigenvalue
-from ._json import strict_json
-from .network import ShallowNet, check_layers, check_net
-from .ntk import _features, _vjp_from_features, ntk_gram, ntk_operator
-from .spectrum import ConvergenceWarning, LambdaMinTracker
+from .hessian import HessianOperator, _lanczos
+from .network import check_layers, check_net
+from .ntk import ntk_gram, ntk_operator
 
-__all__ = ["train", "Trajectory", "TRACKABLE", "DEFAULT_TRACK", "CHEAP", "EXPENSIVE"]
+try:  # the declared private module of shared feature computations
+    from ._features import features as _features, vjp_from_features as _vjp_from_features
+except ImportError:  # pragma: no cover - before that module exists
+    from .ntk import _features, _vjp_from_features
+from .spectrum import ConvergenceWarning, LambdaMinTracker
+from .trajectory import STATUSES, Trajectory  # noqa: F401  (STATUSES: the old name)
+from .step_size import (TRAIN_RULES, StepSize, check_step_rule, inverse_smoothness_step,
+                        theory_step_size)
+
+__all__ = ["train", "Trajectory", "Quantity", "QUANTITIES", "TRACKABLE", "DEFAULT_TRACK",
+           "CHEAP", "EXPENSIVE"]
+
+@dataclass(frozen=True)
+class Quantity:
+    """One trackable quantity.
+
+    Attributes
+    ----------
+    name : str
+        The name ``track`` accepts.
+    cost : {"cheap", "expensive"}
+        ``"cheap"``: ``O(p)`` per tracked step or already paid by the step;
+        ``"expensive"``: an eigen-solve, an SVD, a dense NTK or extra products.
+    what : str
+        The quantity, in the paper's terms.
+    outputs : tuple of str
+        The arrays it records (its own name when it records one).
+    secant : bool
+        Compares ``Theta_t`` with ``Theta_{t+1}`` (recorded at ``t``).
+    lambda_min : bool
+        Needs ``lambda_min(K_t)`` (one tracked solve serves all that do).
+    default : bool
+        In ``track="default"``.
+    """
+
+    name: str
+    cost: str
+    what: str
+    outputs: tuple = ()
+    secant: bool = False
+    lambda_min: bool = False
+    default: bool = False
+
+
+def _q(name, cost, what, **kw):
+    kw.setdefault("outputs", (name,))
+    return Quantity(name, cost, what, **kw)
+
+
+#: The registry of trackable quantities (the one place a quantity is declared).
+QUANTITIES = (
+    _q("loss", "cheap", "h(Theta_t)", default=True),
+    _q("grad_norm", "cheap", "||grad h||", default=True),
+    _q("pl_ratio", "cheap", "||grad h||^2 / h", default=True),
+    _q("distance", "cheap", "||Theta_t - Theta_0||, also per layer",
+       outputs=("distance", "distance_W", "distance_V"), default=True),
+    _q("path_length", "cheap", "sum_i ||Theta_{i+1} - Theta_i||", default=True),
+    _q("contraction", "cheap", "h_{t+1} / h_t", secant=True, default=True),
+    _q("weight_change", "cheap", "||Theta^l_t - Theta^l_0|| / ||Theta^l_0|| per layer",
+       outputs=("weight_change_W", "weight_change_V")),
+    _q("smoothness_secant", "cheap", "||grad h_{t+1} - grad h_t|| / ||Theta_{t+1} - Theta_t||",
+       secant=True),
+    _q("inside_ball", "cheap", "||Theta_t - Theta_0|| <= rho_Phi"),
+    _q("lambda_min", "expensive", "lambda_min(K_t)", lambda_min=True),
+    _q("pl_bound", "expensive", "4 lambda_min(K_t)", lambda_min=True),
+    _q("contraction_predicted", "expensive", "1 - 4 eta lambda_min(K_t)", lambda_min=True),
+    _q("sigma_min_features", "expensive", "sigma_min(phi(W_t X_paper))"),
+    _q("hessian_top", "expensive", "top eigenvalue of nabla^2 h"),
+    _q("jacobian_secant", "expensive", "||J_{t+1} - J_t||_2 / ||Theta_{t+1} - Theta_t||",
+       secant=True),
+    _q("laziness", "expensive", "||K_t - K_0||_2 / ||K_0||_2"),
+)
+_BY_NAME = {q.name: q for q in QUANTITIES}
 
 #: Quantities whose cost per tracked step is O(p) or already paid by the step.
-CHEAP = ("loss", "grad_norm", "pl_ratio", "distance", "path_length", "contraction",
-         "weight_change", "smoothness_secant", "inside_ball")
+CHEAP = tuple(q.name for q in QUANTITIES if q.cost == "cheap")
 #: Quantities needing an eigen-solve, an SVD, a dense NTK or extra products.
-EXPENSIVE = ("lambda_min", "pl_bound", "contraction_predicted", "sigma_min_features",
-             "hessian_top", "jacobian_secant", "laziness")
+EXPENSIVE = tuple(q.name for q in QUANTITIES if q.cost == "expensive")
 #: Every name accepted by ``track``.
-TRACKABLE = CHEAP + EXPENSIVE
+TRACKABLE = tuple(q.name for q in QUANTITIES)
 #: ``track="default"``: cheap enough to cost almost nothing beyond the step.
-DEFAULT_TRACK = ("loss", "grad_norm", "pl_ratio", "distance", "path_length", "contraction")
-#: Names recorded for a tracked quantity, when it produces more than one array.
-_OUTPUTS = {"distance": ("distance", "distance_W", "distance_V"),
-            "weight_change": ("weight_change_W", "weight_change_V")}
-#: Quantities that compare Theta_t with Theta_{t+1} (recorded at t).
-_SECANTS = ("contraction", "smoothness_secant", "jacobian_secant")
-_NEED_LMIN = ("lambda_min", "pl_bound", "contraction_predicted")
+DEFAULT_TRACK = tuple(q.name for q in QUANTITIES if q.default)
+_SECANTS = tuple(q.name for q in QUANTITIES if q.secant)
+_NEED_LMIN = tuple(q.name for q in QUANTITIES if q.lambda_min)
 
-STATUSES = STOP_REASONS
 
 #: Largest ``n * d2`` for which the NTK is formed densely while tracking.  Dense
 #: wins by far at these sizes: the NTK's smallest eigenvalues are clustered and
@@ -78,310 +137,6 @@ _SVD_FEATURES_MAX = 200
 #: half the products, but the Kato-Temple acceptance (Ritz gap as the gap
 #: estimate) then let errors of 1.4e-4 through, so all stay at 1e-6.
 _TRACK_TOL = dict(hessian_top=1e-6, hessian_init=1e-6, laziness=1e-6, jacobian_secant=1e-6)
-
-_FORMAT = "pl_toolkit.Trajectory/1"
-
-
-# --------------------------------------------------------------------------
-# Immutable helpers
-# --------------------------------------------------------------------------
-def _freeze(obj):
-    """Deep-freeze JSON-like data: dicts -> read-only mappings, lists -> tuples."""
-    if isinstance(obj, Mapping):
-        return MappingProxyType({str(k): _freeze(v) for k, v in obj.items()})
-    if isinstance(obj, (list, tuple)):
-        return tuple(_freeze(v) for v in obj)
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
-def _thaw(obj):
-    """Inverse of :func:`_freeze` (mappings -> dicts, tuples -> lists)."""
-    if isinstance(obj, Mapping):
-        return {k: _thaw(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_thaw(v) for v in obj]
-    return obj
-
-
-def _readonly_copy(a, dtype=None):
-    out = np.array(a, dtype=dtype, copy=True)
-    out.setflags(write=False)
-    return out
-
-
-def _net_arrays(net, prefix):
-    out = {f"{prefix}__W": net.W, f"{prefix}__V": net.V}
-    if net.b1 is not None:
-        out[f"{prefix}__b1"] = net.b1
-    if net.b2 is not None:
-        out[f"{prefix}__b2"] = net.b2
-    meta = dict(activation=net.activation.name, omega1=net.omega1, omega2=net.omega2)
-    return out, meta
-
-
-def _net_from_arrays(data, prefix, meta):
-    def get(key):
-        k = f"{prefix}__{key}"
-        return data[k] if k in data else None
-
-    return ShallowNet(get("W"), get("V"), meta["activation"], get("b1"), get("b2"),
-                      omega1=meta.get("omega1"), omega2=meta.get("omega2"))
-
-
-def _net_summary(net):
-    return dict(d0=net.d0, d1=net.d1, d2=net.d2, activation=net.activation.name,
-                bias=net.has_bias, W_norm=float(np.linalg.norm(net.W)),
-                V_norm=float(np.linalg.norm(net.V)))
-
-
-def _arrays_equal(a, b):
-    if a.dtype != b.dtype or a.shape != b.shape:
-        return False
-    if a.dtype.kind == "f":
-        return bool(np.array_equal(a, b, equal_nan=True))
-    return bool(np.array_equal(a, b))
-
-
-# --------------------------------------------------------------------------
-# The record
-# --------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class Trajectory:
-    """Immutable record of a training run made by :func:`train`.
-
-    Parameters
-    ----------
-    values : mapping of str to ndarray
-        One 1-D array per recorded quantity (see :data:`TRACKABLE`;
-        ``distance`` records ``distance``, ``distance_W``, ``distance_V``
-        and ``weight_change`` records ``weight_change_W``,
-        ``weight_change_V``).
-    steps : mapping of str to ndarray of int64
-        For each recorded quantity, the iterate indices ``t`` at which it
-        was measured (same length as its values).
-    initial_net, final_net : ShallowNet
-        ``Theta_0`` and the last accepted iterate.
-    status : {"converged", "max_steps", "diverged", "stalled", "interrupted"}
-        How the run ended (:data:`pl_toolkit.convergence.STOP_REASONS`).
-    metadata : mapping
-        JSON-like configuration and context: ``config`` (arguments, the
-        step size actually used), ``data`` (sizes), ``versions``,
-        ``threads``, ``constants`` (Lemma 3 at initialization, when
-        computed), ``initial_loss``, ``final_loss``, ``final_step``,
-        ``diverged_at``, ``solver_stats``, ``elapsed_seconds``.
-
-    Attributes
-    ----------
-    names : tuple of str
-        Recorded quantities.
-    final_step : int
-        Index ``t`` of :attr:`final_net`.
-
-    Notes
-    -----
-    Arrays are read-only copies and the mappings are read-only views, so a
-    trajectory cannot be changed after construction.  :meth:`save` and
-    :meth:`load` round-trip exactly (binary arrays in ``.npz``, metadata
-    as JSON whose floats are written with ``repr``, which round-trips).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from pl_toolkit import ShallowNet, train
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.standard_normal((8, 3)); Y = rng.standard_normal((8, 1)) / 8
-    >>> X /= np.linalg.norm(X, axis=1, keepdims=True)
-    >>> net = ShallowNet.init(3, 32, seed=0)
-    >>> traj = train(net, X, Y, steps=20, lr=0.05, progress=False)
-    >>> traj.status, int(traj.steps["loss"][-1])
-    ('max_steps', 20)
-    >>> bool(traj["loss"][-1] < traj["loss"][0])
-    True
-    """
-
-    values: Mapping
-    steps: Mapping
-    initial_net: ShallowNet
-    final_net: ShallowNet
-    status: str
-    metadata: Mapping
-
-    def __post_init__(self):
-        if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
-        for name in ("initial_net", "final_net"):
-            if not isinstance(getattr(self, name), ShallowNet):
-                raise ValueError(f"{name} must be a ShallowNet")
-        if set(self.values) != set(self.steps):
-            raise ValueError("values and steps must have the same keys")
-        vals, steps = {}, {}
-        for k in self.values:
-            v = np.asarray(self.values[k])
-            s = np.asarray(self.steps[k])
-            if v.ndim != 1 or s.shape != v.shape:
-                raise ValueError(f"values[{k!r}] and steps[{k!r}] must be 1-D of equal length")
-            vals[str(k)] = _readonly_copy(v)
-            steps[str(k)] = _readonly_copy(s, dtype=np.int64)
-        object.__setattr__(self, "values", MappingProxyType(vals))
-        object.__setattr__(self, "steps", MappingProxyType(steps))
-        object.__setattr__(self, "metadata", _freeze(dict(self.metadata)))
-
-    # -- access -------------------------------------------------------------
-    @property
-    def names(self):
-        """Names of the recorded quantities."""
-        return tuple(self.values)
-
-    @property
-    def final_step(self):
-        """Iterate index of :attr:`final_net`."""
-        return int(self.metadata.get("final_step", 0))
-
-    def __getitem__(self, name):
-        try:
-            return self.values[name]
-        except KeyError:
-            raise KeyError(f"{name!r} was not recorded; recorded: {sorted(self.values)}") from None
-
-    def __contains__(self, name):
-        return name in self.values
-
-    def series(self, name):
-        """Return the steps and values of one recorded quantity.
-
-        Parameters
-        ----------
-        name : str
-            A recorded quantity (see :attr:`names`).
-
-        Returns
-        -------
-        steps : ndarray of int64
-            Iterate indices ``t``.
-        values : ndarray
-            The measurements at those iterates.
-        """
-        return self.steps[name], self[name]
-
-    def __repr__(self):
-        return (f"Trajectory(status={self.status!r}, final_step={self.final_step}, "
-                f"names={list(self.names)})")
-
-    def __eq__(self, other):
-        if not isinstance(other, Trajectory):
-            return NotImplemented
-        if (self.status != other.status or set(self.values) != set(other.values)
-                or self.initial_net != other.initial_net or self.final_net != other.final_net):
-            return False
-        for k in self.values:
-            if not (_arrays_equal(self.values[k], other.values[k])
-                    and _arrays_equal(self.steps[k], other.steps[k])):
-                return False
-        return json.dumps(_thaw(self.metadata), sort_keys=True) == \
-            json.dumps(_thaw(other.metadata), sort_keys=True)
-
-    __hash__ = None
-
-    def __reduce__(self):
-        # Mapping proxies do not pickle: rebuild from plain dicts.
-        return (type(self), (dict(self.values), dict(self.steps), self.initial_net,
-                             self.final_net, self.status, _thaw(self.metadata)))
-
-    # -- export ---------------------------------------------------------------
-    def to_dict(self):
-        """Return a JSON-serializable summary (for reports).
-
-        Returns
-        -------
-        dict
-            ``status``, ``final_step``, ``metadata``, ``values`` and
-            ``steps`` as lists (non-finite floats become ``None``), and a
-            summary (sizes, activation, weight norms) of both nets.
-        """
-        vals = {k: v.tolist() for k, v in self.values.items()}
-        return strict_json(dict(status=self.status, final_step=self.final_step,
-                                metadata=_thaw(self.metadata), values=vals,
-                                steps={k: s.tolist() for k, s in self.steps.items()},
-                                initial_net=_net_summary(self.initial_net),
-                                final_net=_net_summary(self.final_net)))
-
-    @staticmethod
-    def _npz_path(path):
-        path = os.fspath(path)
-        return path if path.endswith(".npz") else path + ".npz"
-
-    def save(self, path):
-        """Write the trajectory to one ``.npz`` file (arrays + JSON metadata).
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            Destination; ``.npz`` is appended if missing.
-
-        Returns
-        -------
-        str
-            The path written.
-        """
-        path = self._npz_path(path)
-        arrays = {}
-        for k in self.values:
-            arrays[f"values__{k}"] = self.values[k]
-            arrays[f"steps__{k}"] = self.steps[k]
-        a0, m0 = _net_arrays(self.initial_net, "net0")
-        a1, m1 = _net_arrays(self.final_net, "net1")
-        arrays.update(a0)
-        arrays.update(a1)
-        header = dict(format=_FORMAT, status=self.status, names=list(self.values),
-                      metadata=_thaw(self.metadata), initial_net=m0, final_net=m1)
-        arrays["header"] = np.array(json.dumps(header))
-        np.savez(path, **arrays)
-        return path
-
-    @classmethod
-    def load(cls, path):
-        """Read a trajectory written by :meth:`save`.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            File written by :meth:`save` (``.npz`` may be omitted).
-
-        Returns
-        -------
-        Trajectory
-            Equal (``==``, bitwise on arrays) to the saved one.
-
-        Raises
-        ------
-        ValueError
-            If the file is missing or not a saved trajectory.
-        """
-        p = os.fspath(path)
-        if not os.path.exists(p):
-            p = cls._npz_path(p)
-        if not os.path.exists(p):
-            raise ValueError(f"path {os.fspath(path)!r} does not exist")
-        try:
-            data = np.load(p, allow_pickle=False)
-        except Exception as exc:
-            raise ValueError(f"path {p!r} is not a readable .npz file: {exc}") from None
-        with data:
-            if "header" not in data:
-                raise ValueError(f"path {p!r} is not a saved Trajectory (no header)")
-            header = json.loads(str(data["header"]))
-            if header.get("format") != _FORMAT:
-                raise ValueError(f"path {p!r} has format {header.get('format')!r}, "
-                                 f"expected {_FORMAT!r}")
-            values = {k: data[f"values__{k}"] for k in header["names"]}
-            steps = {k: data[f"steps__{k}"] for k in header["names"]}
-            net0 = _net_from_arrays(data, "net0", header["initial_net"])
-            net1 = _net_from_arrays(data, "net1", header["final_net"])
-        return cls(values=values, steps=steps, initial_net=net0, final_net=net1,
-                   status=header["status"], metadata=header["metadata"])
-
 
 # --------------------------------------------------------------------------
 # Solvers used while tracking
@@ -459,14 +214,6 @@ def _jacobian_difference_gram(X, prev, cur, layers):
     return matvec
 
 
-def _resolve_lr(lr, name="lr"):
-    if isinstance(lr, str):
-        if lr not in ("theory", "1/beta"):
-            raise ValueError(f"{name} must be a positive number, 'theory' or '1/beta', got {lr!r}")
-        return lr
-    return check_positive_float(lr, name)
-
-
 def _parse_track(track):
     if track is None:
         return ()
@@ -506,7 +253,7 @@ def _parse_every(track_every, names):
         base = int(spec.get("default", 1))
         out = {}
         for name in names:
-            group = "cheap" if name in CHEAP else "expensive"
+            group = _BY_NAME[name].cost
             out[name] = int(spec.get(name, spec.get(group, base)))
         return out
     every = check_positive_int(track_every, "track_every")
@@ -545,9 +292,11 @@ def _seed_json(seed):
 # The run
 # --------------------------------------------------------------------------
 class _Run:
-    def __init__(self, net, X, Y, steps, lr, optimizer, batch_size, layers, names, every,
+    """One training run: its settings, solver state and the record being built."""
+
+    def __init__(self, net, X, Y, *, steps, lr, optimizer, batch_size, layers, names, every,
                  stop_loss, seed, progress, callback, lr_constant, divergence_factor,
-                 stall_window=None, stall_rtol=1e-3):
+                 stall_window=None, stall_rtol=1e-3, constants=None):
         self.net0, self.X, self.Y = net, X, Y
         self.stall_window, self.stall_rtol = stall_window, stall_rtol
         self.n = X.shape[0]
@@ -555,6 +304,7 @@ class _Run:
         self.layers, self.names, self.every = layers, names, every
         self.stop_loss, self.progress, self.callback = stop_loss, progress, callback
         self.lr_spec, self.lr_constant, self.factor = lr, lr_constant, divergence_factor
+        self.constants = constants
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         self.seed = seed
         batch_ss, solver_ss = ss.spawn(2)
@@ -574,6 +324,7 @@ class _Run:
         self._layer_norm0 = {layer: float(np.linalg.norm(net.parameters((layer,))))
                              for layer in ("W", "V")}
         self.dense_ntk = self.n * net.d2 <= _DENSE_NTK_MAX
+        self.dense_lazy = self.n * net.d2 <= _DENSE_LAZINESS_MAX
         self._lmin = None
         self._feat_tracker = None
         self._hess_vec = None
@@ -582,6 +333,11 @@ class _Run:
         self._K0 = None
         self._K0_norm = None
         self.rho = None
+        # set by setup() from the initial loss
+        self.h0 = None
+        self.threshold = None
+        self.step = None
+        self.lr = None
 
     # -- bookkeeping ----------------------------------------------------------
     def _commit(self, t, vals):
@@ -622,44 +378,41 @@ class _Run:
         return theta, y
 
     # -- one-off setup -----------------------------------------------------------
-    def setup(self, h0, r0_norm):
+    def setup(self, h0):
         need = set(self.names)
-        cfg_lr = self.lr_spec
-        consts = None
-        if "inside_ball" in need or cfg_lr == "theory":
+        spec = self.lr_spec
+        consts = self.constants
+        want = "inside_ball" in need or spec == "theory"
+        if consts is None and want:
             from .constants import lemma3_constants
 
             consts = lemma3_constants(self.net0, self.X)
+        if want:
             self.meta["constants"] = consts.to_dict()
             self.rho = consts.rho_Phi
-        if cfg_lr == "theory":
-            mu, nu, beta = consts.mu_Phi, consts.nu_Phi, consts.beta_Phi
-            grad_f = 2.0 * r0_norm  # grad f(Phi(w0)) = 2 r0 for f(z) = ||z - Y||^2
-            denom = beta * grad_f + beta * mu ** 2 + consts.beta_f * nu ** 2
-            lr = self.lr_constant * mu ** 2 / denom if denom > 0 else 0.0
-            if not (lr > 0 and math.isfinite(lr)):
-                raise ValueError(f"lr='theory' gives step size {lr!r} (mu_Phi = {mu!r}); "
-                                 "it needs mu_Phi > 0, i.e. d1 >= n and distinct inputs")
-            self.meta["lr_theory"] = dict(mu_Phi=mu, nu_Phi=nu, beta_Phi=beta, grad_f_norm=grad_f,
-                                          beta_f=consts.beta_f, lr_constant=self.lr_constant)
-        elif cfg_lr == "1/beta":
-            res = hessian_top_eigenvalue(self.net0, self.X, self.Y, layers=self.layers,
-                                         tol=_TRACK_TOL["hessian_init"],
-                                         seed=self.solver_rng.integers(2 ** 63))
-            self._stat("hessian_init", res.matvecs, res.converged)
-            if not (res.value > 0 and math.isfinite(res.value)):
-                raise ValueError(f"lr='1/beta' needs a positive top Hessian eigenvalue at "
-                                 f"initialization, got {res.value!r}")
-            lr = 1.0 / res.value
-            self.meta["hessian_top_init"] = res.value
-            self._hess_vec = res.vector
+        if isinstance(spec, str):
+            # a rule given as a string: resolved here, once, from this run's quantities
+            if spec == "theory":
+                step = theory_step_size(mu=consts.mu_Phi, nu=consts.nu_Phi, beta=consts.beta_Phi,
+                                        h0=h0, beta_f=consts.beta_f, lr_constant=self.lr_constant)
+            else:
+                step = inverse_smoothness_step(self.net0, self.X, self.Y, layers=self.layers,
+                                               stats=self.stats, rng=self.solver_rng)
         else:
-            lr = float(cfg_lr)
-        self.lr = lr
+            step = spec
+            if step.rule == "1/beta" and step.solver_seed is not None \
+                    and _seed_json(step.solver_seed) == _seed_json(self.seed):
+                self.solver_rng.integers(2 ** 63)  # the resolver took this draw of the stream
+        if step.rule == "theory":
+            self.meta["lr_theory"] = {k: v for k, v in step.details.items()}
+        elif step.rule == "1/beta":
+            self.meta["hessian_top_init"] = step.details["hessian_top_init"]
+            self._hess_vec = step.warm_start
+        self.step = step
+        self.lr = step.value
         if any(n in need for n in _NEED_LMIN):
             self._lmin = _new_lambda_min_tracker()
         if "laziness" in need:
-            self.dense_lazy = self.n * self.net0.d2 <= _DENSE_LAZINESS_MAX
             if self.dense_lazy:
                 self._K0 = ntk_gram(self.net0, self.X, layers=self.layers)
                 top = sla.eigh(self._K0, eigvals_only=True, check_finite=False,
@@ -806,7 +559,7 @@ class _Run:
                              "initialization")
         self.h0 = ev.h
         self.threshold = self.factor * ev.h if ev.h > 0 else math.inf
-        self.setup(ev.h, math.sqrt(max(ev.h, 0.0)))
+        self.setup(ev.h)
         lr = self.lr
         batches = _batches(self.n, self.batch_size, self.batch_rng) if sgd else None
         cadences = sorted(set(self.every.values()))
@@ -910,7 +663,8 @@ class _Run:
 
 def train(net, X, Y, *, steps, lr, optimizer="gd", batch_size=None, layers=("W", "V"),
           track="default", track_every=1, stop_loss=None, seed=0, progress=True, callback=None,
-          lr_constant=1.0, divergence_factor=1e6, stall_window=None, stall_rtol=1e-3):
+          lr_constant=1.0, divergence_factor=1e6, stall_window=None, stall_rtol=1e-3,
+          constants=None):
     """Train the shallow network on the paper's loss and track the theory's quantities.
 
     Parameters
@@ -923,13 +677,13 @@ def train(net, X, Y, *, steps, lr, optimizer="gd", batch_size=None, layers=("W",
         Targets.
     steps : int
         Maximum number of updates (iterates ``Theta_0 .. Theta_steps``).
-    lr : float or {"theory", "1/beta"}
-        Step size ``eta``.  ``"theory"``: eq. (13) with the Lemma-3
-        constants at initialization,
-        ``eta = C mu^2 / (beta_Phi ||grad f(Phi(w0))|| + beta_Phi mu^2
-        + beta_f nu^2)`` with ``C = lr_constant``, ``grad f = 2 r0`` and
-        ``beta_f = 2``.  ``"1/beta"``: the inverse of the top Hessian
-        eigenvalue of ``h`` at initialization (its local smoothness).
+    lr : float or StepSize
+        Step size ``eta``, a number or a step resolved by
+        :func:`pl_toolkit.step_size.resolve_step_size` (whose rule is
+        recorded).  The rule names ``"theory"`` (eq. 13 at Lemma 3's
+        constants, ``C = lr_constant``) and ``"1/beta"`` (inverse top
+        Hessian eigenvalue of ``h`` at initialization) are still accepted
+        and resolved through the same resolver; prefer resolving first.
     optimizer : {"gd", "sgd"}, default "gd"
         Full-batch gradient descent (eq. 12), or minibatch SGD.
     batch_size : int, optional
@@ -968,6 +722,9 @@ def train(net, X, Y, *, steps, lr, optimizer="gd", batch_size=None, layers=("W",
     stall_rtol : float, default 1e-3
         Relative decrease over ``stall_window`` steps below which the run
         has stalled.
+    constants : Lemma3Constants, optional
+        Lemma 3's constants at ``net`` (for ``inside_ball`` and
+        ``lr="theory"``); computed when needed and not given.
 
     Returns
     -------
@@ -1046,7 +803,9 @@ def train(net, X, Y, *, steps, lr, optimizer="gd", batch_size=None, layers=("W",
     Y = net.check_targets(Y, X.shape[0])
     n = X.shape[0]
     steps = check_positive_int(steps, "steps")
-    lr = _resolve_lr(lr)
+    lr = check_step_rule(lr, "lr", TRAIN_RULES)
+    if not isinstance(lr, (str, StepSize)):
+        lr = StepSize(lr, "given")
     if optimizer not in ("gd", "sgd"):
         raise ValueError(f"optimizer must be 'gd' or 'sgd', got {optimizer!r}")
     if optimizer == "gd":
@@ -1074,11 +833,20 @@ def train(net, X, Y, *, steps, lr, optimizer="gd", batch_size=None, layers=("W",
     stall_rtol = check_positive_float(stall_rtol, "stall_rtol")
     if not stall_rtol < 1:
         raise ValueError(f"stall_rtol must lie in (0, 1), got {stall_rtol!r}")
-    run = _Run(net, X, Y, steps, lr, optimizer, batch_size, layers, names, every, stop_loss,
-               seed, bool(progress), callback, lr_constant, divergence_factor,
-               stall_window, stall_rtol)
+    if constants is not None:
+        from .constants import Lemma3Constants
+
+        if not isinstance(constants, Lemma3Constants):
+            raise ValueError(f"constants must be Lemma3Constants, got {type(constants).__name__}")
+    run = _Run(net, X, Y, steps=steps, lr=lr, optimizer=optimizer, batch_size=batch_size,
+               layers=layers, names=names, every=every, stop_loss=stop_loss, seed=seed,
+               progress=bool(progress), callback=callback, lr_constant=lr_constant,
+               divergence_factor=divergence_factor, stall_window=stall_window,
+               stall_rtol=stall_rtol, constants=constants)
     status, final_net = run.run()
-    config = dict(steps=steps, lr=lr, lr_constant=lr_constant, optimizer=optimizer,
+    lr_config = lr if isinstance(lr, str) else (run.step.value if run.step.rule == "given"
+                                                else run.step.rule)
+    config = dict(steps=steps, lr=lr_config, lr_rule=run.step.rule, lr_constant=lr_constant, optimizer=optimizer,
                   batch_size=batch_size, layers=list(layers), track=list(names),
                   track_every=every, stop_loss=stop_loss, seed=_seed_json(seed),
                   divergence_factor=divergence_factor, stall_window=stall_window,

@@ -132,7 +132,9 @@ def write_plots(traj, report, outdir, lemma1=None):
     # Empirical Lemma 1 radius: the two bounds along each searched direction.
     if lemma1 is not None:
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharex=True)
-        lo, hi = lemma1.mu_Phi / 2.0, 1.5 * lemma1.nu_Phi
+        from ..formulas import lemma1_sigma_max_bound, lemma1_sigma_min_bound
+
+        lo, hi = lemma1_sigma_min_bound(lemma1.mu_Phi), lemma1_sigma_max_bound(lemma1.nu_Phi)
         for i, d in enumerate(lemma1.directions):
             ev = sorted(d["evaluations"])
             r = np.array([e[0] for e in ev]) / lemma1.rho_Phi
