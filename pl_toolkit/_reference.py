@@ -98,9 +98,11 @@ def features(net, X):
 
 
 def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V")):
-    """Reference empirical NTK: the closed form with explicit loops over outputs."""
-    from .ntk import NTKBlocks
+    """Reference empirical NTK: the closed form with explicit loops over outputs.
 
+    Returns the ``(n1 d2, n2 d2)`` Gram matrix, or with ``blocks=True`` the
+    pair of plain arrays ``(W term, V term)`` whose sum it is.
+    """
     X2 = X if X2 is None else X2
     H1, G1 = features(net, X)
     H2, G2 = features(net, X2)
@@ -118,7 +120,7 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V")):
     KW = KW.reshape(n1 * d2, n2 * d2)
     KV = KV.reshape(n1 * d2, n2 * d2)
     if blocks:
-        return NTKBlocks(W=KW, V=KV)
+        return KW, KV
     return KW + KV
 
 

@@ -29,7 +29,9 @@ __all__ = ["Activation", "get_activation", "register_activation", "available_act
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _LOG2 = math.log(2.0)
-_LEAKY_SLOPE = 0.01
+#: Slope of ``leaky_relu`` for negative arguments.
+LEAKY_SLOPE = 0.01
+_LEAKY_SLOPE = LEAKY_SLOPE
 
 
 # --------------------------------------------------------------------------

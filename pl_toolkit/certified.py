@@ -1,16 +1,13 @@
-"""Certified lower bounds on the smallest eigenvalue of a Gram / NTK matrix.
+"""Certified lower bounds on the smallest eigenvalue of a stored symmetric matrix.
 
-* :func:`lambda_min_certified` -- a float ``L`` with a proof that
-  ``lambda_min(K) >= L`` for the stored floating-point matrix ``K``
-  (a floating-point Cholesky factorisation of ``K - s I`` that runs to
-  completion, plus an a-priori bound on its rounding error).
-* :func:`ntk_lambda_min_certified` -- a lower bound on ``lambda_min`` of the
-  *exact* empirical NTK of the stored weights and data: the matrix is formed
-  in floating point, its rounding error is bounded entrywise, and the bound
-  of the stored matrix is lowered by the spectral norm of that error.
-
-Both have an optional ball-arithmetic route (``method="arb"``, python-flint,
-small ``n`` only) that encloses the eigenvalues rigorously.
+:func:`lambda_min_certified` returns a float ``L`` with a proof that
+``lambda_min(K) >= L`` for the stored floating-point matrix ``K`` (a
+floating-point Cholesky factorisation of ``K - s I`` that runs to
+completion, plus an a-priori bound on its rounding error), or, with
+``method="arb"`` (python-flint, small ``n`` only), from eigenvalue
+enclosures in ball arithmetic.  The bound on the *exact* empirical NTK of
+stored weights and data, :func:`pl_toolkit.ntk_lambda_min_certified`, is
+in :mod:`pl_toolkit.ntk_certified`; this module knows only matrices.
 
 The PL constant of the loss ``h`` along training is ``4 lambda_min(K)``, so
 a certified ``L > 0`` certifies the PL inequality ``||grad h||^2 >= 4 L h``
@@ -23,30 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
+from ._ball import ETA as _ETA, U as _U, arb_lambda_min as _arb_lambda_min, gamma as _gamma
+from ._ball import SAFETY as _SAFETY, round_down as _round_down
+from ._eigen import dense_extreme
 from ._validation import as_float_array, check_square_symmetric
 
-__all__ = ["CertifiedBound", "NTKCertifiedBound", "lambda_min_certified", "ntk_lambda_min_certified"]
-
-_U = 2.0 ** -53                 # unit roundoff of float64 (round to nearest)
-_ETA = 2.0 ** -1074             # smallest positive subnormal
-#: Assumed accuracy of the activation kernels, in units of the roundoff (see
-#: :func:`ntk_lambda_min_certified`, assumption A2).
-ACTIVATION_ULPS = 16.0
-#: Relative safety factor covering the rounding of the error-bound arithmetic
-#: itself (sums of at most 1e9 non-negative terms are accurate to 1e-7).
-_SAFETY = 1.0 + 1e-6
-
-
-def _gamma(k):
-    k = np.asarray(k, dtype=np.float64)
-    return k * _U / (1.0 - k * _U)
-
-
-def _round_down(x, ulps=2):
-    for _ in range(ulps):
-        x = np.nextafter(x, -np.inf)
-    return float(x)
-
+__all__ = ["CertifiedBound", "lambda_min_certified"]
 
 @dataclass(frozen=True)
 class CertifiedBound:
@@ -89,56 +68,6 @@ class CertifiedBound:
     allowance: float
     method: str
     attempts: int
-
-    def __float__(self):
-        return float(self.bound)
-
-
-@dataclass(frozen=True)
-class NTKCertifiedBound:
-    """A certified lower bound on ``lambda_min`` of the exact empirical NTK.
-
-    Attributes
-    ----------
-    bound : float
-        Certified (under the stated error model): ``lambda_min(K_exact) >=
-        bound``.
-    matrix_bound : float
-        Certified lower bound on ``lambda_min`` of the floating-point matrix
-        ``fl(K)`` formed here.
-    rounding_allowance : float
-        Upper bound on ``||fl(K) - K_exact||_2``.
-    estimate : float
-        Floating-point estimate of ``lambda_min(fl(K))``.
-    method : str
-        ``"cholesky"`` or ``"arb"``.
-    n : int
-        Size of ``K`` (``n d2``).
-    upper : float
-        ``method="arb"`` only: certified ``lambda_min(K_exact) <= upper``
-        (``nan`` otherwise).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from pl_toolkit import ShallowNet, ntk_gram, ntk_lambda_min_certified
-    >>> net = ShallowNet.init(d0=3, d1=40, d2=2, seed=0)
-    >>> X = np.random.default_rng(0).standard_normal((5, 3))
-    >>> r = ntk_lambda_min_certified(net, X)
-    >>> r.n, r.method, bool(np.isnan(r.upper))
-    (10, 'cholesky', True)
-    >>> exact = np.linalg.eigvalsh(ntk_gram(net, X))[0]
-    >>> bool(r.bound <= r.matrix_bound <= exact), bool(r.rounding_allowance >= 0)
-    (True, True)
-    """
-
-    bound: float
-    matrix_bound: float
-    rounding_allowance: float
-    estimate: float
-    method: str
-    n: int
-    upper: float = float("nan")
 
     def __float__(self):
         return float(self.bound)
@@ -197,152 +126,6 @@ def _arb_lower_bound(K):
         return A
 
     return _arb_lambda_min(build, "K")[0]
-
-
-#: Working precisions (bits) of the ball-arithmetic eigenvalue enclosures, tried in turn.
-_ARB_PRECISIONS = (53, 128, 256, 512, 1024)
-#: Working precisions of the positive-definiteness proof that stands in when
-#: the enclosures cannot be isolated.
-_ARB_PROOF_PRECISIONS = (128, 256, 512)
-
-
-def _arb_eig(build):
-    """Eigenvalue enclosures of the ball matrix ``build()``, raising the precision until they isolate.
-
-    Clustered eigenvalues (relative gaps near the working precision) make
-    ``eig`` fail to isolate them; the matrix is rebuilt at a higher
-    precision (its float64 inputs are exact at any precision).  Returns
-    None when no precision isolates them (measured: an exactly 5-fold
-    eigenvalue of an 8 x 8 matrix fails at every precision).
-    """
-    import flint
-
-    old = flint.ctx.prec
-    try:
-        for prec in _ARB_PRECISIONS:
-            flint.ctx.prec = prec
-            try:
-                return build().eig(multiple=True)
-            except ValueError:
-                continue
-    finally:
-        flint.ctx.prec = old
-    return None
-
-
-def _arb_lambda_min(build, name):
-    """``(low, mid, high)`` with ``low <= lambda_min <= high`` proved and ``mid`` an estimate.
-
-    The ball matrix is scaled by an exact power of two to entries near 1
-    first: ball-arithmetic ``eig`` is not scale invariant (measured at 200
-    bits on a 2 x 2 with relative gap 3e-5: enclosure radii 1e-59 relative
-    at entries 1e-250 .. 1e50, 2.5e-16 at 1e105, no isolation at all at
-    1e150).  From the eigenvalue enclosures when they isolate; otherwise
-    from :func:`_arb_bracket` (a ball-arithmetic proof that ``K - s I`` is
-    positive definite, and the Rayleigh quotient of an approximate
-    eigenvector).
-    """
-    import flint
-
-    e = _arb_scale_exponent(build)
-    up = flint.arb(2) ** e                   # exact powers of two at any exponent
-
-    def scaled():
-        return build() * (flint.arb(2) ** -e)
-
-    E = _arb_eig(scaled)
-    if E is None:
-        low, mid, high = _arb_bracket(scaled, name)
-        return _round_down(_arb_low(low * up)), float(mid * up), -_arb_low(-(high * up))
-    lows = [_arb_low(z.real * up) for z in E]
-    mids = [float(z.real.mid() * up) for z in E]
-    highs = [-_arb_low(-(z.real * up)) for z in E]
-    return _round_down(min(lows)), min(mids), min(highs)
-
-
-def _arb_scale_exponent(build):
-    """``e`` with the largest entry of ``build()`` in ``[2**(e-1), 2**e)`` (0 if zero or not finite)."""
-    A = build()
-    m = max((abs(float(A[i, j].mid())) for i in range(A.nrows()) for j in range(A.ncols())),
-            default=0.0)
-    return math.frexp(m)[1] if 0.0 < m < math.inf else 0
-
-
-def _arb_positive_definite(A, s):
-    """True if the symmetric ball matrix ``A - s I`` is proved positive definite.
-
-    Symmetric Gaussian elimination without pivoting (``LDL^T``) on the
-    lower triangle, in ball arithmetic: a symmetric matrix is positive
-    definite if and only if every pivot is positive, and each computed
-    ball contains the exact pivot, so pivots that are certainly positive
-    prove it.  ``O(n^3 / 6)`` ball operations.
-    """
-    n = A.nrows()
-    M = [[A[i, j] for j in range(i + 1)] for i in range(n)]
-    for i in range(n):
-        M[i][i] = M[i][i] - s
-    for k in range(n):
-        d = M[k][k]
-        if not d > 0:
-            return False
-        for i in range(k + 1, n):
-            lik = M[i][k] / d
-            row = M[i]
-            for j in range(k + 1, i + 1):
-                row[j] = row[j] - lik * M[j][k]
-    return True
-
-
-def _arb_bracket(build, name):
-    """Balls ``(low, mid, high)`` for ``lambda_min`` of ``build()`` without isolated eigenvalues.
-
-    ``mid``: the smallest approximate eigenvalue (``eig(algorithm="approx")``
-    at the working precision, no error bound).  ``low = s`` for the first
-    shift ``s = mid - 2**(8k - prec/2) ||K||_inf`` at which ``K - s I`` is
-    proved positive definite (:func:`_arb_positive_definite`).  ``high``:
-    the Rayleigh quotient of the approximate eigenvector in ball
-    arithmetic (every non-zero vector's quotient is at least
-    ``lambda_min``).
-    """
-    import flint
-
-    old = flint.ctx.prec
-    try:
-        for prec in _ARB_PROOF_PRECISIONS:
-            flint.ctx.prec = prec
-            A = build()
-            n = A.nrows()
-            E, R = A.eig(right=True, algorithm="approx")
-            i = min(range(n), key=lambda k: float(E[k].real.mid()))
-            lam = flint.arb(E[i].real.mid())
-            # the eigenvector of a real symmetric matrix is real up to a complex phase
-            re = [R[j, i].real.mid() for j in range(n)]
-            im = [R[j, i].imag.mid() for j in range(n)]
-            v = re if sum(abs(float(x)) for x in re) >= sum(abs(float(x)) for x in im) else im
-            v = [flint.arb(x) for x in v]
-            Av = [sum((A[r, c] * v[c] for c in range(n)), flint.arb(0)) for r in range(n)]
-            vv = sum((x * x for x in v), flint.arb(0))
-            high = sum((v[r] * Av[r] for r in range(n)), flint.arb(0)) / vv \
-                if vv > 0 else flint.arb(math.inf)
-            norm = max(sum(abs(float(A[r, c].mid())) + float(A[r, c].rad()) for c in range(n))
-                       for r in range(n))
-            if norm == 0.0:                     # every entry is exactly zero
-                return flint.arb(0), flint.arb(0), flint.arb(0)
-            for k in range(8):
-                s = lam - flint.arb(math.ldexp(norm, 8 * k - prec // 2))
-                if _arb_positive_definite(A, s):
-                    return s, lam, high
-    finally:
-        flint.ctx.prec = old
-    raise ValueError(f"{name}: ball arithmetic could neither isolate the eigenvalues nor prove a "
-                     f"shifted matrix positive definite at {_ARB_PROOF_PRECISIONS[-1]} bits; "
-                     "use method='cholesky'")
-
-
-def _arb_low(x):
-    """A float at or below every point of the real ball ``x``."""
-    lb = x.lower()
-    return _round_down(float(lb.mid()) - 2.0 * float(lb.rad()), 2)
 
 
 def lambda_min_certified(K, *, method="cholesky", estimate=None, full_output=False):
@@ -474,9 +257,7 @@ def lambda_min_certified(K, *, method="cholesky", estimate=None, full_output=Fal
 
 
 def _dense_estimate(K):
-    from .spectrum import _dense_extreme
-
-    return _dense_extreme(K, "SA").value
+    return dense_extreme(K, "SA").value
 
 
 def _shift_search(K, estimate, asym, attempts, tries=40):
@@ -509,278 +290,11 @@ def _shift_search(K, estimate, asym, attempts, tries=40):
     return None, attempts
 
 
-# --------------------------------------------------------------------------
-# The exact NTK of stored weights and data
-# --------------------------------------------------------------------------
-def _rho_upper(E, iters=20):
-    """Rigorous-in-exact-arithmetic upper bound of the spectral radius of ``E >= 0``.
-
-    Collatz-Wielandt: for any positive ``x``, ``rho(E) <= max_i (E x)_i / x_i``.
-    """
-    n = E.shape[0]
-    x = np.ones(n)
-    best = float(np.max(E.sum(axis=1)))            # x = 1: the row-sum bound
-    for _ in range(iters):
-        y = E @ x
-        if not np.all(y > 0):
-            break
-        best = min(best, float(np.max(y / x)))
-        x = y / np.max(y)
-        x = np.maximum(x, 1e-300)
-    return best * _SAFETY * (1.0 + 4.0 * (n + 2) * _U)
 
 
-def _sym(M):
-    return 0.5 * (M + M.T)
-
-
-def _ntk_with_error(net, X, layers):
-    """Form ``fl(K)`` by BLAS and an entrywise bound ``E >= |fl(K) - K_exact|``."""
-    act = net.activation
-    use_w = "W" in layers
-    use_v = "V" in layers
-    pd, pdd = float(act.phi_dot_max), float(act.phi_ddot_max)
-    if not math.isfinite(pd) or (use_w and not math.isfinite(pdd)):
-        raise ValueError(f"net: activation {act.name!r} has phi_dot_max={pd} / phi_ddot_max={pdd}; "
-                         "the rounding-error model needs both finite")
-    W, V = net.W, net.V
-    n, d0 = X.shape
-    d1, d2 = net.d1, net.d2
-    kap = ACTIVATION_ULPS * _U
-    absX = np.abs(X)
-    Z = X @ W.T
-    EZ = np.abs(X) @ np.abs(W).T
-    if net.b1 is not None:
-        Z += net.b1
-        EZ += np.abs(net.b1)
-        EZ *= _gamma(d0 + 1)
-    else:
-        EZ *= _gamma(d0)
-    Z = np.ascontiguousarray(Z)
-    H, G = act.phi_dphi(Z)
-    H = np.array(H, dtype=np.float64)
-    G = np.array(G, dtype=np.float64)
-    absZ = np.abs(Z)
-    K = np.zeros((n * d2, n * d2))
-    E = np.zeros((n * d2, n * d2))
-    if use_v:
-        EH = pd * EZ + kap * (np.abs(H) + pd * absZ)
-        absH = np.abs(H)
-        HH = H @ H.T
-        EHH = _sym(EH @ (2.0 * absH + EH).T)
-        rnd = absH @ absH.T
-        if net.b2 is not None:
-            HH += 1.0
-            EHH += _gamma(d1 + 1) * (rnd + 1.0)
-        else:
-            EHH += _gamma(d1) * rnd
-        K += np.kron(HH, np.eye(d2)) if d2 > 1 else HH
-        E += np.kron(EHH, np.eye(d2)) if d2 > 1 else EHH
-    if use_w:
-        EG = pdd * EZ + kap * (2.0 * pd + pdd * absZ)
-        # A[a d2 + p] = G[a] o V[p]
-        A = (G[:, None, :] * V[None, :, :]).reshape(n * d2, d1)
-        absV = np.abs(V)
-        EA = ((EG[:, None, :] * absV[None, :, :]).reshape(n * d2, d1) + _U * np.abs(A))
-        absA = np.abs(A)
-        S = A @ A.T
-        ES = _sym(EA @ (2.0 * absA + EA).T) + _gamma(d1) * (absA @ absA.T)
-        XX = X @ X.T
-        EXX = absX @ absX.T
-        if net.b1 is not None:
-            XX += 1.0
-            EXX = _gamma(d0 + 1) * (EXX + 1.0)
-        else:
-            EXX *= _gamma(d0)
-        if d2 > 1:
-            ones = np.ones((d2, d2))
-            XX = np.kron(XX, ones)
-            EXX = np.kron(EXX, ones)
-        P = XX * S
-        EP = np.abs(XX) * ES + EXX * (np.abs(S) + ES) + _U * np.abs(P)
-        K += P
-        E += EP
-    if use_w and use_v:
-        E += _U * np.abs(K)            # rounding of the final sum
-    return K, E * _SAFETY
-
-
-def _arb_activation(name):
-    import flint
-    arb = flint.arb
-    s2 = arb(2).sqrt()
-    s2pi = (2 * arb.pi()).sqrt()
-
-    def sig(z):
-        return 1 / (1 + (-z).exp())
-
-    table = {
-        "gelu": (lambda z: z * (-z / s2).erfc() / 2,
-                 lambda z: (-z / s2).erfc() / 2 + z * (-(z * z) / 2).exp() / s2pi),
-        "tanh": (lambda z: z.tanh(), lambda z: 1 - z.tanh() ** 2),
-        "erf": (lambda z: z.erf(), lambda z: 2 / arb.pi().sqrt() * (-(z * z)).exp()),
-        "identity": (lambda z: z, lambda z: arb(1)),
-        "quadratic": (lambda z: z * z, lambda z: 2 * z),
-        "sigmoid": (sig, lambda z: sig(z) * (1 - sig(z))),
-        "softplus": (lambda z: (1 + z.exp()).log(), sig),
-        "shifted_softplus": (lambda z: ((1 + z.exp()) / 2).log(), sig),
-        "silu": (lambda z: z * sig(z), lambda z: sig(z) + z * sig(z) * (1 - sig(z))),
-    }
-    if name not in table:
-        raise ValueError(f"net: method='arb' has no ball-arithmetic form of activation {name!r}")
-    return table[name]
-
-
-def _ntk_arb(net, X, layers):
-    import flint
-    arb, arb_mat = flint.arb, flint.arb_mat
-    phi, dphi = _arb_activation(net.activation.name)
-
-    def build():
-        n, d0 = X.shape
-        d1, d2 = net.d1, net.d2
-        Xa = arb_mat([[arb(float(v)) for v in row] for row in X])
-        Wa = arb_mat([[arb(float(v)) for v in row] for row in net.W])
-        Za = Xa * Wa.transpose()
-        if net.b1 is not None:
-            for a in range(n):
-                for r in range(d1):
-                    Za[a, r] += arb(float(net.b1[r]))
-        Ha = arb_mat(n, d1)
-        Ga = arb_mat(n, d1)
-        for a in range(n):
-            for r in range(d1):
-                z = Za[a, r]
-                Ha[a, r] = phi(z)
-                Ga[a, r] = dphi(z)
-        N = n * d2
-        Ka = arb_mat(N, N)
-        if "V" in layers:
-            HH = Ha * Ha.transpose()
-            for a in range(n):
-                for b in range(n):
-                    val = HH[a, b] + (1 if net.b2 is not None else 0)
-                    for p in range(d2):
-                        Ka[a * d2 + p, b * d2 + p] += val
-        if "W" in layers:
-            Aa = arb_mat(N, d1)
-            for a in range(n):
-                for p in range(d2):
-                    for r in range(d1):
-                        Aa[a * d2 + p, r] = Ga[a, r] * arb(float(net.V[p, r]))
-            S = Aa * Aa.transpose()
-            XX = Xa * Xa.transpose()
-            for i in range(N):
-                for j in range(N):
-                    xx = XX[i // d2, j // d2] + (1 if net.b1 is not None else 0)
-                    Ka[i, j] += xx * S[i, j]
-        return Ka
-
-    return _arb_lambda_min(build, "net")
-
-
-def ntk_lambda_min_certified(net, X, *, layers=("W", "V"), method="cholesky"):
-    """A certified lower bound on ``lambda_min`` of the exact empirical NTK.
-
-    Parameters
-    ----------
-    net : ShallowNet
-        The network (its stored float64 weights are taken as exact).
-    X : array_like of shape (n, d0)
-        Inputs as rows (taken as exact).
-    layers : tuple of {"W", "V"}, default ("W", "V")
-        Trained parameters, as in :func:`pl_toolkit.ntk_gram`.
-    method : {"cholesky", "arb"}, default "cholesky"
-        ``"cholesky"``: form ``fl(K)`` by BLAS, bound its error
-        entrywise, certify ``fl(K)`` with :func:`lambda_min_certified`.
-        ``"arb"``: form ``K`` in ball arithmetic (python-flint, activations
-        gelu, tanh, erf, identity, quadratic, sigmoid, softplus,
-        shifted_softplus, silu) and enclose its eigenvalues; fully rigorous,
-        for ``n d2`` up to about 100.
-
-    Returns
-    -------
-    NTKCertifiedBound
-        ``bound`` with ``lambda_min(K_exact) >= bound``, and its parts.
-
-    Raises
-    ------
-    ValueError
-        Bad input, an activation without finite ``phi_dot_max`` /
-        ``phi_ddot_max`` (the error model needs them; ReLU is excluded),
-        an NTK or rounding-error bound that overflows float64 (naming
-        ``X`` or ``net``, whichever holds the larger entries; a bound of
-        ``-inf`` is never returned), or failed certification.
-
-    Notes
-    -----
-    ``K_exact = (H H^T + [b2]) (x) I + ((X X^T + [b1]) (x) 1) o (A A^T)``
-    with ``Z = X W^T + b1``, ``H = phi(Z)``, ``A[a d2 + p] = phi'(Z[a]) o
-    V[p]`` (the module docstring of :mod:`pl_toolkit.ntk`).  Error model of
-    the ``"cholesky"`` route (``u = 2^-53``, ``gamma_k = k u/(1 - k u)``):
-
-    - A1. BLAS products are ordinary dot products in any order (with or
-      without FMA): ``|fl(A B^T) - A B^T| <= gamma_k |A| |B|^T`` for inner
-      dimension ``k`` (Higham, Thm 3.5 / eq. 3.13); so ``|Delta Z| <=
-      E_Z = gamma_{d0[+1]} (|X| |W|^T [+ |b1|])``.
-    - A2. The activation kernels satisfy ``|fl(phi(z)) - phi(z)| <= 16 u
-      (|phi(z)| + phi_dot_max |z|)`` and ``|fl(phi'(z)) - phi'(z)| <= 16 u
-      (2 phi_dot_max + phi_ddot_max |z|)`` (a few-ulp libm ``erfc``,
-      ``exp``, ``tanh``, ``log1p`` plus argument rounding; an assumption,
-      not a proof).  With the Lipschitz constants of Assumption 2
-      (paper): ``E_H = phi_dot_max E_Z + 16 u (|H| + phi_dot_max |Z|)``,
-      ``E_G = phi_ddot_max E_Z + 16 u (2 phi_dot_max + phi_ddot_max |Z|)``.
-    - A3. Products of perturbed factors: ``|A A^T - A_e A_e^T| <= E_A |A|^T
-      + |A| E_A^T + E_A E_A^T``; Hadamard products and the final sum add
-      ``u`` times their magnitude.
-
-    The resulting entrywise ``E >= |fl(K) - K_exact|`` (inflated by ``1 +
-    1e-6`` to cover the rounding of ``E`` itself and second-order terms)
-    gives ``||fl(K) - K_exact||_2 <= rho(E)``, bounded above by the
-    Collatz-Wielandt ratio ``max_i (E x)_i / x_i`` at a positive power-
-    iteration vector ``x``.  Then ``lambda_min(K_exact) >= lambda_min(fl
-    K) - rho(E)`` (Weyl).  Cost: about three times the BLAS work of
-    forming ``K`` plus one certified bound.  The bound in the paper's terms:
-    ``lambda_min(K) = sigma_min(nabla Phi^*)^2 >= mu_Phi^2`` for ``d1 >= n``
-    (Lemma 1, eq. 18).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from pl_toolkit import ShallowNet, ntk_gram, ntk_lambda_min_certified
-    >>> net = ShallowNet.init(d0=4, d1=50, seed=1)
-    >>> X = np.random.default_rng(0).standard_normal((10, 4))
-    >>> r = ntk_lambda_min_certified(net, X)
-    >>> exact = np.linalg.eigvalsh(ntk_gram(net, X))[0]
-    >>> bool(r.bound <= exact), bool(exact - r.bound < 1e-9 * exact)
-    (True, True)
-    """
-    from .network import check_layers, check_net
-
-    check_net(net)
-    layers = check_layers(layers)
-    X = net.check_data(X)
-    if method not in ("cholesky", "arb"):
-        raise ValueError(f"method must be 'cholesky' or 'arb', got {method!r}")
-    from .spectrum import _ntk_nonfinite_error
-
-    if method == "arb":
-        L, mid, high = _ntk_arb(net, X, layers)
-        if not (math.isfinite(L) and math.isfinite(high)):
-            raise _ntk_nonfinite_error(net, X)
-        return NTKCertifiedBound(bound=L, matrix_bound=float("nan"), rounding_allowance=float("nan"),
-                                 estimate=mid, method="arb", n=X.shape[0] * net.d2, upper=high)
-    with np.errstate(over="ignore", invalid="ignore"):
-        K, E = _ntk_with_error(net, X, layers)
-    # An NTK or error bound that overflows float64 would give -inf or NaN:
-    # refused, naming the argument, never returned.
-    if not (np.all(np.isfinite(K)) and np.all(np.isfinite(E))):
-        raise _ntk_nonfinite_error(net, X)
-    cb = lambda_min_certified(K, full_output=True)
-    with np.errstate(over="ignore", invalid="ignore"):
-        rho = _rho_upper(E)
-    bound = _round_down(cb.bound - rho)
-    if not math.isfinite(bound):
-        raise _ntk_nonfinite_error(net, X)
-    return NTKCertifiedBound(bound=bound, matrix_bound=cb.bound, rounding_allowance=rho,
-                             estimate=cb.estimate, method="cholesky", n=K.shape[0])
+def __getattr__(name):
+    # compatibility alias for callers outside this module: the NTK routes moved to ntk_certified
+    if name in ("NTKCertifiedBound", "ntk_lambda_min_certified"):
+        from . import ntk_certified
+        return getattr(ntk_certified, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -65,7 +65,7 @@ import math
 
 import numpy as np
 
-from .activations import _LEAKY_SLOPE, get_activation
+from .activations import LEAKY_SLOPE, get_activation
 from ._validation import check_positive_float, check_positive_int
 
 __all__ = ["hermite_coefficients", "hermite_norm"]
@@ -230,7 +230,7 @@ def _closed_form_normalized(name, k_max, omega):
         if k_max >= 2:
             h[2] = math.sqrt(2.0) * omega ** 2
         return h
-    a = _LEAKY_SLOPE if name == "leaky_relu" else 0.0
+    a = LEAKY_SLOPE if name == "leaky_relu" else 0.0
     # h_k for relu(g), k >= 2: pdf(0) He_{k-2}(0) / sqrt(k!), via the ratio
     # h_{k+2} / h_k = -(k - 1) / sqrt((k + 1)(k + 2)) (no factorials).
     r = np.zeros(k_max + 1)

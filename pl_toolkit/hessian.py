@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
+from ._features import fill_phi_dphi, preactivations
 from ._lanczos import thick_restart_lanczos
 from ._validation import as_float_array
 from .network import check_layers, check_net as _check_net
@@ -104,10 +105,10 @@ class HessianOperator(LinearOperator):
 
     def _setup(self, parallel):
         net, X = self.net, self.X
-        Z = net._preactivations(X)
+        Z = preactivations(net, X)
         act = net.activation
         # Z is already checked: the unchecked kernel entry (Z is still needed for phi'').
-        self._H, self._G = act._fill_phi_dphi(Z, np.empty_like(Z), np.empty_like(Z), parallel)
+        self._H, self._G = fill_phi_dphi(act, Z, np.empty_like(Z), np.empty_like(Z), parallel)
         R = self._H @ net.V.T
         if net.b2 is not None:
             R += net.b2

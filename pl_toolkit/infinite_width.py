@@ -43,9 +43,11 @@ import numpy as np
 from scipy.special import roots_hermitenorm
 
 from ._jit import prange, serial_and_parallel
-from .activations import _LEAKY_SLOPE, _phi_dphi, get_activation
-from .hermite import (MAX_K, _check_scale, _gaussian_second_moment,
-                      _normalized_coefficient_matrix)
+from ._features import (check_scale as _check_scale, gaussian_second_moment as _gaussian_second_moment,
+                        normalized_coefficient_matrix as _normalized_coefficient_matrix,
+                        phi_dphi_scalar as _phi_dphi)
+from .activations import LEAKY_SLOPE as _LEAKY_SLOPE, get_activation
+from .hermite import MAX_K
 from ._validation import (as_float_array, check_positive_float, check_positive_int, check_result_finite,
                           quiet_overflow)
 

@@ -26,16 +26,20 @@ from typing import NamedTuple
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
+from . import _features as _shared
 from . import _reference
-from ._jit import prange, serial_and_parallel, use_parallel
-from ._validation import FLOAT64_MAX, check_finite, check_result_finite, overflow_error, quiet_overflow
+from ._features import (COMBINE, diagonals_rule_out_overflow, factor_diagonals, features, features_of,
+                        forward, gram_factors, gram_overflow, inputs, preactivations, scaled_jacobian_rows,
+                        vjp_from_features, z_bounded)
+from ._jit import use_parallel
+from ._validation import check_finite, check_result_finite, quiet_overflow
 from .network import check_layers, check_net as _check_net
 
 __all__ = ["loss", "residual", "gradient", "jvp", "vjp", "ntk_gram", "ntk_operator",
            "NTKBlocks", "NTKOperator"]
 
-# Temporaries of shape (rows, d1) are kept below this many bytes by chunking rows.
-_CHUNK_BYTES = 1 << 27
+_features = features                    # compatibility alias for callers outside this module
+_vjp_from_features = vjp_from_features  # compatibility alias for callers outside this module
 # What an NTKOperator keeps between products.
 _STORES = ("features", "preactivations")
 
@@ -67,35 +71,6 @@ class NTKBlocks(NamedTuple):
 
     W: np.ndarray
     V: np.ndarray
-
-
-def _features_of(net, Z, parallel=True, scale=None):
-    """``(H, G) = (phi(Z), phi'(Z) * scale)`` with ``H`` written over ``Z``'s buffer."""
-    return net.activation._fill_phi_dphi(Z, Z, np.empty_like(Z), parallel, scale)
-
-
-def _features(net, X, parallel=True, scale=None, name="X"):
-    """Return ``(H, G)`` with ``G = phi'(Z) * scale``; ``H`` reuses the buffer of ``Z``."""
-    return _features_of(net, net._preactivations(X, name), parallel, scale)
-
-
-def _gram_factors(net, Xa, Xb, Ha, Hb, Aa, Ab, use_w, use_v):
-    """The factors ``S = A_a A_b^T``, ``XX = X_a X_b^T (+1)``, ``KV = H_a H_b^T (+1)`` of a Gram block.
-
-    ``_COMBINE`` turns them into the NTK block; an unused factor is ``_EMPTY``.
-    Symmetric blocks pass the same arrays twice (NumPy then uses ``syrk``).
-    """
-    S = XX = KV = _EMPTY
-    if use_v:
-        KV = Ha @ Hb.T
-        if net.b2 is not None:
-            KV += 1.0
-    if use_w:
-        XX = Xa @ Xb.T
-        if net.b1 is not None:
-            XX += 1.0
-        S = Aa @ Ab.T
-    return S, XX, KV
 
 
 def _check_backend(backend):
@@ -136,9 +111,9 @@ def residual(net, X, Y):
 
 
 def _checked_residual(net, X, Y):
-    R = net._forward(X)
+    R = forward(net, X)
     R -= Y
-    return check_result_finite(R, "the residual f(X) - Y", net._inputs(X, "X", ("Y", Y)))
+    return check_result_finite(R, "the residual f(X) - Y", inputs(net, X, "X", ("Y", Y)))
 
 
 @quiet_overflow
@@ -177,7 +152,7 @@ def loss(net, X, Y):
     Y = net.check_targets(Y, X.shape[0])
     r = _checked_residual(net, X, Y)
     h = float(np.einsum("ij,ij->", r, r))
-    return check_result_finite(h, "the loss ||f(X) - Y||^2", net._inputs(X, "X", ("Y", Y)))
+    return check_result_finite(h, "the loss ||f(X) - Y||^2", inputs(net, X, "X", ("Y", Y)))
 
 
 @quiet_overflow
@@ -231,9 +206,9 @@ def vjp(net, X, U, layers=("W", "V"), *, parallel=True):
     layers = check_layers(layers)
     X = net.check_data(X)
     U = _as_cotangent(net, U, X.shape[0])
-    H, G = _features(net, X, parallel)
-    g = _vjp_from_features(net, X, H, G, U, layers)
-    return check_result_finite(g, "the vector-Jacobian product J^T U", net._inputs(X, "X", ("U", U)))
+    H, G = features(net, X, parallel)
+    g = vjp_from_features(net, X, H, G, U, layers)
+    return check_result_finite(g, "the vector-Jacobian product J^T U", inputs(net, X, "X", ("U", U)))
 
 
 def _as_cotangent(net, U, n, name="U"):
@@ -247,20 +222,6 @@ def _as_cotangent(net, U, n, name="U"):
     if U.shape != (n, net.d2):
         raise ValueError(f"{name} has shape {U.shape}, expected ({n}, {net.d2})")
     return U
-
-
-def _vjp_from_features(net, X, H, G, U, layers):
-    parts = []
-    if "W" in layers:
-        M = (U @ net.V) * G
-        parts.append((M.T @ X).ravel())
-        if net.b1 is not None:
-            parts.append(M.sum(axis=0))
-    if "V" in layers:
-        parts.append((U.T @ H).ravel())
-        if net.b2 is not None:
-            parts.append(U.sum(axis=0))
-    return np.concatenate(parts)
 
 
 @quiet_overflow
@@ -306,10 +267,10 @@ def jvp(net, X, t, layers=("W", "V"), *, parallel=True):
     layers = check_layers(layers)
     X = net.check_data(X)
     parts = net.unflatten(t, layers, name="t")
-    H, G = _features(net, X, parallel)
+    H, G = features(net, X, parallel)
     out = _jvp_from_features(net, X, H, G, parts)
     return check_result_finite(out, "the Jacobian-vector product J t",
-                               net._inputs(X, "X", *((f"t[{k}]", a) for k, a in parts.items())))
+                               inputs(net, X, "X", *((f"t[{k}]", a) for k, a in parts.items())))
 
 
 def _jvp_from_features(net, X, H, G, parts):
@@ -366,101 +327,29 @@ def gradient(net, X, Y, layers=("W", "V"), *, parallel=True):
     layers = check_layers(layers)
     X = net.check_data(X)
     Y = net.check_targets(Y, X.shape[0])
-    H, G = _features(net, X, parallel)
+    H, G = features(net, X, parallel)
     R = H @ net.V.T
     if net.b2 is not None:
         R += net.b2
     R -= Y
     R *= 2.0
-    g = _vjp_from_features(net, X, H, G, R, layers)
+    g = vjp_from_features(net, X, H, G, R, layers)
     # Overflow in H, G or the residual propagates (inf * 0 is nan) to g.
-    return check_result_finite(g, "the gradient", net._inputs(X, "X", ("Y", Y)))
+    return check_result_finite(g, "the gradient", inputs(net, X, "X", ("Y", Y)))
 
 
 # --------------------------------------------------------------------------
 # Gram matrix
 # --------------------------------------------------------------------------
-def _combine(S, XX, KV, d2, use_w, use_v, out):
-    # out[i, j] = S[i, j] XX[a, b] + [p == q] KV[a, b], i = a d2 + p, j = b d2 + q.
-    if d2 == 1 and use_w and use_v:
-        # The common case, without index arithmetic (vectorizes).
-        for i in prange(out.shape[0]):
-            for j in range(out.shape[1]):
-                out[i, j] = S[i, j] * XX[i, j] + KV[i, j]
-        return
-    for i in prange(out.shape[0]):
-        a = i // d2
-        p = i - a * d2
-        for j in range(out.shape[1]):
-            b = j // d2
-            q = j - b * d2
-            v = 0.0
-            if use_w:
-                v += S[i, j] * XX[a, b]
-            if use_v and p == q:
-                v += KV[a, b]
-            out[i, j] = v
-
-
-_COMBINE = serial_and_parallel(_combine)
-_EMPTY = np.zeros((1, 1))
-
-
-def _scaled_jacobian_rows(G, V):
-    """``A[a d2 + p] = G[a] o V[p]``; for ``d2 = 1`` ``G`` already holds ``phi'(Z) o v``."""
-    if V.shape[0] == 1:
-        return G
-    n, d1 = G.shape
-    return (G[:, None, :] * V[None, :, :]).reshape(n * V.shape[0], d1)
-
-
-_FACTOR_NAMES = ("the first-layer factor (phi'(Z) o V)(phi'(Z) o V)^T", "the data Gram X X^T",
-                 "the conjugate kernel phi(Z) phi(Z)^T")
-
-
-def _factor_diagonals(S, XX, KV):
-    """Copies of the diagonals of the Gram factors (``S`` may be overwritten by the result)."""
-    return [np.diagonal(F).copy() for F in (S, XX, KV)]
-
-
-def _diagonals_rule_out_overflow(diags):
-    """Whether finite diagonals ``<= max/4`` prove every entry of a symmetric NTK finite.
-
-    For a Gram factor ``F = B B^T`` every partial sum of ``F_ab`` is bounded
-    by ``sum_k |B_ak| |B_bk| <= sqrt(F_aa F_bb)`` (Cauchy-Schwarz; rounding
-    adds a factor ``1 + O(k eps)``), and for the NTK entry
-    ``|S_ij XX_ab| + |KV_ab| <= sqrt(K_ii K_jj) + sqrt(KV_aa KV_bb)``.  So if
-    the diagonals of ``S``, ``XX``, ``KV`` and ``K`` (or of both blocks) are
-    finite and at most a quarter of the float64 maximum, no entry overflows,
-    and checking ``O(n)`` numbers replaces a pass over ``n^2``.
-    """
-    d = np.concatenate(diags)
-    return bool(d.max() <= 0.25 * FLOAT64_MAX)      # nan propagates through max: False
-
-
-def _gram_overflow(net, X, X2, factor_diags, layers):
-    """The ValueError for an NTK with a non-finite entry, naming the stage and the largest input."""
-    inputs = net._inputs(X) + ([] if X2 is None else [("X2", X2)])
-    what = "the NTK Gram matrix"
-    if factor_diags is not None:
-        for name, d, used in zip(_FACTOR_NAMES, factor_diags, ("W" in layers, "W" in layers, "V" in layers)):
-            if used and not (np.all(np.isfinite(d)) and d.max() <= 0.25 * FLOAT64_MAX):
-                what = f"{name} of the NTK"
-                if name.startswith("the data"):
-                    inputs = [("X", X)] + ([] if X2 is None else [("X2", X2)])
-                break
-    return overflow_error(what, inputs)
-
-
 def _check_gram(net, X, X2, out, factor_diags, layers):
     """Return ``out`` (an array or NTKBlocks) if all its entries are finite, else raise."""
     parts = tuple(out) if isinstance(out, NTKBlocks) else (out,)
     if X2 is None and factor_diags is not None:
-        if _diagonals_rule_out_overflow(factor_diags + [np.diagonal(P) for P in parts]):
+        if diagonals_rule_out_overflow(factor_diags + [np.diagonal(P) for P in parts]):
             return out
     if all(np.all(np.isfinite(P)) for P in parts):
         return out
-    raise _gram_overflow(net, X, X2, factor_diags, layers)
+    raise gram_overflow(net, X, X2, factor_diags, layers)
 
 
 @quiet_overflow
@@ -528,27 +417,29 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
     X2c = None if X2 is None else net.check_data(X2, "X2")
     if backend == "numpy":
         for Xi, name in ((X, "X"), (X2c, "X2")):
-            if Xi is not None and not net._z_bounded(Xi):
-                net._preactivations(Xi, name)          # raises if Z overflows
+            if Xi is not None and not z_bounded(net, Xi):
+                preactivations(net, Xi, name)          # raises if Z overflows
         K = _reference.ntk_gram(net, X, X2c, blocks=blocks, layers=layers)
+        if blocks:
+            K = NTKBlocks(*K)
         return _check_gram(net, X, X2c, K, None, layers)
     sym = X2c is None
     d2 = net.d2
     # For d2 = 1 the first-layer rows A = phi'(Z) o v come straight from the kernel.
     scale = np.asarray(net.V[0]) if d2 == 1 else None
-    H1, G1 = _features(net, X, parallel, scale)
+    H1, G1 = features(net, X, parallel, scale)
     if sym:
         H2, G2 = H1, G1
     else:
-        H2, G2 = _features(net, X2c, parallel, scale, "X2")
+        H2, G2 = features(net, X2c, parallel, scale, "X2")
     use_w, use_v = "W" in layers, "V" in layers
-    A1 = _scaled_jacobian_rows(G1, net.V)
-    A2 = A1 if sym else _scaled_jacobian_rows(G2, net.V)
+    A1 = scaled_jacobian_rows(G1, net.V)
+    A2 = A1 if sym else scaled_jacobian_rows(G2, net.V)
     Xb = X if sym else X2c
-    S, XX, KV = _gram_factors(net, X, Xb, H1, H2, A1, A2, use_w, use_v)
-    diags = _factor_diagonals(S, XX, KV) if sym else None
+    S, XX, KV = gram_factors(net, X, Xb, H1, H2, A1, A2, use_w, use_v)
+    diags = factor_diagonals(S, XX, KV) if sym else None
     shape = (X.shape[0] * d2, Xb.shape[0] * d2)
-    combine = _COMBINE[use_parallel(parallel, shape[0] * shape[1])]
+    combine = COMBINE[use_parallel(parallel, shape[0] * shape[1])]
     if not blocks:
         out = S if (use_w and d2 == 1) else np.empty(shape)
         combine(S, XX, KV, d2, use_w, use_v, out)
@@ -560,115 +451,6 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
     if use_v:
         combine(S, XX, KV, d2, False, True, KV_full)
     return _check_gram(net, X, X2c, NTKBlocks(W=KW_full, V=KV_full), diags, layers)
-
-
-def _z_slots(n, d1, d2, b):
-    """Homes for the row blocks of ``Z`` inside the never-written part of the output.
-
-    Block row ``k`` of the ``(n d2, n d2)`` output (rows ``k b d2`` onward)
-    is written only from column ``k b d2`` on, so its first ``k b d2``
-    columns are free: room for ``floor(k b d2 / d1)`` slots of ``d1``
-    columns.  Returns, for each row block ``j`` of ``Z``, ``(row, col)`` of
-    its slot's corner, or None if it must be stored separately.
-    """
-    blocks = [(i, min(i + b, n)) for i in range(0, n, b)]
-    free = []
-    for k, (k0, k1) in enumerate(blocks):
-        for m in range((k * b * d2) // d1):
-            free.append((k0 * d2, m * d1, (k1 - k0) * d2))
-    homes = []
-    for lo, hi in blocks:
-        pick = next((f for f in free if f[2] >= hi - lo), None)
-        if pick is not None:
-            free.remove(pick)
-            homes.append(pick[:2])
-        else:
-            homes.append(None)
-    return homes
-
-
-@quiet_overflow
-def _ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=1024):
-    """The NTK's upper triangle, formed tile by tile with little extra memory.
-
-    Returns a C-ordered ``(n d2, n d2)`` array whose entries ``[i, j]`` with
-    ``j >= i`` (whole tiles on and above the diagonal) equal
-    ``ntk_gram(net, X, layers=layers)[i, j]``; the strictly lower tiles hold
-    scratch.  Its transpose is therefore the Fortran-ordered lower triangle
-    LAPACK's ``dpotrf(lower=1)`` factors in place.
-
-    Besides the output only the preactivations ``Z`` are needed, and their
-    row blocks are kept in the strictly lower tiles, which the triangle never
-    writes (:func:`_z_slots`; blocks that find no room there are stored
-    separately).  The features of each ``tile``-row block are recomputed
-    from ``Z`` when needed (``n^2 d1 / (2 tile)`` activation evaluations).
-    The peak is the output plus ``O(tile (d1 + tile))`` temporaries
-    (:func:`_ntk_upper_bytes`), against three ``n d2``-square temporaries
-    for :func:`ntk_gram`; the GEMM work is half of :func:`ntk_gram`'s (one
-    triangle).
-    """
-    d2 = net.d2
-    n = X.shape[0]
-    N = n * d2
-    out = np.empty((N, N))
-    use_w, use_v = "W" in layers, "V" in layers
-    scale = np.asarray(net.V[0]) if d2 == 1 else None
-    b = max(1, int(tile) // d2)
-    blocks = [(i, min(i + b, n)) for i in range(0, n, b)]
-    homes = _z_slots(n, net.d1, d2, b)
-    kept = {}
-    for j, (lo, hi) in enumerate(blocks):
-        Zj = net._preactivations(X[lo:hi])
-        if homes[j] is None:
-            kept[j] = Zj
-        else:
-            r, c = homes[j]
-            out[r:r + hi - lo, c:c + net.d1] = Zj
-        Zj = None
-    buf = np.empty((b * d2, b * d2))
-    diags = []
-
-    def feats(j):
-        lo, hi = blocks[j]
-        if homes[j] is None:
-            Zb = kept[j].copy()            # H overwrites its buffer; Z is kept
-        else:
-            r, c = homes[j]
-            Zb = out[r:r + hi - lo, c:c + net.d1].copy()
-        H, G = _features_of(net, Zb, parallel, scale)
-        return H, _scaled_jacobian_rows(G, net.V)
-
-    for ci, (c0, c1) in enumerate(blocks):
-        Hc = Ac = Hr = Ar = None          # release the last block's features first
-        Hc, Ac = feats(ci)
-        for ri, (r0, r1) in enumerate(blocks[: ci + 1]):
-            Hr = Ar = None
-            S = XX = KV = _EMPTY
-            Hr, Ar = (Hc, Ac) if ri == ci else feats(ri)
-            S, XX, KV = _gram_factors(net, X[r0:r1], X[c0:c1], Hr, Hc, Ar, Ac, use_w, use_v)
-            tile_out = buf[: (r1 - r0) * d2, : (c1 - c0) * d2]
-            if ri == ci:
-                diags.append(_factor_diagonals(S, XX, KV))
-            _COMBINE[use_parallel(parallel, tile_out.size)](S, XX, KV, d2, use_w, use_v, tile_out)
-            out[r0 * d2:r1 * d2, c0 * d2:c1 * d2] = tile_out
-    # The diagonal tiles hold every diagonal entry (see _diagonals_rule_out_overflow).
-    factor_diags = [np.concatenate(d) for d in zip(*diags)]
-    if not _diagonals_rule_out_overflow(factor_diags + [np.diagonal(out)]):
-        for ci, (c0, c1) in enumerate(blocks):
-            for r0, r1 in blocks[: ci + 1]:
-                if not np.all(np.isfinite(out[r0 * d2:r1 * d2, c0 * d2:c1 * d2])):
-                    raise _gram_overflow(net, X, None, factor_diags, layers)
-    return out
-
-
-def _ntk_upper_bytes(n, d1, d2, tile=1024):
-    """Peak bytes of :func:`_ntk_gram_upper`: output, ``Z`` blocks without a slot, temporaries."""
-    b = max(1, tile // d2)
-    homeless = sum(hi - lo for (lo, hi), home in
-                   zip([(i, min(i + b, n)) for i in range(0, n, b)], _z_slots(n, d1, d2, b))
-                   if home is None)
-    rows = b * d2
-    return 8 * ((n * d2) ** 2 + homeless * d1 + b * d1 + 4 * rows * d1 + 4 * rows * rows)
 
 
 # --------------------------------------------------------------------------
@@ -719,12 +501,12 @@ class NTKOperator(LinearOperator):
         self.parallel = parallel
         n = self.X.shape[0]
         if store == "features":
-            self._Hf, self._Gf = _features(net, self.X, parallel)
+            self._Hf, self._Gf = features(net, self.X, parallel)
         else:
-            self._Z = net._preactivations(self.X)
+            self._Z = preactivations(net, self.X)
         self.n = n
         self.matvecs = 0
-        rows = max(1, _CHUNK_BYTES // (8 * max(net.d1, 1)))
+        rows = max(1, _shared.CHUNK_BYTES // (8 * max(net.d1, 1)))
         self._chunks = [slice(i, min(i + rows, n)) for i in range(0, n, rows)]
         super().__init__(dtype=np.float64, shape=(n * net.d2, n * net.d2))
 
@@ -732,7 +514,7 @@ class NTKOperator(LinearOperator):
         """``(phi(Z[c]), phi'(Z[c]))``: stored, or recomputed from ``Z``."""
         if self.store == "features":
             return self._Hf[c], self._Gf[c]
-        return _features_of(self.net, self._Z[c].copy(), self.parallel)
+        return features_of(self.net, self._Z[c].copy(), self.parallel)
 
     def _apply(self, U):
         net, X = self.net, self.X
@@ -778,7 +560,7 @@ class NTKOperator(LinearOperator):
         check_finite(U, "u")
         out = self._apply(U)
         # Overflow anywhere in the two passes (sums and products only) reaches out.
-        return check_result_finite(out, "the product K u", self.net._inputs(self.X, "X", ("u", U))).reshape(-1)
+        return check_result_finite(out, "the product K u", inputs(self.net, self.X, "X", ("u", U))).reshape(-1)
 
     def _rmatvec(self, u):
         return self._matvec(u)

@@ -254,9 +254,9 @@ def test_ntk_bound_huge_inputs_are_refused(rng):
 
 def test_ntk_bound_nonfinite_error_bound_is_refused(rng, monkeypatch):
     # an entrywise error bound that overflows would make the bound -inf
-    import pl_toolkit.certified as certified
+    import pl_toolkit.ntk_certified as ntk_certified
 
-    real = certified._ntk_with_error
+    real = ntk_certified._ntk_with_error
 
     def overflowing(*a, **k):
         K, E = real(*a, **k)
@@ -264,7 +264,7 @@ def test_ntk_bound_nonfinite_error_bound_is_refused(rng, monkeypatch):
         E[0, 1] = E[1, 0] = np.inf
         return K, E
 
-    monkeypatch.setattr(certified, "_ntk_with_error", overflowing)
+    monkeypatch.setattr(ntk_certified, "_ntk_with_error", overflowing)
     net = ShallowNet.init(d0=3, d1=12, seed=5)
     with pytest.raises(ValueError, match=r"^(X|net): the NTK"):
         ntk_lambda_min_certified(net, rng.standard_normal((6, 3)))
@@ -301,10 +301,10 @@ def test_arb_route_bounds_an_exactly_repeated_eigenvalue():
     # 1024 bits" on this matrix times 2**191); a proof that K - s I is
     # positive definite stands in
     K, lam = exact_multiple_eigenvalue()
-    import pl_toolkit.certified as certified
+    import pl_toolkit._ball as _ball
 
     # the reported failure: no precision isolates the enclosures
-    assert certified._arb_eig(lambda: flint.arb_mat([[flint.arb(float(x)) for x in r] for r in K])) is None
+    assert _ball.arb_eig(lambda: flint.arb_mat([[flint.arb(float(x)) for x in r] for r in K])) is None
     L = lambda_min_certified(K, method="arb")
     assert L <= lam and lam - L <= tol("certified_tightness")["rtol"] * lam
     # scaled by an exact power of two (the reported case had entries ~1e72)
@@ -319,14 +319,14 @@ def test_arb_route_bounds_an_exactly_repeated_eigenvalue():
 def test_arb_bracket_encloses_lambda_min(rng, monkeypatch):
     # the stand-in route against the isolated enclosures, on the stored
     # matrix and on the NTK (where it also gives the upper end)
-    import pl_toolkit.certified as certified
+    import pl_toolkit._ball as _ball
 
     K = spd(rng, np.geomspace(1e-3, 1.0, 12))
     lo, hi = flint_enclosure(K)
     net = ShallowNet.init(d0=4, d1=20, d2=2, activation="tanh", seed=7, bias=True)
     X = rng.standard_normal((6, 4))
     ra = ntk_lambda_min_certified(net, X, method="arb")
-    monkeypatch.setattr(certified, "_arb_eig", lambda build: None)
+    monkeypatch.setattr(_ball, "arb_eig", lambda build: None)
     L = lambda_min_certified(K, method="arb")
     assert L <= lo and hi - L <= tol("certified_tightness")["rtol"] * hi
     rb = ntk_lambda_min_certified(net, X, method="arb")

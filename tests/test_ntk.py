@@ -24,6 +24,7 @@ from test_activations import BUILTINS, KINKED, numpy_funcs_broadcast
 from pl_toolkit import (NTKBlocks, ShallowNet, gradient, jvp, loss, ntk_gram, ntk_operator,
                         residual, vjp)
 from pl_toolkit import _reference
+from pl_toolkit import _features
 from pl_toolkit import ntk as ntk_module
 
 ALL_LAYERS = [("W", "V"), ("W",), ("V",)]
@@ -239,7 +240,7 @@ def test_symmetric_psd_rank_deficient(rng, name, d2):
 def test_operator_matches_dense(rng, monkeypatch, d2, bias, layers, chunked):
     if chunked:
         # Force row chunks of 2 samples to exercise the chunked accumulation.
-        monkeypatch.setattr(ntk_module, "_CHUNK_BYTES", 2 * 8 * 7)
+        monkeypatch.setattr(_features, "CHUNK_BYTES", 2 * 8 * 7)
     net = make_net(rng, "gelu", d2=d2, bias=bias)
     X = rng.standard_normal((7, 3))
     op = ntk_operator(net, X, layers=layers)

@@ -27,6 +27,8 @@ PUBLIC_MODULES = {
     # analysis modules (other work items)
     "pl_toolkit.spectrum",
     "pl_toolkit.certified",
+    "pl_toolkit.ntk_spectrum",
+    "pl_toolkit.ntk_certified",
     "pl_toolkit.hermite",
     "pl_toolkit.infinite_width",
     "pl_toolkit.khatri_rao",

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from _tolerances import residual_tol, tol
 
+import pl_toolkit._features as _features
+import pl_toolkit.ntk_spectrum as ntk_spectrum
 import pl_toolkit.spectrum as spectrum
 from pl_toolkit import ConvergenceWarning, ShallowNet, lambda_max, lambda_min, ntk_gram, ntk_lambda_min
-from pl_toolkit.ntk import _ntk_gram_upper
+from pl_toolkit._features import ntk_gram_upper as _ntk_gram_upper
 
 
 def spd_with_spectrum(rng, w):
@@ -160,9 +162,9 @@ def test_ntk_lambda_min_routes_agree_with_eigvalsh(rng, method, d2, bias, layers
 def test_ntk_lambda_min_auto_choice(rng, monkeypatch):
     net, X = ntk_problem(rng, n=40)
     assert ntk_lambda_min(net, X).method == "dense"
-    monkeypatch.setattr(spectrum, "JACOBIAN_DENSE_MAX", 10)
+    monkeypatch.setattr(ntk_spectrum, "JACOBIAN_DENSE_MAX", 10)
     assert ntk_lambda_min(net, X).method == "shift-invert"
-    need = spectrum._ntk_dense_bytes(40, net.d1, 1)
+    need = ntk_spectrum._ntk_dense_bytes(40, net.d1, 1)
     r = ntk_lambda_min(net, X, max_memory=need - 1)
     assert r.method == "lanczos"
     np.testing.assert_allclose(r.value, np.linalg.eigvalsh(ntk_gram(net, X))[0], **tol("iterative_eigen"))
@@ -183,7 +185,7 @@ def test_ntk_lambda_min_singular_kernel(rng, monkeypatch):
     net, X = ntk_problem(rng, n=60, d1=20)
     with pytest.raises(ValueError, match="^the NTK is not numerically positive definite"):
         ntk_lambda_min(net, X, layers=("V",), method="shift-invert")
-    monkeypatch.setattr(spectrum, "JACOBIAN_DENSE_MAX", 10)
+    monkeypatch.setattr(ntk_spectrum, "JACOBIAN_DENSE_MAX", 10)
     # lambda_min = 0: a relative tolerance is unattainable, and the result says so
     with pytest.warns(ConvergenceWarning, match="below the rounding floor"):
         r = ntk_lambda_min(net, X, layers=("V",))
@@ -225,7 +227,7 @@ def test_operator_store_preactivations_matches_gram(rng, monkeypatch, d2, bias, 
     import pl_toolkit.ntk as ntk_module
     from pl_toolkit import ntk_operator
 
-    monkeypatch.setattr(ntk_module, "_CHUNK_BYTES", 8 * 17 * 4)     # 4-row chunks: many passes
+    monkeypatch.setattr(_features, "CHUNK_BYTES", 8 * 17 * 4)     # 4-row chunks: many passes
     net = ShallowNet.init(5, 17, d2, seed=1, bias=bias)
     X = rng.standard_normal((23, 5))
     K = ntk_gram(net, X, layers=layers)
@@ -284,7 +286,7 @@ def test_ntk_lambda_min_never_returns_a_nonfinite_ntk(rng, monkeypatch, method):
     # refused naming the argument that holds the larger entries
     import pl_toolkit.ntk as ntk_module
 
-    real_gram, real_upper, real_op = ntk_module.ntk_gram, ntk_module._ntk_gram_upper, ntk_module.ntk_operator
+    real_gram, real_upper, real_op = ntk_module.ntk_gram, _features.ntk_gram_upper, ntk_module.ntk_operator
 
     def poison(M):
         M = np.array(M, dtype=np.float64)
@@ -292,7 +294,7 @@ def test_ntk_lambda_min_never_returns_a_nonfinite_ntk(rng, monkeypatch, method):
         return M
 
     monkeypatch.setattr(ntk_module, "ntk_gram", lambda *a, **k: poison(real_gram(*a, **k)))
-    monkeypatch.setattr(ntk_module, "_ntk_gram_upper", lambda *a, **k: poison(real_upper(*a, **k)))
+    monkeypatch.setattr(_features, "ntk_gram_upper", lambda *a, **k: poison(real_upper(*a, **k)))
 
     def bad_operator(*a, **k):
         op = real_op(*a, **k)

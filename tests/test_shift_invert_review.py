@@ -25,13 +25,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.linalg import hadamard
 
-import pl_toolkit.ntk as ntk_module
+import pl_toolkit._features as _features
 import pl_toolkit.spectrum as spectrum
 from pl_toolkit import (ConvergenceWarning, ShallowNet, available_activations, lambda_min,
                         ntk_gram, ntk_lambda_min, ntk_operator)
 from pl_toolkit._jit import parallel_kernels_enabled
-from pl_toolkit.ntk import _ntk_gram_upper, _ntk_upper_bytes
-from pl_toolkit.spectrum import _cholesky_lower_inplace, _gershgorin_lower
+from pl_toolkit._eigen import cholesky_lower_inplace as _cholesky_lower_inplace, gershgorin_lower as _gershgorin_lower
+from pl_toolkit._features import ntk_gram_upper as _ntk_gram_upper, ntk_upper_bytes as _ntk_upper_bytes
 
 # The solvers run at their default tol = 1e-8; "iterative_eigen" is the bar for that.
 RTOL = tol("iterative_eigen")["rtol"]
@@ -327,7 +327,7 @@ def test_ntk_lambda_min_warning_points_at_caller(rng):
 # --------------------------------------------------------------------------
 @pytest.mark.parametrize("activation", available_activations())
 def test_lean_operator_every_activation(rng, monkeypatch, activation):
-    monkeypatch.setattr(ntk_module, "_CHUNK_BYTES", 8 * 13 * 3)      # 3-row chunks
+    monkeypatch.setattr(_features, "CHUNK_BYTES", 8 * 13 * 3)      # 3-row chunks
     net, X = ntk_case(rng, n=11, d0=4, d1=13, d2=3, bias=True, activation=activation)
     U = rng.standard_normal((33, 2))
     for layers in (("W", "V"), ("W",), ("V",)):
@@ -343,7 +343,7 @@ def test_lean_operator_every_activation(rng, monkeypatch, activation):
 def test_lean_operator_b2_term_alone(rng, monkeypatch):
     # layers=("V",) with b2 and d2 = 3: K = (H H^T + 1) (x) I_3; the "+1"
     # is the b2 term, added in every row chunk.
-    monkeypatch.setattr(ntk_module, "_CHUNK_BYTES", 8 * 9 * 2)
+    monkeypatch.setattr(_features, "CHUNK_BYTES", 8 * 9 * 2)
     net, X = ntk_case(rng, n=7, d0=3, d1=9, d2=3, bias=True)
     H = net.features(X)
     K = np.kron(H @ H.T + 1.0, np.eye(3))

@@ -294,9 +294,9 @@ def test_jacobian_singular_values(rng, d2, bias):
 
 
 def test_jacobian_singular_values_auto_above_dense_max(rng, monkeypatch):
-    import pl_toolkit.spectrum as spectrum
+    import pl_toolkit.ntk_spectrum as ntk_spectrum
 
-    monkeypatch.setattr(spectrum, "JACOBIAN_DENSE_MAX", 10)
+    monkeypatch.setattr(ntk_spectrum, "JACOBIAN_DENSE_MAX", 10)
     net = ShallowNet.init(d0=6, d1=40, seed=4)
     X = rng.standard_normal((30, 6))
     w = np.linalg.eigvalsh(ntk_gram(net, X))

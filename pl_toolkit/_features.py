@@ -1,0 +1,311 @@
+"""Shared feature computations of the shallow network: the declared internal API.
+
+The modules of pl_toolkit that need the network's features, its
+preactivations or the NTK's Gram factors import them from here, by the
+names in ``__all__``, and never call another module's private names.  This
+module is the one place that reaches into :class:`pl_toolkit.ShallowNet` and
+:class:`pl_toolkit.Activation` for their unchecked fast paths (inputs
+already validated, buffers allocated by the caller).
+
+With ``Z = X W^T + b1``, ``H = phi(Z)``, ``G = phi'(Z)`` (all ``(n, d1)``):
+
+* :func:`preactivations`, :func:`features`, :func:`features_of`,
+  :func:`fill_phi_dphi` -- ``Z`` and ``(H, G)`` on checked data;
+* :func:`vjp_from_features` -- ``J^T U`` from ``(H, G)``;
+* :func:`gram_factors`, :data:`COMBINE` -- the factors of an NTK block and
+  the kernel that combines them; :func:`ntk_gram_upper` -- the NTK's upper
+  triangle tile by tile, with its peak memory :func:`ntk_upper_bytes`;
+* :func:`inputs`, :func:`gram_overflow`, :func:`ntk_nonfinite_error` --
+  the arrays an overflow error names;
+* ``phi_dphi_scalar`` (the activations' jitted scalar ``(phi, phi')``
+  kernel), ``check_scale``, ``gaussian_second_moment`` and
+  ``normalized_coefficient_matrix`` (the Gaussian quadrature of
+  :mod:`pl_toolkit.hermite`) -- for the infinite-width kernels.
+"""
+
+import numpy as np
+
+from ._jit import prange, serial_and_parallel, use_parallel
+from ._validation import FLOAT64_MAX, overflow_error, quiet_overflow
+from .activations import _phi_dphi as phi_dphi_scalar
+from .hermite import (_check_scale as check_scale, _gaussian_second_moment as gaussian_second_moment,
+                      _normalized_coefficient_matrix as normalized_coefficient_matrix)
+
+__all__ = ["check_scale", "gaussian_second_moment", "normalized_coefficient_matrix", "phi_dphi_scalar",
+           "CHUNK_BYTES", "COMBINE", "EMPTY", "FACTOR_NAMES", "diagonals_rule_out_overflow",
+           "factor_diagonals", "features", "features_of", "fill_phi_dphi", "forward", "gram_factors",
+           "gram_overflow", "inputs", "ntk_gram_upper", "ntk_nonfinite_error", "ntk_upper_bytes", "preactivations",
+           "scaled_jacobian_rows", "vjp_from_features", "z_bounded", "z_slots"]
+
+
+# --------------------------------------------------------------------------
+# The network's unchecked fast paths (data already validated)
+# --------------------------------------------------------------------------
+def preactivations(net, X, name="X"):
+    """``Z = X W^T (+ b1)`` of checked ``X``, refused (naming ``name``) if it overflows."""
+    return net._preactivations(X, name)
+
+
+def z_bounded(net, X):
+    """Whether the a-priori bound on ``|Z|`` rules out overflow in the preactivations."""
+    return net._z_bounded(X)
+
+
+def forward(net, X, name="X"):
+    """The network output on checked ``X``, refused (naming the inputs) if it overflows."""
+    return net._forward(X, name)
+
+
+def inputs(net, X, name="X", *extra):
+    """``(name, array)`` pairs of everything an output on ``X`` depends on (for overflow errors)."""
+    return net._inputs(X, name, *extra)
+
+
+def fill_phi_dphi(activation, Z, H, G, parallel=True, scale=None):
+    """Write ``phi(Z)`` into ``H`` and ``phi'(Z) * scale`` into ``G`` (``H`` may be ``Z``); return ``(H, G)``."""
+    return activation._fill_phi_dphi(Z, H, G, parallel, scale)
+
+
+# --------------------------------------------------------------------------
+# Features, products and Gram factors
+# --------------------------------------------------------------------------
+#: Temporaries of shape ``(rows, d1)`` are kept below this many bytes by chunking rows.
+CHUNK_BYTES = 1 << 27
+
+
+def features_of(net, Z, parallel=True, scale=None):
+    """``(H, G) = (phi(Z), phi'(Z) * scale)`` with ``H`` written over ``Z``'s buffer."""
+    return fill_phi_dphi(net.activation, Z, Z, np.empty_like(Z), parallel, scale)
+
+
+def features(net, X, parallel=True, scale=None, name="X"):
+    """Return ``(H, G)`` with ``G = phi'(Z) * scale``; ``H`` reuses the buffer of ``Z``."""
+    return features_of(net, preactivations(net, X, name), parallel, scale)
+
+
+def gram_factors(net, Xa, Xb, Ha, Hb, Aa, Ab, use_w, use_v):
+    """The factors ``S = A_a A_b^T``, ``XX = X_a X_b^T (+1)``, ``KV = H_a H_b^T (+1)`` of a Gram block.
+
+    ``COMBINE`` turns them into the NTK block; an unused factor is ``EMPTY``.
+    Symmetric blocks pass the same arrays twice (NumPy then uses ``syrk``).
+    """
+    S = XX = KV = EMPTY
+    if use_v:
+        KV = Ha @ Hb.T
+        if net.b2 is not None:
+            KV += 1.0
+    if use_w:
+        XX = Xa @ Xb.T
+        if net.b1 is not None:
+            XX += 1.0
+        S = Aa @ Ab.T
+    return S, XX, KV
+
+
+def vjp_from_features(net, X, H, G, U, layers):
+    parts = []
+    if "W" in layers:
+        M = (U @ net.V) * G
+        parts.append((M.T @ X).ravel())
+        if net.b1 is not None:
+            parts.append(M.sum(axis=0))
+    if "V" in layers:
+        parts.append((U.T @ H).ravel())
+        if net.b2 is not None:
+            parts.append(U.sum(axis=0))
+    return np.concatenate(parts)
+
+
+def combine(S, XX, KV, d2, use_w, use_v, out):
+    # out[i, j] = S[i, j] XX[a, b] + [p == q] KV[a, b], i = a d2 + p, j = b d2 + q.
+    if d2 == 1 and use_w and use_v:
+        # The common case, without index arithmetic (vectorizes).
+        for i in prange(out.shape[0]):
+            for j in range(out.shape[1]):
+                out[i, j] = S[i, j] * XX[i, j] + KV[i, j]
+        return
+    for i in prange(out.shape[0]):
+        a = i // d2
+        p = i - a * d2
+        for j in range(out.shape[1]):
+            b = j // d2
+            q = j - b * d2
+            v = 0.0
+            if use_w:
+                v += S[i, j] * XX[a, b]
+            if use_v and p == q:
+                v += KV[a, b]
+            out[i, j] = v
+
+
+COMBINE = serial_and_parallel(combine)
+
+
+EMPTY = np.zeros((1, 1))
+
+
+def scaled_jacobian_rows(G, V):
+    """``A[a d2 + p] = G[a] o V[p]``; for ``d2 = 1`` ``G`` already holds ``phi'(Z) o v``."""
+    if V.shape[0] == 1:
+        return G
+    n, d1 = G.shape
+    return (G[:, None, :] * V[None, :, :]).reshape(n * V.shape[0], d1)
+
+
+FACTOR_NAMES = ("the first-layer factor (phi'(Z) o V)(phi'(Z) o V)^T", "the data Gram X X^T",
+                 "the conjugate kernel phi(Z) phi(Z)^T")
+
+
+def factor_diagonals(S, XX, KV):
+    """Copies of the diagonals of the Gram factors (``S`` may be overwritten by the result)."""
+    return [np.diagonal(F).copy() for F in (S, XX, KV)]
+
+
+def diagonals_rule_out_overflow(diags):
+    """Whether finite diagonals ``<= max/4`` prove every entry of a symmetric NTK finite.
+
+    For a Gram factor ``F = B B^T`` every partial sum of ``F_ab`` is bounded
+    by ``sum_k |B_ak| |B_bk| <= sqrt(F_aa F_bb)`` (Cauchy-Schwarz; rounding
+    adds a factor ``1 + O(k eps)``), and for the NTK entry
+    ``|S_ij XX_ab| + |KV_ab| <= sqrt(K_ii K_jj) + sqrt(KV_aa KV_bb)``.  So if
+    the diagonals of ``S``, ``XX``, ``KV`` and ``K`` (or of both blocks) are
+    finite and at most a quarter of the float64 maximum, no entry overflows,
+    and checking ``O(n)`` numbers replaces a pass over ``n^2``.
+    """
+    d = np.concatenate(diags)
+    return bool(d.max() <= 0.25 * FLOAT64_MAX)      # nan propagates through max: False
+
+
+def gram_overflow(net, X, X2, factor_diags, layers):
+    """The ValueError for an NTK with a non-finite entry, naming the stage and the largest input."""
+    named = inputs(net, X) + ([] if X2 is None else [("X2", X2)])
+    what = "the NTK Gram matrix"
+    if factor_diags is not None:
+        for name, d, used in zip(FACTOR_NAMES, factor_diags, ("W" in layers, "W" in layers, "V" in layers)):
+            if used and not (np.all(np.isfinite(d)) and d.max() <= 0.25 * FLOAT64_MAX):
+                what = f"{name} of the NTK"
+                if name.startswith("the data"):
+                    named = [("X", X)] + ([] if X2 is None else [("X2", X2)])
+                break
+    return overflow_error(what, named)
+
+
+def z_slots(n, d1, d2, b):
+    """Homes for the row blocks of ``Z`` inside the never-written part of the output.
+
+    Block row ``k`` of the ``(n d2, n d2)`` output (rows ``k b d2`` onward)
+    is written only from column ``k b d2`` on, so its first ``k b d2``
+    columns are free: room for ``floor(k b d2 / d1)`` slots of ``d1``
+    columns.  Returns, for each row block ``j`` of ``Z``, ``(row, col)`` of
+    its slot's corner, or None if it must be stored separately.
+    """
+    blocks = [(i, min(i + b, n)) for i in range(0, n, b)]
+    free = []
+    for k, (k0, k1) in enumerate(blocks):
+        for m in range((k * b * d2) // d1):
+            free.append((k0 * d2, m * d1, (k1 - k0) * d2))
+    homes = []
+    for lo, hi in blocks:
+        pick = next((f for f in free if f[2] >= hi - lo), None)
+        if pick is not None:
+            free.remove(pick)
+            homes.append(pick[:2])
+        else:
+            homes.append(None)
+    return homes
+
+
+@quiet_overflow
+def ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=1024):
+    """The NTK's upper triangle, formed tile by tile with little extra memory.
+
+    Returns a C-ordered ``(n d2, n d2)`` array whose entries ``[i, j]`` with
+    ``j >= i`` (whole tiles on and above the diagonal) equal
+    ``ntk_gram(net, X, layers=layers)[i, j]``; the strictly lower tiles hold
+    scratch.  Its transpose is therefore the Fortran-ordered lower triangle
+    LAPACK's ``dpotrf(lower=1)`` factors in place.
+
+    Besides the output only the preactivations ``Z`` are needed, and their
+    row blocks are kept in the strictly lower tiles, which the triangle never
+    writes (:func:`z_slots`; blocks that find no room there are stored
+    separately).  The features of each ``tile``-row block are recomputed
+    from ``Z`` when needed (``n^2 d1 / (2 tile)`` activation evaluations).
+    The peak is the output plus ``O(tile (d1 + tile))`` temporaries
+    (:func:`ntk_upper_bytes`), against three ``n d2``-square temporaries
+    for :func:`ntk_gram`; the GEMM work is half of :func:`ntk_gram`'s (one
+    triangle).
+    """
+    d2 = net.d2
+    n = X.shape[0]
+    N = n * d2
+    out = np.empty((N, N))
+    use_w, use_v = "W" in layers, "V" in layers
+    scale = np.asarray(net.V[0]) if d2 == 1 else None
+    b = max(1, int(tile) // d2)
+    blocks = [(i, min(i + b, n)) for i in range(0, n, b)]
+    homes = z_slots(n, net.d1, d2, b)
+    kept = {}
+    for j, (lo, hi) in enumerate(blocks):
+        Zj = preactivations(net, X[lo:hi])
+        if homes[j] is None:
+            kept[j] = Zj
+        else:
+            r, c = homes[j]
+            out[r:r + hi - lo, c:c + net.d1] = Zj
+        Zj = None
+    buf = np.empty((b * d2, b * d2))
+    diags = []
+
+    def feats(j):
+        lo, hi = blocks[j]
+        if homes[j] is None:
+            Zb = kept[j].copy()            # H overwrites its buffer; Z is kept
+        else:
+            r, c = homes[j]
+            Zb = out[r:r + hi - lo, c:c + net.d1].copy()
+        H, G = features_of(net, Zb, parallel, scale)
+        return H, scaled_jacobian_rows(G, net.V)
+
+    for ci, (c0, c1) in enumerate(blocks):
+        Hc = Ac = Hr = Ar = None          # release the last block's features first
+        Hc, Ac = feats(ci)
+        for ri, (r0, r1) in enumerate(blocks[: ci + 1]):
+            Hr = Ar = None
+            S = XX = KV = EMPTY
+            Hr, Ar = (Hc, Ac) if ri == ci else feats(ri)
+            S, XX, KV = gram_factors(net, X[r0:r1], X[c0:c1], Hr, Hc, Ar, Ac, use_w, use_v)
+            tile_out = buf[: (r1 - r0) * d2, : (c1 - c0) * d2]
+            if ri == ci:
+                diags.append(factor_diagonals(S, XX, KV))
+            COMBINE[use_parallel(parallel, tile_out.size)](S, XX, KV, d2, use_w, use_v, tile_out)
+            out[r0 * d2:r1 * d2, c0 * d2:c1 * d2] = tile_out
+    # The diagonal tiles hold every diagonal entry (see diagonals_rule_out_overflow).
+    factor_diags = [np.concatenate(d) for d in zip(*diags)]
+    if not diagonals_rule_out_overflow(factor_diags + [np.diagonal(out)]):
+        for ci, (c0, c1) in enumerate(blocks):
+            for r0, r1 in blocks[: ci + 1]:
+                if not np.all(np.isfinite(out[r0 * d2:r1 * d2, c0 * d2:c1 * d2])):
+                    raise gram_overflow(net, X, None, factor_diags, layers)
+    return out
+
+
+def ntk_upper_bytes(n, d1, d2, tile=1024):
+    """Peak bytes of :func:`ntk_gram_upper`: output, ``Z`` blocks without a slot, temporaries."""
+    b = max(1, tile // d2)
+    homeless = sum(hi - lo for (lo, hi), home in
+                   zip([(i, min(i + b, n)) for i in range(0, n, b)], z_slots(n, d1, d2, b))
+                   if home is None)
+    rows = b * d2
+    return 8 * ((n * d2) ** 2 + homeless * d1 + b * d1 + 4 * rows * d1 + 4 * rows * rows)
+
+
+def ntk_nonfinite_error(net, X):
+    """ValueError naming ``X`` or ``net`` when the NTK overflows float64 (the larger is named)."""
+    xs = float(np.max(np.abs(X))) if X.size else 0.0
+    params = [net.W, net.V] + [b for b in (getattr(net, "b1", None), getattr(net, "b2", None))
+                               if b is not None]
+    ws = max(float(np.max(np.abs(p))) if np.size(p) else 0.0 for p in params)
+    name = "X" if xs >= ws else "net"
+    what = "inputs" if name == "X" else "weights"
+    return ValueError(f"{name}: the NTK of these {what} is not finite in float64 (max |X| = {xs:.3g}, "
+                      f"largest weight {ws:.3g}); rescale {'the data' if name == 'X' else 'the network'}")
