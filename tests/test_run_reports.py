@@ -197,3 +197,25 @@ def test_ledger_out_refuses_a_foreign_folder(tmp_path):
     assert main(["ledger", "--n", "20", "--d1", "30", "--steps", "5", "--quiet",
                  "--out", str(tmp_path)]) == 2
     assert (tmp_path / "ledger.md").read_text() == "mine"
+
+
+def test_config_file_is_validated_when_read(tmp_path):
+    from pl_toolkit.experiments import load_config
+
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps({"data": "digits", "lr": "fast"}))
+    with pytest.raises(ValueError, match="job.json.*lr must be a positive number or one of"):
+        load_config(str(path))
+    path.write_text(json.dumps({"data": "no_such_file.npz", "steps": 0}))
+    with pytest.raises(ValueError, match="steps must be an integer >= 1"):
+        load_config(str(path))
+
+
+def test_run_records_the_step_rule_and_value(tmp_path):
+    from pl_toolkit.experiments import run_experiment
+
+    res = run_experiment(n=8, d0=4, d1=64, steps=5, lemma1_directions=0, out=str(tmp_path),
+                         progress=False)
+    cfg = res.report["config"]
+    assert cfg["lr"] == "1/beta" and cfg["lr_rule"] == "1/beta"
+    assert cfg["lr_value"] == res.trajectory.metadata["lr_value"] == res.report["eta"]

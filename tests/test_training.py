@@ -510,3 +510,54 @@ def test_non_finite_initial_loss_is_refused():
     net = ShallowNet(np.full((3, 2), 1e100), np.full((1, 3), 1e100), "identity")
     with pytest.raises(ValueError, match="initial loss"):
         train(net, np.eye(2), np.ones((2, 1)), steps=5, lr=0.1, progress=False)
+
+
+# --------------------------------------------------------------------------
+# step sizes resolved before training
+# --------------------------------------------------------------------------
+def test_resolved_steps_train_as_the_old_strings(rng):
+    from pl_toolkit.step_size import resolve_step_size
+
+    net, X, Y = problem(rng, n=6, d1=40)
+    c = lemma3_constants(net, X)
+    for rule in ("1/beta", "theory"):
+        old = train(net, X, Y, steps=6, lr=rule, track="all", progress=False, seed=3)
+        step = resolve_step_size(rule, constants=c, h0=loss(net, X, Y), net=net, X=X, Y=Y,
+                                 seed=3)
+        new = train(net, X, Y, steps=6, lr=step, track="all", progress=False, seed=3,
+                    constants=c)
+        assert new.metadata["config"]["lr_rule"] == rule
+        assert new.metadata["config"]["lr"] == rule
+        if rule == "1/beta":
+            # same Lanczos start, same solver stream afterwards: the same run bit for bit
+            assert new.metadata["lr_value"] == old.metadata["lr_value"]
+            for k in old.names:
+                np.testing.assert_array_equal(new[k], old[k], err_msg=k)
+        else:
+            np.testing.assert_allclose(new.metadata["lr_value"], old.metadata["lr_value"],
+                                       **tol("same_math"))
+
+
+def test_step_size_rules_and_refusals():
+    from pl_toolkit.experiments import sgd_lr_from_paper
+    from pl_toolkit.step_size import StepSize, resolve_step_size
+
+    assert resolve_step_size("auto", lambda_max=3.0).value == 1.0 / (2.0 * 3.0)
+    assert resolve_step_size("sgd_paper", lr_paper=0.01, n=1000, d2=10).value == \
+        sgd_lr_from_paper(0.01, 1000, 10)
+    assert resolve_step_size(0.25).rule == "given"
+    with pytest.raises(ValueError, match="^lr='auto' needs lambda_max"):
+        resolve_step_size("auto")
+    with pytest.raises(ValueError, match="^lr must be a positive number or one of"):
+        resolve_step_size("fast")
+    with pytest.raises(ValueError, match="^step size of rule 'given'"):
+        StepSize(0.0, "given")
+
+
+def test_registry_declares_every_quantity():
+    q = training_module.QUANTITIES
+    assert training_module.TRACKABLE == tuple(x.name for x in q)
+    assert set(training_module.CHEAP) | set(training_module.EXPENSIVE) == \
+        set(training_module.TRACKABLE)
+    assert not set(training_module.CHEAP) & set(training_module.EXPENSIVE)
+    assert set(training_module.DEFAULT_TRACK) <= set(training_module.CHEAP)

@@ -22,6 +22,8 @@ import numpy as np
 
 from .._json import strict_json
 from ..convergence import DEFAULT_EPS, ConvergenceCriterion
+from ..formulas import eq21_width
+from ..step_size import check_step_rule, resolve_step_size
 from ._common import claim_output_dir, output_file, record_outputs
 
 __all__ = ["RunConfig", "RunResult", "run_experiment", "load_config", "default_width",
@@ -53,9 +55,11 @@ def default_width(n, d0, factor):
     >>> default_width(10, 64, 1.0)          # ceil(31.62... / 64)
     1
     """
-    return max(1, int(math.ceil(factor * n ** 1.5 / d0)))
+    return max(1, int(math.ceil(eq21_width(n, d0, factor))))
 
 
+#: Step-size rules of the main job (:mod:`pl_toolkit.step_size`).
+RUN_RULES = ("1/beta", "theory")
 #: Files the main job writes into its ``out`` folder.
 _OUT_FILES = ("report.json", "report.md", "trajectory.npz", "data.npz", "*.png")
 #: Built-in data sets that draw their own inputs (``--d0``/``--d2`` apply to them).
@@ -296,9 +300,7 @@ class RunConfig:
         _check_float(self.width_factor, "width_factor")
         _check_int(self.steps, "steps", 1)
         if isinstance(self.lr, str):
-            if self.lr not in ("1/beta", "theory"):
-                raise ValueError(f"lr must be a positive number, '1/beta' or 'theory', "
-                                 f"got {self.lr!r}")
+            check_step_rule(self.lr, "lr", RUN_RULES)
         else:
             _check_float(self.lr, "lr")
         if self.optimizer not in ("gd", "sgd"):
@@ -393,6 +395,10 @@ def load_config(path):
         raise ValueError(f"config file {path!r} has unknown key(s) {unknown}; known: {sorted(known)}")
     if isinstance(data.get("init"), list):
         data["init"] = tuple(data["init"])
+    try:  # validated when read, before any work
+        RunConfig(**data)
+    except ValueError as exc:
+        raise ValueError(f"config file {path!r}: {exc}") from None
     return data
 
 
@@ -719,11 +725,14 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
                          else cfg.lemma1_directions)
     stride = max(track_every, -(-cfg.steps // 200))
     recorder = _IterateRecorder(("W", "V"), stride)
-    traj = train(net0, X, Y, steps=cfg.steps, lr=cfg.lr, optimizer=cfg.optimizer,
+    # the step size is a number before training, from the quantities at hand
+    eta0 = resolve_step_size(cfg.lr, constants=consts, h0=h0, net=net0, X=X, Y=Y,
+                             seed=cfg.seed)
+    traj = train(net0, X, Y, steps=cfg.steps, lr=eta0, optimizer=cfg.optimizer,
                  batch_size=cfg.batch_size, track="all",
                  track_every={"cheap": 1, "expensive": track_every},
                  stop_loss=criterion.target(Y), seed=cfg.seed, progress=progress,
-                 callback=recorder, stall_window=cfg.stall_window)
+                 callback=recorder, stall_window=cfg.stall_window, constants=consts)
     files = dict(json=os.path.join(cfg.out, "report.json"),
                  markdown=os.path.join(cfg.out, "report.md"),
                  trajectory=os.path.join(cfg.out, "trajectory.npz"),
@@ -822,7 +831,8 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
                                init=cfg.init if isinstance(cfg.init, str) else None)
 
         effective = asdict(cfg)
-        effective.update(n=n, d0=d0, d2=d2, d1=d1, lr_value=eta, track_every=track_every,
+        effective.update(n=n, d0=d0, d2=d2, d1=d1, lr_value=eta, lr_rule=eta0.rule,
+                         track_every=track_every,
                          lemma1_directions=lemma1_directions,
                          normalize=(None if cfg.kind in SYNTHETIC else (cfg.normalize or "unit")),
                          label_scale=(None if cfg.kind in SYNTHETIC
@@ -840,7 +850,7 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
             network=dict(d0=d0, d1=d1, d2=d2, activation=act.name,
                          init=cfg.init if isinstance(cfg.init, str) else list(cfg.init),
                          omega1=net0.omega1, omega2=net0.omega2,
-                         width_over_n32_d0=d1 / (n ** 1.5 / d0), assumption2=act.assumption2,
+                         width_over_n32_d0=d1 / eq21_width(n, d0), assumption2=act.assumption2,
                          assumption2_reason=act.assumption2_reason),
             hermite=dict(omega=net0.omega1, coefficients=[float(c) for c in coeffs], t=t),
             infinite_width=dict(lambda_min_ntk_per_width=lambda0),
