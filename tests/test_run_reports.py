@@ -199,16 +199,15 @@ def test_ledger_out_refuses_a_foreign_folder(tmp_path):
     assert (tmp_path / "ledger.md").read_text() == "mine"
 
 
-def test_config_file_is_validated_when_read(tmp_path):
-    from pl_toolkit.experiments import load_config
+def test_bad_settings_fail_before_any_work(tmp_path):
+    from pl_toolkit.experiments import run_experiment
 
-    path = tmp_path / "job.json"
-    path.write_text(json.dumps({"data": "digits", "lr": "fast"}))
-    with pytest.raises(ValueError, match="job.json.*lr must be a positive number or one of"):
-        load_config(str(path))
-    path.write_text(json.dumps({"data": "no_such_file.npz", "steps": 0}))
-    with pytest.raises(ValueError, match="steps must be an integer >= 1"):
-        load_config(str(path))
+    out = tmp_path / "out"
+    for bad, match in ((dict(lr="fast"), "^lr must be a positive number or one of"),
+                       (dict(lr=-1.0), "^lr must lie in"), (dict(steps=0), "^steps")):
+        with pytest.raises(ValueError, match=match):
+            run_experiment(data="digits", out=str(out), progress=False, **bad)
+        assert not out.exists()  # refused before the folder is claimed or data loaded
 
 
 def test_run_records_the_step_rule_and_value(tmp_path):
