@@ -14,6 +14,7 @@ import numpy as np
 from scipy.linalg import svdvals
 
 from . import formulas as F
+from ._features import inputs as feature_inputs
 from ._validation import overflow_error, quiet_overflow
 from .network import check_net
 
@@ -171,7 +172,7 @@ def lemma3_constants(net, X):
     s_max_V = float(svdvals(np.asarray(net.V), check_finite=False)[0])
     dot, ddot = act.phi_dot_max, act.phi_ddot_max
     fin = math.isfinite
-    inputs = net._inputs(X)[:3] + [("net.b1", net.b1)]
+    inputs = feature_inputs(net, X)[:3] + [("net.b1", net.b1)]
     for value, what in ((s_max_feat, "sigma_max(phi(X W^T + b1))"), (s_max_X, "sigma_max(X)"),
                         (s_max_V, "sigma_max(V0)")):
         if not fin(value):

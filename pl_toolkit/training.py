@@ -27,15 +27,12 @@ from typing import Mapping
 import numpy as np
 import scipy.linalg as sla
 
+from ._features import features, vjp_from_features
 from ._validation import check_positive_float, check_positive_int
 from .hessian import HessianOperator, _lanczos
 from .network import check_layers, check_net
 from .ntk import ntk_gram, ntk_operator
 
-try:  # the declared private module of shared feature computations
-    from ._features import features as _features, vjp_from_features as _vjp_from_features
-except ImportError:  # pragma: no cover - before that module exists
-    from .ntk import _features, _vjp_from_features
 from .spectrum import ConvergenceWarning, LambdaMinTracker
 from .trajectory import STATUSES, Trajectory  # noqa: F401  (STATUSES: the old name)
 from .step_size import (TRAIN_RULES, StepSize, check_step_rule, inverse_smoothness_step,
@@ -152,14 +149,14 @@ class _Eval:
     __slots__ = ("h", "g", "H", "G", "net")
 
     def __init__(self, net, X, Y, layers, scale=1.0):
-        H, G = _features(net, X)
+        H, G = features(net, X)
         R = H @ net.V.T
         if net.b2 is not None:
             R += net.b2
         R -= Y
         self.h = scale * float(np.einsum("ij,ij->", R, R))
         R *= 2.0 * scale
-        self.g = _vjp_from_features(net, X, H, G, R, layers)
+        self.g = vjp_from_features(net, X, H, G, R, layers)
         self.H, self.G, self.net = H, G, net
 
 

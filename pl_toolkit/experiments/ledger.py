@@ -117,6 +117,7 @@ def ledger_for(*, data="digits", n=256, d0=64, data_seed=0, activation="gelu", i
     from ..data import load_dataset
     from ..network import ShallowNet
     from ..convergence import ConvergenceCriterion
+    from ..step_size import resolve_step_size
     from ..training import train
     from .run import RunConfig, default_width
 
@@ -144,7 +145,8 @@ def ledger_for(*, data="digits", n=256, d0=64, data_seed=0, activation="gelu", i
     d1 = default_width(ds.n, ds.d0, RunConfig().width_factor) if d1 is None else int(d1)
     net = ShallowNet.init(ds.d0, d1, ds.d2, activation=activation, init=init, seed=seed)
     if report is None:
-        traj = train(net, ds.X, ds.Y, steps=steps, lr="1/beta", track="default",
+        step = resolve_step_size("1/beta", net=net, X=ds.X, Y=ds.Y, seed=seed)
+        traj = train(net, ds.X, ds.Y, steps=steps, lr=step, track="default",
                      stop_loss=crit.target(ds.Y), seed=seed, progress=progress,
                      stall_window=RunConfig().stall_window)
         converged = traj.status == "converged"
