@@ -21,7 +21,7 @@ import math
 import platform
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
@@ -54,52 +54,161 @@ class Quantity:
         ``"expensive"``: an eigen-solve, an SVD, a dense NTK or extra products.
     what : str
         The quantity, in the paper's terms.
-    outputs : tuple of str
-        The arrays it records (its own name when it records one).
+    measure : callable
+        ``measure(run, at)`` returns ``{output: value}`` at an iterate
+        (``at``: the iterate and what its measurements share); for a
+        secant, ``measure(run, prev, ev, step_norm)`` from ``Theta_t`` and
+        ``Theta_{t+1}``.
     secant : bool
         Compares ``Theta_t`` with ``Theta_{t+1}`` (recorded at ``t``).
-    lambda_min : bool
-        Needs ``lambda_min(K_t)`` (one tracked solve serves all that do).
     default : bool
         In ``track="default"``.
+    needs_lambda_min : bool
+        Uses the warm-started ``lambda_min(K_t)`` tracker (one solve per
+        iterate serves all that do).
     """
 
     name: str
     cost: str
     what: str
-    outputs: tuple = ()
+    measure: object = field(repr=False)
     secant: bool = False
-    lambda_min: bool = False
     default: bool = False
+    needs_lambda_min: bool = False
 
 
-def _q(name, cost, what, **kw):
-    kw.setdefault("outputs", (name,))
-    return Quantity(name, cost, what, **kw)
+class _At:
+    """One iterate being measured, and what its measurements share (computed once)."""
+
+    def __init__(self, run, net, theta, ev, path):
+        self.run, self.net, self.theta, self.ev, self.path = run, net, theta, ev, path
+        self.cache = {}
+        self._g2 = self._dist = self._lmin = None
+
+    def g2(self):
+        if self._g2 is None:
+            self._g2 = float(self.ev.g @ self.ev.g)
+        return self._g2
+
+    def distances(self):
+        """``(||Theta_t - Theta_0||, {layer: distance})``."""
+        if self._dist is None:
+            run = self.run
+            d = {"W": 0.0, "V": 0.0}
+            for layer, sl in run._layer_slices.items():
+                d[layer] = float(np.linalg.norm(self.theta[sl] - run.theta0[sl]))
+            self._dist = (math.hypot(d["W"], d["V"]), d)
+        return self._dist
+
+    def lambda_min(self):
+        if self._lmin is None:
+            run = self.run
+            K = run._ntk(self.net, self.cache)
+            with run._clock("lambda_min"):
+                res = run._tracked(run._lmin, K)
+            run._stat("lambda_min", res.matvecs, res.converged)
+            self._lmin = float(res.value)
+        return self._lmin
 
 
-#: The registry of trackable quantities (the one place a quantity is declared).
+def _m_distance(run, at):
+    total, d = at.distances()
+    return {"distance": total, "distance_W": d["W"], "distance_V": d["V"]}
+
+
+def _m_weight_change(run, at):
+    d = at.distances()[1]
+    out = {}
+    for layer in ("W", "V"):
+        n0 = run._layer_norm0[layer]
+        out[f"weight_change_{layer}"] = d[layer] / n0 if n0 > 0 else float("nan")
+    return out
+
+
+def _m_hessian_top(run, at):
+    with run._clock("hessian_top"):
+        op = HessianOperator._unchecked(at.net, run.X, run.Y, run.layers)
+        val, run._hess_vec = run._lanczos("hessian_top", op._apply, op.shape[0], "LA",
+                                          run._hess_vec)
+    return {"hessian_top": float(val)}
+
+
+def _m_laziness(run, at):
+    if run.dense_lazy:
+        K = run._ntk(at.net, at.cache)
+    else:
+        K = ntk_operator(at.net, run.X, run.layers)
+    with run._clock("laziness"):
+        if run.dense_lazy:
+            D = K - run._K0
+            mv = D.__matmul__
+        else:
+            K0 = run._K0
+
+            def mv(u):
+                return K.matvec(u) - K0.matvec(u)
+        val, run._lazy_vec = run._lanczos("laziness", mv, K.shape[0], "LM", run._lazy_vec)
+    return {"laziness": abs(float(val)) / run._K0_norm if run._K0_norm > 0 else float("nan")}
+
+
+def _m_sigma_min_features(run, at):
+    with run._clock("sigma_min_features"):
+        return {"sigma_min_features": run._sigma_min_features(at.ev.H)}
+
+
+def _s_contraction(run, prev, ev, step_norm):
+    return {"contraction": ev.h / prev.h if prev.h > 0 else float("nan")}
+
+
+def _s_smoothness(run, prev, ev, step_norm):
+    dg = float(np.linalg.norm(ev.g - prev.g))
+    return {"smoothness_secant": dg / step_norm if step_norm > 0 else float("nan")}
+
+
+def _s_jacobian(run, prev, ev, step_norm):
+    if not step_norm > 0:
+        return {"jacobian_secant": float("nan")}
+    with run._clock("jacobian_secant"):
+        mv = _jacobian_difference_gram(run.X, prev, ev, run.layers)
+        val, run._jac_vec = run._lanczos("jacobian_secant", mv, run.n * ev.net.d2, "LA",
+                                         run._jac_vec)
+    return {"jacobian_secant": math.sqrt(max(float(val), 0.0)) / step_norm}
+
+
+#: The registry of trackable quantities: adding one is adding a row here.
 QUANTITIES = (
-    _q("loss", "cheap", "h(Theta_t)", default=True),
-    _q("grad_norm", "cheap", "||grad h||", default=True),
-    _q("pl_ratio", "cheap", "||grad h||^2 / h", default=True),
-    _q("distance", "cheap", "||Theta_t - Theta_0||, also per layer",
-       outputs=("distance", "distance_W", "distance_V"), default=True),
-    _q("path_length", "cheap", "sum_i ||Theta_{i+1} - Theta_i||", default=True),
-    _q("contraction", "cheap", "h_{t+1} / h_t", secant=True, default=True),
-    _q("weight_change", "cheap", "||Theta^l_t - Theta^l_0|| / ||Theta^l_0|| per layer",
-       outputs=("weight_change_W", "weight_change_V")),
-    _q("smoothness_secant", "cheap", "||grad h_{t+1} - grad h_t|| / ||Theta_{t+1} - Theta_t||",
-       secant=True),
-    _q("inside_ball", "cheap", "||Theta_t - Theta_0|| <= rho_Phi"),
-    _q("lambda_min", "expensive", "lambda_min(K_t)", lambda_min=True),
-    _q("pl_bound", "expensive", "4 lambda_min(K_t)", lambda_min=True),
-    _q("contraction_predicted", "expensive", "1 - 4 eta lambda_min(K_t)", lambda_min=True),
-    _q("sigma_min_features", "expensive", "sigma_min(phi(W_t X_paper))"),
-    _q("hessian_top", "expensive", "top eigenvalue of nabla^2 h"),
-    _q("jacobian_secant", "expensive", "||J_{t+1} - J_t||_2 / ||Theta_{t+1} - Theta_t||",
-       secant=True),
-    _q("laziness", "expensive", "||K_t - K_0||_2 / ||K_0||_2"),
+    Quantity("loss", "cheap", "h(Theta_t)", lambda run, at: {"loss": at.ev.h}, default=True),
+    Quantity("grad_norm", "cheap", "||grad h||",
+             lambda run, at: {"grad_norm": math.sqrt(at.g2())}, default=True),
+    Quantity("pl_ratio", "cheap", "||grad h||^2 / h",
+             lambda run, at: {"pl_ratio": at.g2() / at.ev.h if at.ev.h > 0 else float("nan")},
+             default=True),
+    Quantity("distance", "cheap", "||Theta_t - Theta_0||, also per layer", _m_distance,
+             default=True),
+    Quantity("path_length", "cheap", "sum_i ||Theta_{i+1} - Theta_i||",
+             lambda run, at: {"path_length": at.path}, default=True),
+    Quantity("contraction", "cheap", "h_{t+1} / h_t", _s_contraction, secant=True,
+             default=True),
+    Quantity("weight_change", "cheap", "||Theta^l_t - Theta^l_0|| / ||Theta^l_0|| per layer",
+             _m_weight_change),
+    Quantity("smoothness_secant", "cheap",
+             "||grad h_{t+1} - grad h_t|| / ||Theta_{t+1} - Theta_t||", _s_smoothness,
+             secant=True),
+    Quantity("inside_ball", "cheap", "||Theta_t - Theta_0|| <= rho_Phi",
+             lambda run, at: {"inside_ball": bool(at.distances()[0] <= run.rho)}),
+    Quantity("lambda_min", "expensive", "lambda_min(K_t)",
+             lambda run, at: {"lambda_min": at.lambda_min()}, needs_lambda_min=True),
+    Quantity("pl_bound", "expensive", "4 lambda_min(K_t)",
+             lambda run, at: {"pl_bound": 4.0 * at.lambda_min()}, needs_lambda_min=True),
+    Quantity("contraction_predicted", "expensive", "1 - 4 eta lambda_min(K_t)",
+             lambda run, at: {"contraction_predicted": 1.0 - 4.0 * run.lr * at.lambda_min()},
+             needs_lambda_min=True),
+    Quantity("sigma_min_features", "expensive", "sigma_min(phi(W_t X_paper))",
+             _m_sigma_min_features),
+    Quantity("hessian_top", "expensive", "top eigenvalue of nabla^2 h", _m_hessian_top),
+    Quantity("jacobian_secant", "expensive",
+             "||J_{t+1} - J_t||_2 / ||Theta_{t+1} - Theta_t||", _s_jacobian, secant=True),
+    Quantity("laziness", "expensive", "||K_t - K_0||_2 / ||K_0||_2", _m_laziness),
 )
 _BY_NAME = {q.name: q for q in QUANTITIES}
 
@@ -112,7 +221,7 @@ TRACKABLE = tuple(q.name for q in QUANTITIES)
 #: ``track="default"``: cheap enough to cost almost nothing beyond the step.
 DEFAULT_TRACK = tuple(q.name for q in QUANTITIES if q.default)
 _SECANTS = tuple(q.name for q in QUANTITIES if q.secant)
-_NEED_LMIN = tuple(q.name for q in QUANTITIES if q.lambda_min)
+_NEED_LMIN = tuple(q.name for q in QUANTITIES if q.needs_lambda_min)
 
 
 #: Largest ``n * d2`` for which the NTK is formed densely while tracking.  Dense
@@ -450,88 +559,18 @@ class _Run:
         return math.sqrt(max(float(res.value), 0.0))
 
     def measure(self, t, net, theta, ev, due, path):
+        at = _At(self, net, theta, ev, path)
         v = {}
-        if "loss" in due:
-            v["loss"] = ev.h
-        if "grad_norm" in due or "pl_ratio" in due:
-            g2 = float(ev.g @ ev.g)
-            if "grad_norm" in due:
-                v["grad_norm"] = math.sqrt(g2)
-            if "pl_ratio" in due:
-                v["pl_ratio"] = g2 / ev.h if ev.h > 0 else float("nan")
-        if due & {"distance", "weight_change", "inside_ball"}:
-            d = {"W": 0.0, "V": 0.0}
-            for layer, sl in self._layer_slices.items():
-                d[layer] = float(np.linalg.norm(theta[sl] - self.theta0[sl]))
-            total = math.hypot(d["W"], d["V"])
-            if "distance" in due:
-                v["distance"], v["distance_W"], v["distance_V"] = total, d["W"], d["V"]
-            if "weight_change" in due:
-                for layer in ("W", "V"):
-                    n0 = self._layer_norm0[layer]
-                    v[f"weight_change_{layer}"] = d[layer] / n0 if n0 > 0 else float("nan")
-            if "inside_ball" in due:
-                v["inside_ball"] = bool(total <= self.rho)
-        if "path_length" in due:
-            v["path_length"] = path
-        cache = {}
-        if due & set(_NEED_LMIN):
-            K = self._ntk(net, cache)
-            with self._clock("lambda_min"):
-                res = self._tracked(self._lmin, K)
-            self._stat("lambda_min", res.matvecs, res.converged)
-            lmin = float(res.value)
-            if "lambda_min" in due:
-                v["lambda_min"] = lmin
-            if "pl_bound" in due:
-                v["pl_bound"] = 4.0 * lmin
-            if "contraction_predicted" in due:
-                v["contraction_predicted"] = 1.0 - 4.0 * self.lr * lmin
-        if "sigma_min_features" in due:
-            with self._clock("sigma_min_features"):
-                v["sigma_min_features"] = self._sigma_min_features(ev.H)
-        if "hessian_top" in due:
-            with self._clock("hessian_top"):
-                op = HessianOperator._unchecked(net, self.X, self.Y, self.layers)
-                val, self._hess_vec = self._lanczos("hessian_top", op._apply, op.shape[0], "LA",
-                                                    self._hess_vec)
-            v["hessian_top"] = float(val)
-        if "laziness" in due:
-            if self.dense_lazy:
-                K = self._ntk(net, cache)
-            else:
-                K = ntk_operator(net, self.X, self.layers)
-            with self._clock("laziness"):
-                if self.dense_lazy:
-                    D = K - self._K0
-                    mv = D.__matmul__
-                else:
-                    K0 = self._K0
-
-                    def mv(u):
-                        return K.matvec(u) - K0.matvec(u)
-                val, self._lazy_vec = self._lanczos("laziness", mv, K.shape[0], "LM",
-                                                    self._lazy_vec)
-            v["laziness"] = abs(float(val)) / self._K0_norm if self._K0_norm > 0 else float("nan")
+        for q in QUANTITIES:
+            if q.name in due and not q.secant:
+                v.update(q.measure(self, at))
         return v
 
     def secants(self, prev, ev, step_norm):
         v = {}
-        due = prev["due"]
-        if "contraction" in due:
-            v["contraction"] = ev.h / prev["ev"].h if prev["ev"].h > 0 else float("nan")
-        if "smoothness_secant" in due:
-            dg = float(np.linalg.norm(ev.g - prev["ev"].g))
-            v["smoothness_secant"] = dg / step_norm if step_norm > 0 else float("nan")
-        if "jacobian_secant" in due:
-            if step_norm > 0:
-                with self._clock("jacobian_secant"):
-                    mv = _jacobian_difference_gram(self.X, prev["ev"], ev, self.layers)
-                    val, self._jac_vec = self._lanczos("jacobian_secant", mv,
-                                                       self.n * ev.net.d2, "LA", self._jac_vec)
-                v["jacobian_secant"] = math.sqrt(max(float(val), 0.0)) / step_norm
-            else:
-                v["jacobian_secant"] = float("nan")
+        for q in QUANTITIES:
+            if q.secant and q.name in prev["due"]:
+                v.update(q.measure(self, prev["ev"], ev, step_norm))
         return v
 
     # -- loop -----------------------------------------------------------------
