@@ -240,7 +240,7 @@ def test_operator_product_overflow_names_u():
 
 
 def test_tiled_upper_triangle_refuses_overflow():
-    from pl_toolkit.ntk import _ntk_gram_upper
+    from pl_toolkit._features import ntk_gram_upper as _ntk_gram_upper
 
     net, X, _ = _base()
     U = _ntk_gram_upper(net, X, tile=4)
