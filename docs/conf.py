@@ -1,14 +1,19 @@
 """Sphinx configuration of the pl_toolkit documentation.
 
-Build with ``python -m sphinx -W -b html docs docs/_build/html``; the
-tutorials' code runs during the build (matplotlib's plot directive), so a
-broken example fails the build.
+Build with ``python -m sphinx -W --keep-going -b html docs docs/_build/html``;
+the tutorials' code runs during the build (matplotlib's plot directive and
+the ``runblock`` directive of ``_ext/runblock.py``, which shows what the code
+prints), so a broken example fails the build.  The API pages under
+``generated/`` are written by autosummary at every build and are not kept in
+version control.  Math is rendered by MathJax served from the built site
+(``_ext/offline_mathjax.py``), so the pages read the same offline.
 """
 
 import os
 import sys
 
 sys.path.insert(0, os.path.abspath(".."))
+sys.path.insert(0, os.path.abspath("_ext"))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pl_toolkit  # noqa: E402
@@ -25,6 +30,9 @@ extensions = [
     "sphinx.ext.mathjax",
     "numpydoc",
     "matplotlib.sphinxext.plot_directive",
+    "sphinxarg.ext",
+    "offline_mathjax",
+    "runblock",
 ]
 
 autosummary_generate = True
@@ -42,9 +50,14 @@ plot_rcparams = {"figure.figsize": (6.0, 3.6)}
 
 doctest_global_setup = "import numpy as np\nimport pl_toolkit as pl\n"
 
-templates_path = []
+templates_path = ["_ext/templates"]
 exclude_patterns = ["_build", "generated/*.tmp"]
 html_theme = "alabaster"
 html_static_path = []
-nitpicky = False
+nitpicky = True
+# Types named in docstrings that no inventory here can resolve (the build is
+# offline, so there is no intersphinx).
+nitpick_ignore = [
+    ("py:class", "numpy.ndarray"),
+]
 suppress_warnings = ["autosummary.import_cycle"]
