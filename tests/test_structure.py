@@ -49,11 +49,7 @@ ALLOWED_EDGES = {
 
 #: Underscore names used across modules by files outside this change, each with its reason.
 ALLOWED_PRIVATE = {
-    ("pl_toolkit.constants", "_inputs"): "net._inputs: use pl_toolkit._features.inputs",
     ("pl_toolkit.training", "_lanczos"): "hessian._lanczos: needs a declared name",
-    ("pl_toolkit.training", "_features"): "ntk._features: use pl_toolkit._features.features",
-    ("pl_toolkit.training", "_vjp_from_features"):
-        "ntk._vjp_from_features: use pl_toolkit._features.vjp_from_features",
     ("pl_toolkit.training", "_unchecked"): "HessianOperator._unchecked: needs a declared name",
     ("pl_toolkit.training", "_apply"): "HessianOperator._apply: needs a declared name",
     ("pl_toolkit.experiments.init_scale", "_features"): "ntk._features: use pl_toolkit._features.features",
