@@ -8,7 +8,10 @@ norm, the empirical PL ratio ``||grad h||^2 / h`` and the NTK bound
 and path length against the Lemma-1 radius ``rho_Phi``, local smoothness
 (top Hessian eigenvalue and secants), an empirical ``beta_Phi`` (Jacobian
 secant), laziness, and the per-step contraction beside the rate the PL
-constant predicts.  The result is an immutable :class:`Trajectory`.
+constant predicts.  The result is an immutable :class:`Trajectory`
+(:mod:`pl_toolkit.trajectory`).  The step size is a number, resolved
+before training by :mod:`pl_toolkit.step_size`; the tracked quantities are
+declared once, in ``QUANTITIES``.
 
 Step ``t`` always means the iterate ``Theta_t`` after ``t`` updates
 (``t = 0`` is the initialization).  Quantities that compare two iterates
