@@ -478,3 +478,43 @@ def thick_restart_lanczos(matvec, n, *, which="SA", tol=1e-8, v0=None, maxiter=N
                 matvecs=matvecs, converged=status == "tolerance", status=status,
                 bound=user(bound) + n * _ETA, estimate=user(estimate) + n * _ETA,
                 floor=user(floor) + n * _ETA, anorm=user(anorm))
+
+
+# --------------------------------------------------------------------------
+# Loose-tolerance settings: the Hessian and the trainer's per-step tracking
+# --------------------------------------------------------------------------
+#: Basis size of :func:`guarded_lanczos` (the Hessian and the trainer's tracking).
+GUARDED_NCV = 40
+
+
+def guarded_lanczos(matvec, n, *, which="LA", tol=1e-6, v0=None, maxiter=None, ncv=None, rng=None,
+                    keep=None, nonfinite="matvec returned NaN or Inf in a Lanczos product"):
+    """Extreme eigenpair of a symmetric operator: the Hessian path's Lanczos settings.
+
+    ``which="LA"``: largest algebraic eigenvalue; ``"LM"``: largest in
+    modulus.  :func:`thick_restart_lanczos` with a basis
+    of ``ncv = 40`` vectors (half of them kept at a restart), a
+    convergence check after every product (so a warm start pays off), the
+    guarded stopping test, and no extra product at the end.  Stopping test,
+    with ``rho = beta_k |s_k|`` the residual of the Ritz pair ``(theta,
+    y)`` and ``gap`` the distance to the nearest other Ritz value: ``rho <=
+    tol |theta|``, or ``rho <= sqrt(tol) |theta|`` and ``rho^2 / gap <= tol
+    |theta| / 10`` (the Kato-Temple estimate of the eigenvalue error once
+    the Ritz vector is accurate, with a safety factor because the Ritz gap
+    over-estimates the true gap), or an invariant subspace (``beta_k`` at
+    rounding level).  A NaN or Inf product raises ``ValueError(nonfinite)``.
+
+    Returns ``(theta, y, rho, matvecs, converged)``.
+    """
+    ncv = int(min(n, ncv or GUARDED_NCV))
+    if maxiter is None:
+        maxiter = max(400, 10 * ncv)
+    if rng is None:
+        rng = np.random.default_rng(np.random.SeedSequence(0))
+    try:
+        out = thick_restart_lanczos(matvec, n, which=which, tol=tol, v0=v0, maxiter=maxiter,
+                                    ncv=ncv, keep=keep, check=1, rng=rng, guarded=True,
+                                    final_residual=False)
+    except FloatingPointError:
+        raise ValueError(nonfinite) from None
+    return out["value"], out["vector"], out["residual"], out["matvecs"], out["converged"]

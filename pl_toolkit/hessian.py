@@ -29,7 +29,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from ._features import fill_phi_dphi, preactivations
-from ._lanczos import thick_restart_lanczos
+from ._lanczos import guarded_lanczos
 from ._validation import as_float_array
 from .network import check_layers, check_net as _check_net
 
@@ -282,43 +282,7 @@ def hessian_vector_product(net, X, Y, u, layers=("W", "V"), *, parallel=True):
     return op._apply(u)
 
 
-# --------------------------------------------------------------------------
-# Lanczos for an extreme eigenpair
-# --------------------------------------------------------------------------
-_NCV = 40
-
-
-def _lanczos(matvec, n, *, which="LA", tol=1e-6, v0=None, maxiter=None, ncv=None, rng=None,
-             keep=None, nonfinite="matvec returned NaN or Inf in a Lanczos product"):
-    """Extreme eigenpair of a symmetric operator: the Hessian path's Lanczos settings.
-
-    ``which="LA"``: largest algebraic eigenvalue; ``"LM"``: largest in
-    modulus.  :func:`pl_toolkit._lanczos.thick_restart_lanczos` with a basis
-    of ``ncv = 40`` vectors (half of them kept at a restart), a
-    convergence check after every product (so a warm start pays off), the
-    guarded stopping test, and no extra product at the end.  Stopping test,
-    with ``rho = beta_k |s_k|`` the residual of the Ritz pair ``(theta,
-    y)`` and ``gap`` the distance to the nearest other Ritz value: ``rho <=
-    tol |theta|``, or ``rho <= sqrt(tol) |theta|`` and ``rho^2 / gap <= tol
-    |theta| / 10`` (the Kato-Temple estimate of the eigenvalue error once
-    the Ritz vector is accurate, with a safety factor because the Ritz gap
-    over-estimates the true gap), or an invariant subspace (``beta_k`` at
-    rounding level).  A NaN or Inf product raises ``ValueError(nonfinite)``.
-
-    Returns ``(theta, y, rho, matvecs, converged)``.
-    """
-    ncv = int(min(n, ncv or _NCV))
-    if maxiter is None:
-        maxiter = max(400, 10 * ncv)
-    if rng is None:
-        rng = np.random.default_rng(np.random.SeedSequence(0))
-    try:
-        out = thick_restart_lanczos(matvec, n, which=which, tol=tol, v0=v0, maxiter=maxiter,
-                                    ncv=ncv, keep=keep, check=1, rng=rng, guarded=True,
-                                    final_residual=False)
-    except FloatingPointError:
-        raise ValueError(nonfinite) from None
-    return out["value"], out["vector"], out["residual"], out["matvecs"], out["converged"]
+_lanczos = guarded_lanczos  # compatibility alias for callers outside this module
 
 
 def hessian_top_eigenvalue(net, X, Y, *, layers=("W", "V"), tol=1e-6, v0=None, maxiter=None,
@@ -418,7 +382,7 @@ def hessian_top_eigenvalue(net, X, Y, *, layers=("W", "V"), tol=1e-6, v0=None, m
         value, vec = float(vals[0]), vecs[:, 0]
         resid = float(np.linalg.norm(op._apply(vec) - value * vec))
         return HessianEig(value, vec, resid, op.matvecs, conv, "eigsh")
-    theta, y, rho, mv, conv = _lanczos(
+    theta, y, rho, mv, conv = guarded_lanczos(
         op._apply, p, which="LA", tol=tol, v0=v0, maxiter=maxiter, rng=rng,
         nonfinite="net gives NaN or Inf Hessian-vector products on this data (overflow)")
     return HessianEig(theta, y, rho, mv, conv, "lanczos")

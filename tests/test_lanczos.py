@@ -16,7 +16,8 @@ from _tolerances import residual_tol, tol
 
 from pl_toolkit import ShallowNet
 from pl_toolkit._lanczos import thick_restart_lanczos
-from pl_toolkit.hessian import _lanczos as hessian_lanczos, hessian_operator
+from pl_toolkit._lanczos import guarded_lanczos as hessian_lanczos
+from pl_toolkit.hessian import hessian_operator
 
 SPECTRUM = dict()                                              # lambda_min's settings
 HESSIAN = dict(check=1, guarded=True, final_residual=False)   # the Hessian path's

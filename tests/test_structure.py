@@ -49,7 +49,7 @@ ALLOWED_EDGES = {
 
 #: Underscore names used across modules by files outside this change, each with its reason.
 ALLOWED_PRIVATE = {
-    ("pl_toolkit.training", "_lanczos"): "hessian._lanczos: needs a declared name",
+    ("pl_toolkit.training", "_lanczos"): "hessian._lanczos: use pl_toolkit._lanczos.guarded_lanczos",
     ("pl_toolkit.training", "_unchecked"): "HessianOperator._unchecked: needs a declared name",
     ("pl_toolkit.training", "_apply"): "HessianOperator._apply: needs a declared name",
     ("pl_toolkit.experiments.init_scale", "_features"): "ntk._features: use pl_toolkit._features.features",
