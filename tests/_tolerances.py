@@ -16,7 +16,7 @@ TOL = {
     # Kernel against its NumPy reference: same formula, possibly different
     # BLAS blocking / summation order.
     (np.float64, "kernel_vs_reference"): (1e-12, 1e-13),
-    # Closed-form NTK against explicit Jacobian products (the issue's bar).
+    # Closed-form NTK against explicit Jacobian products.
     (np.float64, "analytic_jacobian"): (1e-10, 1e-12),
     # Central finite differences with step h ~ eps^(1/3): truncation O(h^2)
     # and rounding O(eps/h) both ~ eps^(2/3) ~ 4e-11, times the third
@@ -62,35 +62,32 @@ def assert_eigenpair(A, w, v, n_eps_factor=10.0):
     assert res <= bound, f"eigen residual {res:.3e} > {bound:.3e}"
 
 
-# -- appended by the foundation test-writer --
 # Maximum of |phi'| or |phi''| over a uniform grid of spacing 1e-4 against the
 # exact sup: near an interior maximizer the grid misses it by at most
 # |f''| (5e-5)^2 / 2 ~ 1e-9 |f''|, and where the sup is only approached at
 # infinity (softplus phi' -> 1) the grid end x = 30 is within e^-30 ~ 1e-13.
-# 1e-6 relative is the issue's bar and leaves ample room.
+# 1e-6 relative leaves ample room.
 TOL[(np.float64, "grid_max")] = (1e-6, 0.0)
 
 # Two numerical routes to the same infinite-width kernel (closed form,
 # Mehler series, tensor Gauss-Hermite quadrature).  In the regimes the tests
 # use (quadrature scale omega1 |x| <= 0.5 at 64 nodes or <= 1 at 200 nodes,
 # smooth activations or |rho| <= 0.9 for the series) the measured
-# differences are 1e-16 to 1e-14; 1e-10 is the issue's bar and leaves room
+# differences are 1e-16 to 1e-14; 1e-10 leaves room
 # for platform libm differences.
 TOL[(np.float64, "kernel_routes")] = (1e-10, 1e-12)
 
-# -- appended by the spectrum/certified helper --
-# A warm-started tracker must reproduce a fresh dense solve: the issue's bar
-# is 1e-8 relative; the tracker stops at tol/4 (Kato-Temple estimate), and a
+# A warm-started tracker must reproduce a fresh dense solve to 1e-8
+# relative; the tracker stops at tol/4 (Kato-Temple estimate), and a
 # dense solve of an NTK with condition 1e3-1e4 is itself accurate to
 # n eps cond ~ 1e-10 relative, so 1e-8 is reachable and still a real check.
 TOL[(np.float64, "tracking")] = (1e-8, 0.0)
 # Tightness of a certified lower bound on lambda_min of a well-conditioned
-# matrix (the issue's bar): the a-priori Cholesky allowance is
+# matrix: the a-priori Cholesky allowance is
 # sum_i gamma_{i+1} k_ii ~ n^2 u max k_ii / 2, i.e. ~1e-13 relative for
 # n <= 500 and cond <= 1e3; 1e-6 relative leaves room for the shift search.
 TOL[(np.float64, "certified_tightness")] = (1e-6, 0.0)
 
-# -- appended by the experiments helper (width sweep) --
 # Slope of a log-log fit of grid thresholds against n (synthetic power law,
 # noise 5% per seed).  Thresholds are snapped up to a grid of ratio 2^(1/8), so
 # each log-threshold is off by at most log(2)/8 = 0.087; over a log-range of
@@ -99,7 +96,6 @@ TOL[(np.float64, "certified_tightness")] = (1e-6, 0.0)
 # alternatives of interest differ by 0.5) without flaking on grid effects.
 TOL[(np.float64, "exponent_fit")] = (0.0, 0.1)
 
-# -- appended by the training/Hessian helper --
 # Quantities tracked during training by the package's restarted Lanczos at
 # tol 1e-6 (top Hessian eigenvalue, laziness ||K_t - K_0||/||K_0||, Jacobian
 # secant), against dense references.  Acceptance uses the Kato-Temple estimate
@@ -108,7 +104,6 @@ TOL[(np.float64, "exponent_fit")] = (0.0, 0.1)
 # comparison allows 10 * tol.
 TOL[(np.float64, "tracked_lanczos")] = (1e-5, 1e-12)
 
-# -- appended by the shift-invert reviewer --
 # A peak-memory estimate against tracemalloc's measured peak.  The estimates
 # count the array buffers (n^2, n d1, tile d1, tile^2 numbers); tracemalloc
 # also sees Python objects, slices, tuples and length-d1 helper vectors, a
@@ -117,7 +112,6 @@ TOL[(np.float64, "tracked_lanczos")] = (1e-5, 1e-12)
 # (12-17% at the sizes the tests use) that a stale reference would add.
 TOL[(np.float64, "memory_estimate")] = (0.01, 2.0 ** 18)
 
-# -- appended by the network/NTK/activation engineer --
 # An activation value (phi, phi', phi'') at one point against mpmath at 700
 # digits (naive formulas; the digits absorb every cancellation near 0).  The
 # kernels are compositions of <= 6 correctly rounded operations and libm calls

@@ -1,4 +1,4 @@
-"""Every public object has a numpydoc docstring with an example (issue 7).
+"""Every public object has a numpydoc docstring with an example.
 
 The public objects are the classes and functions named in ``__all__`` of
 ``pl_toolkit``, ``pl_toolkit.experiments``, ``pl_toolkit.data`` and every

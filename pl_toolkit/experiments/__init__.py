@@ -5,13 +5,12 @@
 * :mod:`pl_toolkit.experiments.ledger` -- Table 1's widths beside the
   measured width (``pl-toolkit ledger``).
 * :mod:`pl_toolkit.experiments.sweep` -- width threshold of GD on random
-  labels against ``n`` (prediction 7; ``pl-toolkit sweep``).
+  labels against ``n`` and ``d0``, and the locality width (``pl-toolkit sweep``).
 * :mod:`pl_toolkit.experiments.init_scale` -- Figure 1: accuracy and laziness
-  against ``omega2`` at fixed ``omega1 omega2`` (prediction 10;
-  ``pl-toolkit init-scale``).
+  against ``omega2`` at fixed ``omega1 omega2`` (``pl-toolkit init-scale``).
 """
 
-# -- width sweep and init scale (issue 6, items 2-3) --
+# -- width sweep and init scale --
 from .sweep import (SWEEP_DEFAULTS, bootstrap_exponent, check_premises, fit_power_law,
                     geometric_grid, run_width_sweep, sweep_cell, threshold_width)
 
