@@ -299,8 +299,8 @@ def test_generic_module_reaching_the_network_is_found(tmp_path):
     root = _tree(tmp_path, {
         "__init__.py": "",
         "network.py": "X = 1\n",
-        "helper_mod.py": "from .network import X\n",
-        "spectrum.py": "def f():\n    from .helper_mod import X\n    return X\n",
+        "middle.py": "from .network import X\n",
+        "spectrum.py": "def f():\n    from .middle import X\n    return X\n",
     })
     assert "pkg.network" in reachable(root, "pkg", "pkg.spectrum")
 
@@ -310,19 +310,19 @@ def test_private_names_across_modules_are_found(tmp_path):
         "__init__.py": "",
         "net.py": ("class Net:\n    def _fast(self):\n        return 1\n\n"
                    "    @classmethod\n    def _make(cls):\n        return cls()\n\n"
-                   "def _helper():\n    return 2\n"),
-        "_shared.py": "from .net import _helper\n\ndef fast(net):\n    return net._fast()\n",
-        "user.py": ("from . import net as netmod\nfrom .net import Net, _helper\nfrom ._shared import fast\n\n"
-                    "def f(n):\n    return n._fast(), netmod._helper(), Net._make(), fast(n)\n"),
+                   "def _hidden():\n    return 2\n"),
+        "_shared.py": "from .net import _hidden\n\ndef fast(net):\n    return net._fast()\n",
+        "user.py": ("from . import net as netmod\nfrom .net import Net, _hidden\nfrom ._shared import fast\n\n"
+                    "def f(n):\n    return n._fast(), netmod._hidden(), Net._make(), fast(n)\n"),
         "clean.py": ("from ._shared import fast\n\nclass A:\n    def _fast(self):\n        return self._fast\n\n"
                      "def g(other):\n    return other._fast\n"),
     })
     found = private_accesses(root, "pkg", declared={"pkg._shared"})
     hows = {(m, how) for m, _, _, how in found}
-    assert hows == {("pkg.user", "from pkg.net import _helper"), ("pkg.user", "pkg.net._helper"),
+    assert hows == {("pkg.user", "from pkg.net import _hidden"), ("pkg.user", "pkg.net._hidden"),
                     ("pkg.user", "Net._make"), ("pkg.user", "attribute _fast of ['pkg.clean', 'pkg.net']")}
     # without the declaration the seam module itself is reported
     assert {m for m, *_ in private_accesses(root, "pkg")} == {"pkg._shared", "pkg.user"}
     # an allowlist entry silences exactly its (module, name)
-    left = private_accesses(root, "pkg", declared={"pkg._shared"}, allowed={("pkg.user", "_helper")})
+    left = private_accesses(root, "pkg", declared={"pkg._shared"}, allowed={("pkg.user", "_hidden")})
     assert {name for _, name, _, _ in left} == {"_make", "_fast"}
