@@ -4,7 +4,8 @@ Every command reports bad input as one line on stderr and exit code 2.
 """
 
 import argparse
-import json
+import math
+import os
 import sys
 import time
 
@@ -24,6 +25,39 @@ class UsageError(ValueError):
     """A problem with the command line or its inputs (reported with exit 2)."""
 
 
+#: Largest value of a count or size flag (steps, widths, samples): beyond it
+#: nothing the toolkit does can run, and NumPy refuses such dimensions.
+INT_FLAG_MAX = 2**31 - 1
+
+
+def _int_type(minimum=1, maximum=INT_FLAG_MAX):
+    """Argparse type: an integer in ``[minimum, maximum]`` (``maximum=None``: unbounded)."""
+
+    def parse(text):
+        try:
+            value = int(str(text).strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+            raise argparse.ArgumentTypeError(f"must be an integer {bounds}, got {text!r}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _float_type(text):
+    """Argparse type: a finite number."""
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
 def _add_data_args(p, *, n_default=None):
     g = p.add_argument_group("data")
     g.add_argument("--data", default="digits", metavar="NAME|FILE",
@@ -31,12 +65,12 @@ def _add_data_args(p, *, n_default=None):
                         "'sphere' (uniform on the unit sphere, random labels) or 'teacher' "
                         "(teacher-student on the sphere), or a .npz (X, Y) / .npy (X) / .csv (X "
                         "then label columns) file (default: digits)")
-    g.add_argument("--n", type=int, default=None,
+    g.add_argument("--n", type=_int_type(), default=None,
                    help=f"number of samples (default: {n_default} for built-in data, all rows of a file)")
     p.set_defaults(n_builtin_default=n_default)
-    g.add_argument("--d0", type=int, default=None,
+    g.add_argument("--d0", type=_int_type(), default=None,
                    help="input dimension of synthetic data (default: 64; refused for real data)")
-    g.add_argument("--data-seed", type=int, default=0, help="seed of the data draw (default: 0)")
+    g.add_argument("--data-seed", type=_int_type(0, None), default=0, help="seed of the data draw (default: 0)")
     _add_preprocessing_args(g)
 
 
@@ -47,7 +81,7 @@ def _add_preprocessing_args(g, defaults=True):
     g.add_argument("--label-scale", choices=("unit", "none"), default=None,
                    help="labels of real data scaled to ||Y||_F = 1 ('unit') or used as given "
                         "('none'); default: as --normalize")
-    g.add_argument("--label-columns", type=int, default=None, metavar="K",
+    g.add_argument("--label-columns", type=_int_type(0), default=None, metavar="K",
                    help="number of trailing label columns of a .csv file (default: 1)")
     g.add_argument("--csv-header", choices=("auto", "yes", "no"), default=None,
                    help="whether the first line of a .csv file is a header (default: auto, a "
@@ -62,10 +96,10 @@ def _add_net_args(p, *, d1_default=1000):
     g = p.add_argument_group("network")
     g.add_argument("--net", metavar="FILE", help="load weights from a .npz saved by ShallowNet.save "
                    "(or a PyTorch state_dict .pt of Linear-activation-Linear when torch is installed)")
-    g.add_argument("--d1", type=int, default=d1_default, help=f"width (default: {d1_default})")
+    g.add_argument("--d1", type=_int_type(), default=d1_default, help=f"width (default: {d1_default})")
     g.add_argument("--activation", default="gelu", help="activation name (default: gelu)")
     g.add_argument("--init", default="lecun", help="lecun, he, xavier or 'omega1,omega2' (default: lecun)")
-    g.add_argument("--seed", type=int, default=0, help="seed of the weights (default: 0)")
+    g.add_argument("--seed", type=_int_type(0, None), default=0, help="seed of the weights (default: 0)")
 
 
 def _parse_init(text):
@@ -140,18 +174,33 @@ def _make_net(args, d0, d2):
 
 def _emit(args, summary, lines):
     if getattr(args, "json", False):
-        print(json.dumps(summary, indent=2, default=_json_default))
+        from ._json import dumps
+
+        print(dumps(summary))
     elif not getattr(args, "quiet", False):
         for line in lines:
             print(line)
 
 
-def _json_default(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+def _check_activation(name, flag="--activation"):
+    from .activations import get_activation
+
+    try:
+        get_activation(name)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
+def _check_init(text, flag="--init"):
+    init = _parse_init(text) if isinstance(text, str) else text
+    if isinstance(init, str):
+        if init not in ("lecun", "he", "xavier"):
+            raise UsageError(f"{flag} must be lecun, he, xavier or 'omega1,omega2', got {text!r}")
+    else:
+        for name, v in zip(("omega1", "omega2"), init):
+            if not (math.isfinite(v) and v > 0):
+                raise UsageError(f"{flag}: {name} must be a positive finite number, got {v!r}")
+    return init
 
 
 # --------------------------------------------------------------------------
@@ -166,8 +215,13 @@ def cmd_ntk(args):
     while the NTK fits in 4 GiB, matrix-free beyond).
     """
     from .ntk import ntk_gram
-    from .spectrum import JACOBIAN_DENSE_MAX
+    from .ntk_spectrum import JACOBIAN_DENSE_MAX
 
+    layers = tuple(x.strip() for x in args.layers.split(","))
+    if not layers or len(set(layers)) != len(layers) or any(x not in ("W", "V") for x in layers):
+        raise UsageError(f"--layers must be W,V, W or V, got {args.layers!r}")
+    _check_activation(args.activation)
+    _check_init(args.init)
     target = None
     if args.save:
         from .experiments._common import safe_output_file
@@ -176,7 +230,6 @@ def cmd_ntk(args):
                                   arg="--save", flag="--overwrite")
     ds = _load_data(args)
     net = _make_net(args, ds.d0, ds.d2 if args.outputs is None else args.outputs)
-    layers = tuple(x.strip() for x in args.layers.split(","))
     N = ds.n * net.d2
     dense = bool(args.save) or N <= JACOBIAN_DENSE_MAX
     t0 = time.perf_counter()
@@ -184,8 +237,10 @@ def cmd_ntk(args):
         K = ntk_gram(net, ds.X, layers=layers)
         trace = float(np.trace(K))
     else:
+        from .ntk_stats import ntk_trace
+
         K = None
-        trace = _ntk_trace(net, ds.X, layers)
+        trace = ntk_trace(net, ds.X, layers)
     seconds = time.perf_counter() - t0
     prep = _preprocessing_lines(ds)
     summary = dict(data=ds.name, n=ds.n, d0=net.d0, d1=net.d1, d2=net.d2,
@@ -199,7 +254,8 @@ def cmd_ntk(args):
     if dense:
         lines.append(f"  time       {seconds:.3f} s")
     if not args.no_spectrum:
-        from .spectrum import jacobian_singular_values, lambda_max, lambda_min
+        from .ntk_spectrum import jacobian_singular_values
+        from .spectrum import lambda_max, lambda_min
 
         t1 = time.perf_counter()
         if dense:
@@ -240,19 +296,6 @@ def cmd_ntk(args):
     return 0
 
 
-def _ntk_trace(net, X, layers):
-    """``trace(K) = sum_a ||h_a||^2 d2 + ||x_a||^2 ||g_a o v_p||^2`` (+ bias terms), in O(n d1 d2)."""
-    Z = net.preactivations(X)
-    H, G = net.activation.phi(Z), net.activation.dphi(Z)
-    t = 0.0
-    if "V" in layers:
-        t += net.d2 * (float(np.sum(H * H)) + (X.shape[0] if net.b2 is not None else 0.0))
-    if "W" in layers:
-        xx = np.sum(X * X, axis=1) + (1.0 if net.b1 is not None else 0.0)
-        t += float(xx @ ((G * G) @ np.sum(net.V * net.V, axis=0)))
-    return t
-
-
 # --------------------------------------------------------------------------
 # run (the main job)
 # --------------------------------------------------------------------------
@@ -264,7 +307,7 @@ def _run_config(args):
 
     from .experiments.run import RunConfig, load_config
 
-    values = load_config(args.config) if args.config else {}
+    values = load_config(args.config) if args.config is not None else {}
     for f in fields(RunConfig):
         v = getattr(args, f.name, None)
         if f.name == "csv_header" and v is not None:
@@ -275,19 +318,29 @@ def _run_config(args):
             values[f.name] = v
     if isinstance(values.get("init"), str):
         values["init"] = _parse_init(values["init"])
+
+    def where(field):
+        # The flag when the value came from the command line, else the config key.
+        if getattr(args, field, None) not in (None, False) or args.config is None:
+            return _RUN_FLAGS.get(field, field)
+        return f"{args.config}: key {field!r}"
+
+    if isinstance(values.get("activation"), str):
+        _check_activation(values["activation"], where("activation"))
     lr = values.get("lr")
     if isinstance(lr, str) and lr not in ("theory", "1/beta"):
         try:
             values["lr"] = float(lr)
         except ValueError:
-            raise UsageError(f"--lr must be a number, 'theory' or '1/beta', got {lr!r}") from None
+            raise UsageError(f"{where('lr')} must be a number, 'theory' or '1/beta', "
+                             f"got {lr!r}") from None
     try:
         return RunConfig(**values)
     except ValueError as exc:
         msg = str(exc)
         field = msg.split(" ", 1)[0]
-        if field in _RUN_FLAGS and not args.config:
-            msg = f"{_RUN_FLAGS[field]}: {msg}"
+        if field in _RUN_FLAGS:
+            msg = f"{where(field)}: {msg}"
         raise UsageError(msg) from None
 
 
@@ -305,16 +358,16 @@ def cmd_run(args):
     result = run_experiment(cfg, progress=not (quiet or args.no_progress), log=log)
     rep = result.report
     if args.json:
-        from ._json import strict_json
+        from ._json import dumps
 
-        print(json.dumps(strict_json(dict(summary=dict(summary_rows(rep)),
+        print(dumps(dict(summary=dict(summary_rows(rep)),
                                           verdict=rep["summary"], trajectory=rep["trajectory"],
                                           lemma3=rep["lemma3"],
                                           lemma1_empirical={k: rep["lemma1_empirical"].get(k)
                                                             for k in ("radius", "radius_ratio",
                                                                       "censored", "directions")},
                                           files=rep["files"], seconds=rep["seconds"],
-                                          out=cfg.out)), indent=2))
+                                          out=cfg.out)))
     elif not args.quiet:
         rows = summary_rows(rep)
         width = max(len(k) for k, _ in rows)
@@ -341,20 +394,20 @@ def _add_run_args(p):
         help=f"sphere (inputs uniform on the unit sphere, Gaussian labels), teacher "
              f"(teacher-student on the sphere), digits (real, bundled with scikit-learn), mnist "
              f"(real, the mnist extra), or a .npz/.npy/.csv file (default: {d.data})")
-    add(g, "--n", "n", type=int, default=None,
+    add(g, "--n", "n", type=_int_type(), default=None,
         help="training samples (default: 256 for built-in data, every row of a file)")
-    add(g, "--d0", "d0", type=int, default=None,
+    add(g, "--d0", "d0", type=_int_type(), default=None,
         help="input dimension of synthetic data (default: 64; refused for real data)")
-    add(g, "--d2", "d2", type=int, default=None,
+    add(g, "--d2", "d2", type=_int_type(), default=None,
         help="outputs of synthetic data (default: 1; refused for real data)")
-    add(g, "--data-seed", "data_seed", type=int, default=None,
+    add(g, "--data-seed", "data_seed", type=_int_type(0, None), default=None,
         help=f"seed of the data (default: {d.data_seed})")
     add(g, "--normalize", "normalize", choices=("unit", "none"), default=None,
         help="rows of real data scaled to unit norm ('unit', default) or used as given ('none')")
     add(g, "--label-scale", "label_scale", choices=("unit", "none"), default=None,
         help="labels of real data scaled to ||Y||_F = 1 ('unit') or used as given ('none'); "
              "default: as --normalize")
-    add(g, "--label-columns", "label_columns", type=int, default=None, metavar="K",
+    add(g, "--label-columns", "label_columns", type=_int_type(0), default=None, metavar="K",
         help="trailing label columns of a .csv file (default: 1)")
     add(g, "--csv-header", "csv_header", choices=("auto", "yes", "no"), default=None,
         help="whether a .csv file's first line is a header (default: auto)")
@@ -362,29 +415,29 @@ def _add_run_args(p):
     add(g, "--activation", "activation", default=None, help=f"activation (default: {d.activation})")
     add(g, "--init", "init", default=None,
         help=f"lecun, he, xavier or 'omega1,omega2' (default: {d.init})")
-    add(g, "--d1", "d1", type=int, default=None,
+    add(g, "--d1", "d1", type=_int_type(), default=None,
         help="width (default: --width-factor x n^1.5/d0, the scale of eq. 21)")
-    add(g, "--width-factor", "width_factor", type=float, default=None,
+    add(g, "--width-factor", "width_factor", type=_float_type, default=None,
         help=f"width as a multiple of n^1.5/d0 (default: {d.width_factor:g})")
-    add(g, "--seed", "seed", type=int, default=None, help=f"seed of the weights (default: {d.seed})")
+    add(g, "--seed", "seed", type=_int_type(0, None), default=None, help=f"seed of the weights (default: {d.seed})")
     g = p.add_argument_group("training")
-    add(g, "--steps", "steps", type=int, default=None, help=f"step budget (default: {d.steps})")
+    add(g, "--steps", "steps", type=_int_type(), default=None, help=f"step budget (default: {d.steps})")
     add(g, "--lr", "lr", default=None,
         help=f"step size: a number, '1/beta' (inverse Hessian top eigenvalue at init) or "
              f"'theory' (eq. 13) (default: {d.lr})")
     add(g, "--optimizer", "optimizer", choices=("gd", "sgd"), default=None,
         help=f"(default: {d.optimizer})")
-    add(g, "--batch-size", "batch_size", type=int, default=None,
+    add(g, "--batch-size", "batch_size", type=_int_type(), default=None,
         help="SGD batch size (default: min(128, n))")
-    add(g, "--track-every", "track_every", type=int, default=None,
+    add(g, "--track-every", "track_every", type=_int_type(), default=None,
         help="cadence of the expensive tracked quantities (default: chosen so that tracking "
              "costs about as much as the steps between measurements, at least 20)")
-    add(g, "--eps", "eps", type=float, default=None,
+    add(g, "--eps", "eps", type=_float_type, default=None,
         help=f"converged when h <= eps ||Y||_F^2 (default: {d.eps:g})")
-    add(g, "--stall-window", "stall_window", type=int, default=None,
+    add(g, "--stall-window", "stall_window", type=_int_type(), default=None,
         help=f"stop as stalled when the loss falls by less than 0.1%% over this many steps "
              f"(default: {d.stall_window})")
-    add(g, "--lemma1-directions", "lemma1_directions", type=int, default=None,
+    add(g, "--lemma1-directions", "lemma1_directions", type=_int_type(0, 1000), default=None,
         help="random directions of the empirical Lemma 1 radius search (default: 8, or 2 "
              "when the NTK has more than 1000 rows)")
     g = p.add_argument_group("output")
@@ -413,15 +466,19 @@ def cmd_ledger(args):
                          f"{args.data} has its own dimension")
     from .experiments._common import claim_output_dir, output_file
 
-    if args.out:
+    _check_activation(args.activation)
+    init = _check_init(args.init)
+    if args.report is not None and not os.path.isfile(args.report):
+        raise UsageError(f"--report {args.report!r} is not a file")
+    if args.out is not None:
         claim_output_dir(args.out, tool="ledger", files=["ledger.md", "ledger.json"],
                          overwrite=args.overwrite)
     res = ledger_for(data=args.data, n=n, d0=64 if args.d0 is None else args.d0,
                      data_seed=args.data_seed, activation=args.activation,
-                     init=_parse_init(args.init), d1=args.d1, steps=args.steps, eps=args.eps,
+                     init=init, d1=args.d1, steps=args.steps, eps=args.eps,
                      seed=args.seed, report=args.report, progress=not (args.quiet or args.json),
                      normalize=args.normalize, label_scale=args.label_scale)
-    if args.out:
+    if args.out is not None:
         for name, key in (("ledger.md", "markdown"), ("ledger.json", "json")):
             with output_file(args.out, name) as tmp, open(tmp, "w") as fh:
                 fh.write(res[key])
@@ -433,64 +490,20 @@ def cmd_ledger(args):
 
 
 # --------------------------------------------------------------------------
-def build_parser():
-    """Build the argument parser of ``pl-toolkit``.
-
-    Returns
-    -------
-    argparse.ArgumentParser
-        The parser with one sub-parser per command.
-    """
-    from . import __version__
-
-    parser = _Parser(prog="pl-toolkit",
-                     description="Measure the constants of the PL convergence theory of shallow "
-                                 "networks (Song et al., NeurIPS 2021) on real data.")
-    parser.add_argument("--version", action="version", version=f"pl_toolkit {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    p = sub.add_parser("run", help="the main job: train, measure every constant, check the theorem, report",
-                       description="Train the paper's network x -> V phi(W x) (both layers, GD) on "
-                                   "real data from a standard initialization, measure every "
-                                   "constant of the PL argument along the run, evaluate every "
-                                   "inequality of the theorems at those constants (as implied "
-                                   "constants), and write report.md, report.json and PNG plots.")
-    _add_run_args(p)
-    p.set_defaults(func=cmd_run)
-
-    from .experiments import init_scale as _init_scale
-    from .experiments import sweep as _sweep
-
-    p = sub.add_parser("sweep", help="width threshold of GD against n, with fitted exponents",
-                       description=_sweep.__doc__.strip().splitlines()[0] + " Cells run on a local "
-                                   "process pool or a Dask cluster, results go to SQLite as each "
-                                   "cell finishes, and --resume continues a killed sweep.")
-    _sweep.configure_parser(p)
-    p.set_defaults(func=_sweep.command)
-
-    p = sub.add_parser("init-scale", help="the paper's Figure 1: accuracy against omega2 at fixed "
-                                          "omega1*omega2",
-                       description=_init_scale.__doc__.strip().splitlines()[0])
-    _init_scale.configure_parser(p)
-    p.set_defaults(func=_init_scale.command)
-
-    p = sub.add_parser("ledger", help="width each Table-1 theorem demands vs the width GD needed",
-                       description="For a data set, activation and initialization: the width every "
-                                   "theorem of the paper's Table 1 demands (unknown constants set "
-                                   "to 1 and shown as such) beside the width at which gradient "
-                                   "descent was measured to converge.")
+def _configure_ledger(p):
+    """Add the arguments of ``pl-toolkit ledger`` to the sub-parser ``p``."""
     _add_data_args(p, n_default=256)
     g = p.add_argument_group("network and measurement")
     g.add_argument("--activation", default="gelu", help="activation (default: gelu)")
     g.add_argument("--init", default="lecun", help="lecun, he, xavier or 'omega1,omega2' (default: lecun)")
-    g.add_argument("--d1", type=int, default=None,
+    g.add_argument("--d1", type=_int_type(), default=None,
                    help="width at which to measure convergence (default: the main job's, "
                         "8 x n^1.5/d0)")
-    g.add_argument("--steps", type=int, default=20000,
+    g.add_argument("--steps", type=_int_type(), default=20000,
                    help="GD step budget of the measurement (default: 20000)")
-    g.add_argument("--eps", type=float, default=1e-6,
+    g.add_argument("--eps", type=_float_type, default=1e-6,
                    help="converged when h <= eps ||Y||_F^2 (default: 1e-6)")
-    g.add_argument("--seed", type=int, default=0, help="seed of the weights (default: 0)")
+    g.add_argument("--seed", type=_int_type(0, None), default=0, help="seed of the weights (default: 0)")
     g.add_argument("--report", metavar="report.json",
                    help="take the measured width and outcome from a 'pl-toolkit run' report instead")
     p.add_argument("--out", metavar="DIR", help="also write ledger.md and ledger.json here")
@@ -498,17 +511,14 @@ def build_parser():
                    help="write into a non-empty --out folder that pl-toolkit did not write")
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     p.add_argument("--quiet", action="store_true", help="print nothing")
-    p.set_defaults(func=cmd_ledger)
+    return p
 
-    p = sub.add_parser("ntk", help="empirical NTK Gram of a net on data: size, trace, time, spectrum",
-                       description="Compute the empirical NTK Gram matrix (both layers by default) "
-                                   "of the paper's network on a data set and report its size, "
-                                   "trace, timing and extreme eigenvalues. Above 4000 rows the "
-                                   "matrix is not formed (unless --save): lambda_min comes from "
-                                   "shift-invert or matrix-free Lanczos.")
+
+def _configure_ntk(p):
+    """Add the arguments of ``pl-toolkit ntk`` to the sub-parser ``p``."""
     _add_data_args(p, n_default=500)
     _add_net_args(p)
-    p.add_argument("--outputs", type=int, default=None,
+    p.add_argument("--outputs", type=_int_type(), default=None,
                    help="output dimension d2 of a freshly initialized net (default: the data's)")
     p.add_argument("--layers", default="W,V", help="trained layers: W,V (default), W or V")
     p.add_argument("--no-spectrum", action="store_true", help="skip the eigenvalues")
@@ -521,7 +531,94 @@ def build_parser():
     p.add_argument("--overwrite", action="store_true", help="replace an existing --save file")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.add_argument("--quiet", action="store_true", help="print nothing")
-    p.set_defaults(func=cmd_ntk)
+    return p
+
+
+class Command:
+    """One subcommand of ``pl-toolkit``: the only way a command is defined.
+
+    Parameters
+    ----------
+    name : str
+        The command word.
+    help : str
+        One line for ``pl-toolkit --help``.
+    description : str
+        The paragraph of ``pl-toolkit NAME --help``.
+    module : str
+        Module (relative to ``pl_toolkit``) holding the two functions.
+    configure : str
+        Name of the function that adds the arguments to a sub-parser.
+    run : str
+        Name of the function that runs the command from the parsed
+        arguments and returns the exit code (it raises ``ValueError`` on bad
+        input).
+    """
+
+    def __init__(self, name, help, description, module, configure, run):
+        self.name, self.help, self.description = name, help, description
+        self.module, self.configure, self.run = module, configure, run
+
+    def functions(self):
+        """The ``(configure, run)`` functions, imported on demand."""
+        import importlib
+
+        mod = importlib.import_module(self.module, __package__)
+        return getattr(mod, self.configure), getattr(mod, self.run)
+
+
+#: Every subcommand, in the order of ``pl-toolkit --help``.
+COMMANDS = (
+    Command("run", "the main job: train, measure every constant, check the theorem, report",
+            "Train the paper's network x -> V phi(W x) (both layers, GD) on real data from a "
+            "standard initialization, measure every constant of the PL argument along the "
+            "run, evaluate every inequality of the theorems at those constants (as implied "
+            "constants), and write report.md, report.json and PNG plots.",
+            ".cli", "_add_run_args", "cmd_run"),
+    Command("sweep", "width threshold of GD against n, with fitted exponents",
+            "Exact width thresholds of gradient descent against n (or d0), with fitted "
+            "exponents. Cells run on a local process pool or a Dask cluster, results go to "
+            "SQLite as each cell finishes, and --resume continues a killed sweep.",
+            ".experiments.sweep", "configure_parser", "command"),
+    Command("init-scale", "the paper's Figure 1: accuracy against omega2 at fixed omega1*omega2",
+            None, ".experiments.init_scale", "configure_parser", "command"),
+    Command("ledger", "width each Table-1 theorem demands vs the width GD needed",
+            "For a data set, activation and initialization: the width every theorem of the "
+            "paper's Table 1 demands (unknown constants set to 1 and shown as such) beside "
+            "the width at which gradient descent was measured to converge.",
+            ".cli", "_configure_ledger", "cmd_ledger"),
+    Command("ntk", "empirical NTK Gram of a net on data: size, trace, time, spectrum",
+            "Compute the empirical NTK Gram matrix (both layers by default) of the paper's "
+            "network on a data set and report its size, trace, timing and extreme "
+            "eigenvalues. Above 4000 rows the matrix is not formed (unless --save): "
+            "lambda_min comes from shift-invert or matrix-free Lanczos.",
+            ".cli", "_configure_ntk", "cmd_ntk"),
+)
+
+
+def build_parser():
+    """Build the argument parser of ``pl-toolkit``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser with one sub-parser per entry of :data:`COMMANDS`.
+    """
+    from . import __version__
+
+    parser = _Parser(prog="pl-toolkit",
+                     description="Measure the constants of the PL convergence theory of shallow "
+                                 "networks (Song et al., NeurIPS 2021) on real data.")
+    parser.add_argument("--version", action="version", version=f"pl_toolkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for spec in COMMANDS:
+        configure, run = spec.functions()
+        description = spec.description
+        if description is None:
+            description = sys.modules[configure.__module__].__doc__.strip().splitlines()[0]
+        p = sub.add_parser(spec.name, help=spec.help, description=description)
+        configure(p)
+        p.set_defaults(func=run)
     return parser
 
 
@@ -536,10 +633,15 @@ def main(argv=None):
     Returns
     -------
     int
-        0 on success, 2 on bad input (one line on stderr).
+        0 on success (also for ``--help`` and ``--version``), 2 on bad input
+        (one line on stderr naming the flag, the config key or the file), 1
+        when some cells of a sweep failed.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:   # usage errors (exit 2, one line), --help and --version (0)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2

@@ -22,7 +22,7 @@ import tempfile
 
 import numpy as np
 
-from .._json import strict_json
+from .._json import json_default, strict_json, write_json  # noqa: F401 (re-exported)
 
 # Environment variables that size the thread pools of BLAS, OpenMP and numba.
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -585,22 +585,6 @@ def safe_output_file(path, *, suffix=None, overwrite=False, arg="--save", flag="
         raise ValueError(f"{arg} {given!r}: {target!r} exists; pass {flag} to replace it or "
                          "choose another name")
     return target
-
-
-def json_default(o):
-    """JSON encoder fallback for NumPy scalars and arrays."""
-    if isinstance(o, (np.floating, np.integer, np.bool_)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
-
-
-def write_json(path, obj):
-    """Write ``obj`` as indented strict JSON."""
-    with open(path, "w") as fh:
-        json.dump(strict_json(obj), fh, indent=2, default=json_default)
-        fh.write("\n")
 
 
 def parse_float_list(text, name):

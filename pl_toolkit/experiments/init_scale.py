@@ -1665,12 +1665,12 @@ def command(args):
                          threads_per_cell=args.threads_per_cell, plot=not args.no_plot,
                          n_boot=args.n_boot, overwrite=args.overwrite)
     if args.json:
-        from ._common import strict_json
+        from .._json import dumps
 
-        print(json.dumps(strict_json({k: rep[k] for k in (
+        print(dumps({k: rep[k] for k in (
             "config", "data", "per_omega2", "spearman_test_acc_vs_omega2",
             "spearman_test_acc_vs_omega2_interpolated", "isotonic_test_acc", "run_seconds",
-            "engine", "errors", "n_errors")}), indent=2))
+            "engine", "errors", "n_errors")}))
     elif not args.quiet:
         rho = rep["spearman_test_acc_vs_omega2"]
         print(f"init scale: {rep['data']['source']}, width {args.width}, {args.student_loss} "

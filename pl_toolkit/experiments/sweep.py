@@ -2434,7 +2434,6 @@ def command(args):
     0
     >>> shutil.rmtree(out)
     """
-    import json
     import sys
 
     _check_mode_flags(args)
@@ -2521,12 +2520,12 @@ def command(args):
             check_above=1 if ca is None else ca, check_below=1 if cb is None else cb,
             radius=args.radius or "paper", **common)
     if args.json:
-        from ._common import strict_json
+        from .._json import dumps
 
         keys = [k for k in ("mode", "config", "criterion", "thresholds", "ratio",
                             "distance_law", "reference_exponents", "budget_sensitivity",
                             "run_seconds", "cpu_seconds", "engine", "n_errors") if k in rep]
-        print(json.dumps(strict_json({k: rep[k] for k in keys}), indent=2))
+        print(dumps({k: rep[k] for k in keys}))
     elif not args.quiet:
         _print_summary(rep)
     return 0 if rep["n_errors"] == 0 else 1
