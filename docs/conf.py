@@ -36,7 +36,7 @@ extensions = [
 ]
 
 autosummary_generate = True
-autodoc_default_options = {"members": False}
+autodoc_default_options = {}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False

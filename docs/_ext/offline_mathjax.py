@@ -14,7 +14,7 @@ from sphinx.util.fileutil import copy_asset
 
 PACKAGE = "sphinx-mathjax-offline"
 COMPONENT = "tex-chtml.js"
-SUBFOLDERS = ("input/tex/extensions", "output/chtml", "a11y", "ui", "sre")
+SUBFOLDERS = ("input/tex/extensions", "output/chtml", "a11y", "ui")
 
 
 def _mathjax_dir():
