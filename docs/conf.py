@@ -55,9 +55,12 @@ exclude_patterns = ["_build", "generated/*.tmp"]
 html_theme = "alabaster"
 html_static_path = []
 nitpicky = True
-# Types named in docstrings that no inventory here can resolve (the build is
-# offline, so there is no intersphinx).
+# Objects of other libraries named in docstrings: the build is offline, so
+# there is no intersphinx inventory to resolve them against.
 nitpick_ignore = [
     ("py:class", "numpy.ndarray"),
+    ("py:func", "numpy.kron"),
+    ("py:func", "numpy.savez"),
+    ("py:func", "sympy.lambdify"),
 ]
 suppress_warnings = ["autosummary.import_cycle"]
