@@ -24,7 +24,7 @@ from .ntk import (NTKBlocks, NTKOperator, gradient, jvp, loss, ntk_gram, ntk_ope
 __all__ += ["ShallowNet", "NTKBlocks", "NTKOperator", "gradient", "jvp", "loss", "ntk_gram",
             "ntk_operator", "residual", "vjp"]
 
-# -- Khatri-Rao powers, Hermite analysis, infinite-width kernels (issue 3, items 5-7) --
+# -- Khatri-Rao powers, Hermite analysis, infinite-width kernels --
 from .hermite import hermite_coefficients, hermite_norm
 from .infinite_width import InfiniteWidthKernels, infinite_width_kernels
 from .khatri_rao import khatri_rao_gram, khatri_rao_power, sigma_min_khatri_rao
@@ -37,15 +37,16 @@ from .constants import Lemma3Constants, lemma3_constants
 
 __all__ += ["Lemma3Constants", "lemma3_constants"]
 
-# -- training with tracked theory quantities, Hessian of the loss (issue 4) --
+# -- training with tracked theory quantities, Hessian of the loss --
 from .hessian import hessian_top_eigenvalue, hessian_vector_product
 from .convergence import ConvergenceCriterion
-from .training import Trajectory, train
+from .training import train
+from .trajectory import Trajectory
 
 __all__ += ["hessian_top_eigenvalue", "hessian_vector_product", "ConvergenceCriterion",
             "Trajectory", "train"]
 
-# -- spectral utilities (issue 3, items 1-2) --
+# -- spectral utilities --
 from .spectrum import ConvergenceWarning, EigResult, LambdaMinTracker, lambda_max, lambda_min, sigma_max, sigma_min
 from .ntk_spectrum import JacobianSpectrum, jacobian_singular_values, ntk_lambda_min
 
@@ -53,7 +54,7 @@ __all__ += ["ConvergenceWarning", "EigResult", "JacobianSpectrum", "LambdaMinTra
             "jacobian_singular_values", "lambda_max", "lambda_min", "ntk_lambda_min", "sigma_max",
             "sigma_min"]
 
-# -- certified lower bounds (issue 3, item 3) --
+# -- certified lower bounds --
 from .certified import CertifiedBound, lambda_min_certified
 from .ntk_certified import NTKCertifiedBound, ntk_lambda_min_certified
 

@@ -282,7 +282,6 @@ def hessian_vector_product(net, X, Y, u, layers=("W", "V"), *, parallel=True):
     return op._apply(u)
 
 
-_lanczos = guarded_lanczos  # compatibility alias for callers outside this module
 
 
 def hessian_top_eigenvalue(net, X, Y, *, layers=("W", "V"), tol=1e-6, v0=None, maxiter=None,

@@ -725,11 +725,3 @@ class LambdaMinTracker:
         if not res.converged:
             _warn_unconverged(res, tol, "LambdaMinTracker", "")
         return res
-
-
-def __getattr__(name):
-    # compatibility alias for callers outside this module: the NTK routes moved to ntk_spectrum
-    if name in ("JACOBIAN_DENSE_MAX", "jacobian_singular_values"):
-        from . import ntk_spectrum
-        return getattr(ntk_spectrum, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,7 +32,8 @@ import scipy.linalg as sla
 
 from ._features import features, vjp_from_features
 from ._validation import check_positive_float, check_positive_int
-from .hessian import HessianOperator, _lanczos
+from ._lanczos import guarded_lanczos
+from .hessian import HessianOperator
 from .network import check_layers, check_net
 from .ntk import ntk_gram, ntk_operator
 
@@ -130,8 +131,8 @@ def _m_weight_change(run, at):
 
 def _m_hessian_top(run, at):
     with run._clock("hessian_top"):
-        op = HessianOperator._unchecked(at.net, run.X, run.Y, run.layers)
-        val, run._hess_vec = run._lanczos("hessian_top", op._apply, op.shape[0], "LA",
+        op = HessianOperator(at.net, run.X, run.Y, run.layers)
+        val, run._hess_vec = run._lanczos("hessian_top", op.matvec, op.shape[0], "LA",
                                           run._hess_vec)
     return {"hessian_top": float(val)}
 
@@ -481,8 +482,9 @@ class _Run:
             return tracker.update(A)
 
     def _lanczos(self, key, matvec, dim, which, v0):
-        theta, y, rho, mv, conv = _lanczos(matvec, dim, which=which, tol=_TRACK_TOL[key],
-                                           v0=v0, rng=self.solver_rng)
+        theta, y, rho, mv, conv = guarded_lanczos(matvec, dim, which=which,
+                                                  tol=_TRACK_TOL[key], v0=v0,
+                                                  rng=self.solver_rng)
         self._stat(key, mv, conv)
         return theta, y
 

@@ -24,7 +24,7 @@ PUBLIC_MODULES = {
     "pl_toolkit.activations",
     "pl_toolkit.network",
     "pl_toolkit.ntk",
-    # analysis modules (other work items)
+    # analysis modules
     "pl_toolkit.spectrum",
     "pl_toolkit.certified",
     "pl_toolkit.ntk_spectrum",
@@ -37,6 +37,10 @@ PUBLIC_MODULES = {
     "pl_toolkit.locality",
     "pl_toolkit.hessian",
     "pl_toolkit.training",
+    "pl_toolkit.trajectory",
+    "pl_toolkit.step_size",
+    "pl_toolkit.formulas",
+    "pl_toolkit.ntk_stats",
     "pl_toolkit.data",
     # command line (setup.cfg console script pl_toolkit.cli:main)
     "pl_toolkit.cli",

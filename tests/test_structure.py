@@ -37,9 +37,6 @@ GENERIC_MODULES = ("pl_toolkit.spectrum", "pl_toolkit.certified")
 
 #: Import edges not counted yet, each with its reason; to be removed with it.
 ALLOWED_EDGES = {
-    ("pl_toolkit.spectrum", "pl_toolkit.ntk_spectrum"):
-        "compatibility alias (module __getattr__) for cli.py and experiments/run.py, which still import "
-        "JACOBIAN_DENSE_MAX / jacobian_singular_values from spectrum",
     ("pl_toolkit.certified", "pl_toolkit.ntk_certified"):
         "compatibility alias (module __getattr__) for cli.py, which still imports "
         "ntk_lambda_min_certified from certified",
@@ -49,9 +46,6 @@ ALLOWED_EDGES = {
 
 #: Underscore names used across modules by files outside this change, each with its reason.
 ALLOWED_PRIVATE = {
-    ("pl_toolkit.training", "_lanczos"): "hessian._lanczos: use pl_toolkit._lanczos.guarded_lanczos",
-    ("pl_toolkit.training", "_unchecked"): "HessianOperator._unchecked: needs a declared name",
-    ("pl_toolkit.training", "_apply"): "HessianOperator._apply: needs a declared name",
     ("pl_toolkit.experiments.init_scale", "_features"): "ntk._features: use pl_toolkit._features.features",
     ("pl_toolkit.experiments.init_scale", "_vjp_from_features"):
         "ntk._vjp_from_features: use pl_toolkit._features.vjp_from_features",
@@ -59,8 +53,6 @@ ALLOWED_PRIVATE = {
     ("pl_toolkit.experiments.init_scale", "_Eval"): "training._Eval: needs a declared name",
     ("pl_toolkit.experiments.init_scale", "_raw_arrays"): "_mnist._raw_arrays: needs a declared name",
     ("pl_toolkit.experiments._common", "_inspect"): "_engine._inspect: needs a declared name",
-    ("pl_toolkit.experiments.ledger", "_first_nonzero_hermite"): "run._first_nonzero_hermite: move or declare",
-    ("pl_toolkit.experiments.ledger", "_min_separation"): "run._min_separation: move or declare",
 }
 
 

@@ -51,13 +51,13 @@ def data_quantities(X, activation, omega1, omega2):
     from ..infinite_width import infinite_width_kernels
     from ..khatri_rao import sigma_min_khatri_rao
     from ..spectrum import lambda_min
-    from .run import _first_nonzero_hermite, _min_separation
+    from .run import first_nonzero_hermite, min_separation
 
     act = get_activation(activation)
     coeffs = hermite_coefficients(act, 8, omega=omega1)
-    t = _first_nonzero_hermite(coeffs) or 2
+    t = first_nonzero_hermite(coeffs) or 2
     iw = infinite_width_kernels(X, act, omega1, omega2)
-    return dict(lambda0=float(lambda_min(iw.ntk).value), delta=_min_separation(X),
+    return dict(lambda0=float(lambda_min(iw.ntk).value), delta=min_separation(X),
                 sigma_max_X=float(np.linalg.norm(X, 2)), t=t,
                 s_t=float(sigma_min_khatri_rao(X, t)))
 

@@ -434,14 +434,31 @@ class RunResult:
     files: dict
 
 
-def _first_nonzero_hermite(coeffs, start=2, atol=1e-12):
+def first_nonzero_hermite(coeffs, start=2, atol=1e-12):
+    """Order ``t >= start`` of the first Hermite coefficient with ``|c_t| > atol`` (or None).
+
+    The paper's ``t`` (Assumption 2): the Khatri-Rao power ``X^{*t}`` whose
+    smallest singular value enters Lemma 3.
+
+    Examples
+    --------
+    >>> first_nonzero_hermite([0.5, 0.5, 0.0, 0.1]), first_nonzero_hermite([1.0, 0.0, 0.0])
+    (3, None)
+    """
     for t in range(start, len(coeffs)):
         if abs(coeffs[t]) > atol:
             return t
     return None
 
 
-def _min_separation(X):
+def min_separation(X):
+    """Smallest distance ``min_{i != j} ||x_i - x_j||`` between two rows of ``X`` (``delta``).
+
+    Examples
+    --------
+    >>> float(min_separation(np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]])))
+    1.0
+    """
     G = X @ X.T
     sq = np.diag(G)[:, None] + np.diag(G)[None, :] - 2.0 * G
     np.fill_diagonal(sq, np.inf)
@@ -490,7 +507,7 @@ def _data_premises(X, t):
                 khatri_rao_limit=limit, band=dict(band), within_heuristics=not bad,
                 violations=bad, line=line,
                 max_row_norm_error=float(np.max(np.abs(np.linalg.norm(X, axis=1) - 1.0))),
-                min_separation=_min_separation(X))
+                min_separation=min_separation(X))
 
 
 def _summarize(traj, h0, rho):
@@ -667,7 +684,7 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
     from ..locality import DENSE_ROWS, gd_step, lemma1_radius
     from ..network import ShallowNet
     from ..ntk import loss
-    from ..spectrum import jacobian_singular_values
+    from ..ntk_spectrum import jacobian_singular_values
     from ..training import train
 
     if config is None:
@@ -704,7 +721,7 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
         raise ValueError(f"the initial loss is {h0}: the data or the initialization overflow "
                          "float64")
     coeffs = hermite_coefficients(act, 8, omega=net0.omega1)
-    t = _first_nonzero_hermite(coeffs) or 2
+    t = first_nonzero_hermite(coeffs) or 2
     premises = _data_premises(X, t)
     log(premises["line"])
     consts = lemma3_constants(net0, X)
