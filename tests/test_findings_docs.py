@@ -93,3 +93,20 @@ def test_figure1_numbers(text):
     assert [p["omega2"] for p in top] == [p["omega2"] for p in mse["per_omega2"][-3:]]
     assert "only the three largest ``omega2`` interpolate" in text
     assert np.isclose(mse["config"]["budget_epochs"], 500) and "500 epochs" in text
+
+
+def test_d0_exponent(text):
+    rep = _load("sweep_d0.json")["report"]
+    conv = rep["thresholds"]["converged"]
+    f = conv["fit_d1"]
+    assert f"d0^{{{f['slope']:.3f}}}" in text and f"interval **{_interval(f)}**" in text
+    d0s = [r["d0"] for r in conv["per_d0"]]
+    assert f"d0 = {d0s[0]} ... {d0s[-1]}" in text and f"n = {rep['config']['n']}" in text
+    assert conv["censored"] == []
+    b, m = rep["budget_sensitivity"], rep["monotonicity"]
+    assert sorted(set(b["moves"])) == [1]
+    assert f"moves {b['n_moved']} of {b['n_searches']} thresholds down by one width" in text
+    assert (f"{m['n_searches_with_violations']} of {m['n_searches']} searches show a "
+            "non-monotone outcome") in text
+    corrected = rep["reference_curves"]["corrected_21"]
+    assert corrected["d0"] == 1.0 and "LeCun initialization is ``+1``" in text

@@ -24,8 +24,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 #: with other jobs (``nice -n 10``); the wall time is in each report.
 RUNS = {
     "n": "pl-toolkit sweep --mode n --seeds 3 --workers 2 --out N_DIR",
-    "d0": "pl-toolkit sweep --mode d0 --seeds 3 --workers 2 --out D0_DIR",
-    "locality": "pl-toolkit sweep --mode locality --seeds 3 --workers 2 --out LOCALITY_DIR",
+    # d0 = 32 dropped: at n = 512 it sits at the Khatri-Rao limit (C(33, 2) = 528),
+    # where s_2 -> 0 and the search ran to widths of 1024+ at 400+ s a cell;
+    # the 69 cells of d0 = 64..256 run before that change were reused (--resume)
+    "d0": "pl-toolkit sweep --mode d0 --d0-grid 64,128,256,512 --seeds 3 --workers 2 "
+          "--out D0_DIR --resume",
+    "locality": "pl-toolkit sweep --mode locality --n-grid 16,32 --seeds 3 --workers 2 "
+                "--out LOCALITY_DIR",
 }
 
 
