@@ -112,7 +112,22 @@ def _parse_init(text):
     return text
 
 
+def _flag_error(flag, exc):
+    """``exc`` (a ValueError) as a UsageError whose one line starts with ``flag``."""
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return UsageError(msg if msg.startswith("--") else f"{flag}: {msg}")
+
+
 def _load_data(args, d2=None):
+    try:
+        return _load_data_unchecked(args, d2)
+    except UsageError:
+        raise
+    except (ValueError, OSError) as exc:
+        raise _flag_error("--data", exc) from None
+
+
+def _load_data_unchecked(args, d2=None):
     from .data import data_kind, load_dataset
 
     kind = data_kind(args.data)
@@ -160,11 +175,16 @@ def _load_torch_state_dict(path, activation):
 def _make_net(args, d0, d2):
     from .network import ShallowNet
 
-    if args.net:
-        if args.net.endswith((".pt", ".pth")):
-            net = _load_torch_state_dict(args.net, args.activation)
-        else:
-            net = ShallowNet.load(args.net)
+    if args.net is not None:
+        try:
+            if args.net.endswith((".pt", ".pth")):
+                net = _load_torch_state_dict(args.net, args.activation)
+            else:
+                net = ShallowNet.load(args.net)
+        except UsageError:
+            raise
+        except (ValueError, OSError) as exc:
+            raise _flag_error("--net", exc) from None
         if net.d0 != d0:
             raise UsageError(f"--net has d0 = {net.d0} but the data have {d0} columns")
         return net
@@ -223,7 +243,7 @@ def cmd_ntk(args):
     _check_activation(args.activation)
     _check_init(args.init)
     target = None
-    if args.save:
+    if args.save is not None:
         from .experiments._common import safe_output_file
 
         target = safe_output_file(args.save, suffix=".npy", overwrite=args.overwrite,
@@ -231,7 +251,7 @@ def cmd_ntk(args):
     ds = _load_data(args)
     net = _make_net(args, ds.d0, ds.d2 if args.outputs is None else args.outputs)
     N = ds.n * net.d2
-    dense = bool(args.save) or N <= JACOBIAN_DENSE_MAX
+    dense = args.save is not None or N <= JACOBIAN_DENSE_MAX
     t0 = time.perf_counter()
     if dense:
         K = ntk_gram(net, ds.X, layers=layers)
@@ -307,7 +327,10 @@ def _run_config(args):
 
     from .experiments.run import RunConfig, load_config
 
-    values = load_config(args.config) if args.config is not None else {}
+    try:
+        values = load_config(args.config) if args.config is not None else {}
+    except (ValueError, OSError) as exc:
+        raise _flag_error("--config", exc) from None
     for f in fields(RunConfig):
         v = getattr(args, f.name, None)
         if f.name == "csv_header" and v is not None:
@@ -458,16 +481,25 @@ def cmd_ledger(args):
 
     from .data import data_kind
 
-    n = (args.n if args.n is not None or data_kind(args.data) == "file"
-         else args.n_builtin_default)
+    try:
+        kind = data_kind(args.data)
+    except ValueError as exc:
+        raise _flag_error("--data", exc) from None
+    n = args.n if args.n is not None or kind == "file" else args.n_builtin_default
 
-    if args.d0 is not None and data_kind(args.data) not in ("sphere", "teacher"):
+    if args.d0 is not None and kind not in ("sphere", "teacher"):
         raise UsageError(f"--d0 applies only to synthetic data (sphere, teacher); "
                          f"{args.data} has its own dimension")
     from .experiments._common import claim_output_dir, output_file
 
     _check_activation(args.activation)
     init = _check_init(args.init)
+    from .convergence import ConvergenceCriterion
+
+    try:
+        ConvergenceCriterion(args.eps)
+    except ValueError as exc:
+        raise _flag_error("--eps", exc) from None
     if args.report is not None and not os.path.isfile(args.report):
         raise UsageError(f"--report {args.report!r} is not a file")
     if args.out is not None:

@@ -608,12 +608,59 @@ def parse_int_list(text, name):
     return [int(v) for v in vals]
 
 
+#: Largest value of a count flag (workers, seeds, threads).
+COUNT_FLAG_MAX = 2**31 - 1
+
+
+def int_flag(flag, minimum=1, maximum=COUNT_FLAG_MAX):
+    """Argparse type: an integer in ``[minimum, maximum]`` (``maximum=None``: unbounded).
+
+    Parameters
+    ----------
+    flag : str
+        The flag, for the message.
+    minimum : int, default 1
+        Smallest value accepted.
+    maximum : int or None, default ``COUNT_FLAG_MAX``
+        Largest value accepted.
+
+    Returns
+    -------
+    callable
+        ``parse(text) -> int``, raising :class:`argparse.ArgumentTypeError`
+        with one line naming ``flag``.
+
+    Examples
+    --------
+    >>> int_flag("--workers")("3")
+    3
+    >>> int_flag("--workers")("1e400")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: --workers must be an integer, got '1e400'
+    """
+    import argparse
+
+    def parse(text):
+        try:
+            value = int(str(text).strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be an integer, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+            raise argparse.ArgumentTypeError(f"{flag} must be an integer {bounds}, got {text!r}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
 def add_common_args(p, out_default):
     """The flags shared by the experiment commands."""
     g = p.add_argument_group("run")
     g.add_argument("--out", default=out_default, metavar="DIR",
                    help=f"output directory (default: {out_default})")
-    g.add_argument("--workers", type=int, default=None, metavar="N",
+    g.add_argument("--workers", type=int_flag("--workers"), default=None, metavar="N",
                    help="local worker processes (default: all CPUs; 1 = in this process)")
     g.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
                    help="run the cells on this Dask scheduler instead of a local pool")
@@ -622,10 +669,10 @@ def add_common_args(p, out_default):
     g.add_argument("--overwrite", action="store_true",
                    help="write into a non-empty --out that pl-toolkit did not write, replacing "
                         "files of the same names as its outputs (other files stay untouched)")
-    g.add_argument("--seeds", type=int, default=5, metavar="K",
+    g.add_argument("--seeds", type=int_flag("--seeds"), default=5, metavar="K",
                    help="independent seeds per grid point (default: 5)")
-    g.add_argument("--root-seed", type=int, default=0, help="root seed of the sweep (default: 0)")
-    g.add_argument("--threads-per-cell", type=int, default=1, metavar="T",
+    g.add_argument("--root-seed", type=int_flag("--root-seed", 0, None), default=0, help="root seed of the sweep (default: 0)")
+    g.add_argument("--threads-per-cell", type=int_flag("--threads-per-cell"), default=1, metavar="T",
                    help="BLAS/numba threads inside each cell (default: 1)")
     g.add_argument("--quiet", action="store_true", help="print nothing")
     g.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -1569,10 +1569,17 @@ def configure_parser(p):
     return p
 
 
-def _flag_int(value, flag, minimum=1):
+#: Largest value of an integer flag (widths, budgets, counts).
+_FLAG_INT_MAX = 2**31 - 1
+
+
+def _flag_int(value, flag, minimum=1, maximum=_FLAG_INT_MAX):
     if value is None:
         return None
-    return check_positive_int(value, flag, minimum=minimum)
+    value = check_positive_int(value, flag, minimum=minimum)
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{flag} must be an integer in [{minimum}, {maximum}], got {value}")
+    return value
 
 
 def command(args):
@@ -1616,6 +1623,8 @@ def command(args):
     seeds = _parse_seeds(args.seeds)
     target = _parse_target(args.target_train_acc)
     _flag_int(args.width, "--width")
+    if not str(args.out).strip():
+        raise ValueError("--out must be a folder path, got ''")
     if sub is not None:   # omega2 values depend on the width only: check before the teacher
         _select(sub, [w2 for _, w2 in _omega_grid(grid, args.width, 1)[0]], "--omega2")
     if args.epochs is not None and args.max_updates is not None:
@@ -1628,8 +1637,12 @@ def command(args):
                         ("--threads-per-cell", args.threads_per_cell),
                         ("--workers", args.workers)):
         _flag_int(value, flag)
-    _flag_int(args.data_seed, "--data-seed", minimum=0)
-    _flag_int(args.root_seed, "--root-seed", minimum=0)
+    _flag_int(args.data_seed, "--data-seed", minimum=0, maximum=None)
+    _flag_int(args.root_seed, "--root-seed", minimum=0, maximum=None)
+    if isinstance(seeds, int):
+        _flag_int(seeds, "--seeds")
+    if args.dask_scheduler is not None and not args.dask_scheduler.strip():
+        raise ValueError("--dask-scheduler must be an address like tcp://host:8786, got ''")
     check_positive_float(args.lr_paper, "--lr-paper")
     if args.input_scaling == "mnist" and not _is_mnist(args.data):
         raise ValueError("--input-scaling mnist applies to --data mnist only")

@@ -2239,17 +2239,23 @@ def _help_budget():
             "Measured wall times are in the width-sweep tutorial.")
 
 
-def _flag_int(flag, minimum=1):
+#: Largest value of an integer flag (widths, steps, counts): NumPy refuses larger dimensions.
+_FLAG_INT_MAX = 2**31 - 1
+
+
+def _flag_int(flag, minimum=1, maximum=_FLAG_INT_MAX):
     import argparse
 
     def parse(text):
         try:
             f = float(text)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise argparse.ArgumentTypeError(f"{flag} must be an integer, got {text!r}") from None
-        if not math.isfinite(f) or not f.is_integer() or f < minimum:
+        if not math.isfinite(f) or not f.is_integer() or f < minimum \
+                or (maximum is not None and f > maximum):
+            bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
             raise argparse.ArgumentTypeError(
-                f"{flag} must be a finite integer >= {minimum}, got {text!r}")
+                f"{flag} must be a finite integer {bounds}, got {text!r}")
         return int(f)
 
     return parse
@@ -2283,8 +2289,8 @@ def _flag_float(flag):
 
 
 def _flag_list(text, flag):
-    items = [s for s in str(text).replace(" ", "").split(",") if s]
-    if not items:
+    items = str(text).replace(" ", "").split(",")
+    if not all(items):   # '', '1,,2', ',4'
         raise ValueError(f"{flag} must be a comma-separated list of integers, got {text!r}")
     out = []
     for s in items:
@@ -2293,8 +2299,9 @@ def _flag_list(text, flag):
         except ValueError:
             raise ValueError(f"{flag} must be a comma-separated list of integers, "
                              f"got {text!r}") from None
-        if not math.isfinite(f) or not f.is_integer() or f < 1:
-            raise ValueError(f"{flag} must hold finite integers >= 1, got {s!r} in {text!r}")
+        if not math.isfinite(f) or not f.is_integer() or not 1 <= f <= _FLAG_INT_MAX:
+            raise ValueError(f"{flag} must hold integers in [1, {_FLAG_INT_MAX}], got {s!r} "
+                             f"in {text!r}")
         out.append(int(f))
     if len(set(out)) < 2:
         raise ValueError(f"{flag} needs at least two distinct values to fit an exponent, "
@@ -2451,12 +2458,16 @@ def command(args):
         raise ValueError(f"--workers must be a positive integer, got {args.workers}")
     if args.dask_scheduler is not None and args.workers is not None:
         raise ValueError("--workers and --dask-scheduler are exclusive: give one of them")
+    if args.dask_scheduler is not None and not args.dask_scheduler.strip():
+        raise ValueError("--dask-scheduler must be an address like tcp://host:8786, got ''")
+    if not str(args.out).strip():
+        raise ValueError("--out must be a folder path, got ''")
     if str(args.lr).lower() == "auto":
         lr = "auto"
     else:
         try:
             lr = float(args.lr)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ValueError(f"--lr must be 'auto' or a positive number, got {args.lr!r}") \
                 from None
         if not (math.isfinite(lr) and lr > 0):
