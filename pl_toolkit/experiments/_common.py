@@ -592,7 +592,11 @@ def parse_float_list(text, name):
     if isinstance(text, (list, tuple)):
         items = list(text)
     else:
-        items = [s for s in str(text).replace(" ", "").split(",") if s]
+        items = str(text).replace(" ", "").split(",")
+        if items == [""]:
+            items = []
+        elif not all(items):   # '1,,2', ',3', '4,'
+            raise ValueError(f"{name} must be a comma-separated list of numbers, got {text!r}")
     try:
         return [float(s) for s in items]
     except ValueError:

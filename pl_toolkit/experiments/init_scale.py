@@ -1450,7 +1450,10 @@ def _parse_seeds(text):
     try:
         if "," in text or "-" in text:
             out = []
-            for part in (p for p in text.split(",") if p):
+            parts = text.split(",")
+            if not all(parts):   # '1,,2', ',3'
+                raise ValueError
+            for part in parts:
                 a, sep, b = part.partition("-")
                 lo = int(a)
                 hi = int(b) if sep else lo
