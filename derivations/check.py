@@ -601,7 +601,7 @@ def check_theorems(measured):
     Parameters
     ----------
     measured : MeasuredConstants or dict
-        A dict goes through :func:`from_measurements`.
+        A dict goes through ``MeasuredConstants.from_measurements``.
 
     Returns
     -------
@@ -614,7 +614,7 @@ def check_theorems(measured):
     Raises
     ------
     ValueError
-        From :func:`from_measurements` on bad input.
+        From ``MeasuredConstants.from_measurements`` on bad input.
 
     Notes
     -----

@@ -73,7 +73,7 @@ from .steps import Step, is_zero
 __all__ = ["SETTINGS", "ACTIVATIONS", "Regime", "WidthSetting", "default_t", "width_setting",
            "width_conditions", "width_threshold", "d0_dependence", "format_width_conditions"]
 
-#: the settings of :func:`width_conditions`
+#: the settings of :func:`~derivations.width.width_conditions`
 SETTINGS = ("paper", "lecun", "he", "unit_omega1")
 #: activations with symbolic and mpmath forms (phi(0) = 0, smooth)
 ACTIVATIONS = ("gelu", "shifted_softplus", "tanh")
@@ -147,7 +147,7 @@ class WidthSetting:
     name : str
         One of :data:`SETTINGS`.
     activation : str
-        One of :data:`ACTIVATIONS`.
+        One of ``ACTIVATIONS``.
     t : int
         Khatri-Rao power (``c_t`` sets ``mu_Phi``).
     init : tuple or None
@@ -211,7 +211,7 @@ def default_t(activation="gelu"):
     Parameters
     ----------
     activation : str, default 'gelu'
-        One of :data:`ACTIVATIONS`.
+        One of ``ACTIVATIONS``.
 
     Returns
     -------
@@ -1085,7 +1085,7 @@ def d0_dependence(activation="gelu", init="lecun", d0_values=(16, 64, 256, 1024)
         * ``d0``: the list of ``d0``;
         * ``xi``: exact ``xi(d0) = d1_min / n^{3/2}`` of the features
           regime (mpmath Hermite coefficients at ``omega1(d0)``, the
-          heuristics, ``d1 >> d2``, constants as in :func:`width_conditions`);
+          heuristics, ``d1 >> d2``, constants as in :func:`~derivations.width.width_conditions`);
         * ``xi_leading``: the leading-order ``K d0^q`` of
           :func:`width_setting`; ``ratio``: ``xi / xi_leading``;
         * ``scaled_deviation``: ``d0 (ratio - 1)``, which tends to
@@ -1170,12 +1170,12 @@ def d0_dependence(activation="gelu", init="lecun", d0_values=(16, 64, 256, 1024)
 
 
 def format_width_conditions(wc):
-    """Render :func:`width_conditions` output as plain text.
+    """Render :func:`~derivations.width.width_conditions` output as plain text.
 
     Parameters
     ----------
     wc : dict
-        The output of :func:`width_conditions`.
+        The output of :func:`~derivations.width.width_conditions`.
 
     Returns
     -------

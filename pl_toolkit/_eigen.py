@@ -118,7 +118,7 @@ class EigResult:
         ``n eps (n max|A|)`` for dense eigensolvers (``max(p, q) eps
         sigma_max`` for the SVD), and ``residual + floor`` for iterative
         ones, ``floor = (3.5 sqrt(n) + 2) eps ||A||`` the rounding error of
-        the measured Rayleigh quotient (:mod:`pl_toolkit._lanczos`).  For
+        the measured Rayleigh quotient (``pl_toolkit._lanczos``).  For
         singular values from the Gram route, the bound on the eigenvalue
         of the Gram operator carried over exactly through the square root.
     reason : str

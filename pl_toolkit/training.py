@@ -720,7 +720,7 @@ def train(net, X, Y, *, steps, lr, optimizer="gd", batch_size=None, layers=("W",
         Maximum number of updates (iterates ``Theta_0 .. Theta_steps``).
     lr : float or StepSize
         Step size ``eta``, a number or a step resolved by
-        :func:`pl_toolkit.step_size.resolve_step_size` (whose rule is
+        ``pl_toolkit.step_size.resolve_step_size`` (whose rule is
         recorded).  The rule names ``"theory"`` (eq. 13 at Lemma 3's
         constants, ``C = lr_constant``) and ``"1/beta"`` (inverse top
         Hessian eigenvalue of ``h`` at initialization) are still accepted
@@ -734,7 +734,7 @@ def train(net, X, Y, *, steps, lr, optimizer="gd", batch_size=None, layers=("W",
         Trained layers; the other layer is left bitwise unchanged.  The NTK,
         Hessian and Jacobian are taken with respect to these layers.
     track : "default", "all", or sequence of str, default "default"
-        Quantities to record (see Notes; :data:`TRACKABLE`).  ``None`` or
+        Quantities to record (see Notes; ``TRACKABLE``).  ``None`` or
         ``()`` records nothing.
     track_every : int or dict, default 1
         Record every ``track_every`` steps; a dict maps quantity names, or

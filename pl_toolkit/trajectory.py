@@ -98,7 +98,7 @@ class Trajectory:
     Parameters
     ----------
     values : mapping of str to ndarray
-        One 1-D array per recorded quantity (see :data:`pl_toolkit.training.TRACKABLE`;
+        One 1-D array per recorded quantity (see ``pl_toolkit.training.TRACKABLE``;
         ``distance`` records ``distance``, ``distance_W``, ``distance_V``
         and ``weight_change`` records ``weight_change_W``,
         ``weight_change_V``).
@@ -121,7 +121,7 @@ class Trajectory:
     names : tuple of str
         Recorded quantities.
     final_step : int
-        Index ``t`` of :attr:`final_net`.
+        Index ``t`` of ``final_net``.
 
     Notes
     -----
@@ -180,7 +180,7 @@ class Trajectory:
 
     @property
     def final_step(self):
-        """Iterate index of :attr:`final_net`."""
+        """Iterate index of ``final_net``."""
         return int(self.metadata.get("final_step", 0))
 
     def __getitem__(self, name):

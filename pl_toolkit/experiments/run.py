@@ -134,7 +134,7 @@ def _check_float(value, name, *, lo=0.0, hi=math.inf, open_lo=True, open_hi=True
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Configuration of :func:`run_experiment` (every field is a CLI flag).
+    """Configuration of :func:`~pl_toolkit.experiments.run_experiment` (every field is a CLI flag).
 
     Every field is validated when the configuration is made, before any
     data are loaded or any work is done; an invalid value raises a
@@ -186,7 +186,7 @@ class RunConfig:
         Hessian, laziness); the cheap ones are recorded at every step.  By
         default the cadence is chosen so that tracking costs about as many
         flops as the steps between two measurements (at least every 20
-        steps; :func:`auto_track_every`).
+        steps; ``auto_track_every``).
     eps : float
         Convergence criterion ``h <= eps ||Y||_F^2``
         (:class:`pl_toolkit.ConvergenceCriterion`).
@@ -400,7 +400,7 @@ def load_config(path):
 
 @dataclass(frozen=True)
 class RunResult:
-    """What :func:`run_experiment` produced.
+    """What :func:`~pl_toolkit.experiments.run_experiment` produced.
 
     Attributes
     ----------
@@ -649,7 +649,7 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
     uses) and the follow-up's, the Hermite coefficients ``c_k`` of
     ``x -> phi(omega1 x)``, the Jacobian's extreme singular values at
     ``w0``, the trajectory summary, the empirical Lemma 1 radius
-    (:func:`pl_toolkit.locality.lemma1_radius`), every row of
+    (``pl_toolkit.locality.lemma1_radius``), every row of
     :func:`derivations.check.check_theorems` with its role and status, and
     the theory ledger of :func:`derivations.ledger.theory_ledger`.
     Convergence is :class:`pl_toolkit.ConvergenceCriterion`,
