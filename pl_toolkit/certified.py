@@ -129,7 +129,7 @@ def _arb_lower_bound(K):
 
 
 def lambda_min_certified(K, *, method="cholesky", estimate=None, full_output=False):
-    """A certified lower bound on the smallest eigenvalue of a stored symmetric matrix.
+    r"""A certified lower bound on the smallest eigenvalue of a stored symmetric matrix.
 
     Parameters
     ----------
@@ -173,8 +173,8 @@ def lambda_min_certified(K, *, method="cholesky", estimate=None, full_output=Fal
 
     .. math::
 
-        \\lambda_{\\min}(B) \\ge -\\sum_{i=1}^n
-        \\frac{\\gamma_{i+1}}{1-\\gamma_{i+1}} b_{ii} - 4 n (n+2) \\eta,
+        \lambda_{\min}(B) \ge -\sum_{i=1}^n
+        \frac{\gamma_{i+1}}{1-\gamma_{i+1}} b_{ii} - 4 n (n+2) \eta,
 
     ``eta = 2^-1074`` covering gradual underflow.  Proof: the computed
     factor satisfies ``R^T R = B + Delta B`` with ``|Delta B_ij| <=

@@ -1,4 +1,4 @@
-"""The one convergence criterion of the toolkit, and the reasons a run stops.
+r"""The one convergence criterion of the toolkit, and the reasons a run stops.
 
 Every command that says "converged" (``pl-toolkit run``, ``sweep``,
 ``init-scale``'s teacher when it trains on the squared loss, and
@@ -7,7 +7,7 @@ converged at step ``t`` when
 
 .. math::
 
-    h(\\Theta_t) \\le \\varepsilon \\, \\|Y\\|_F^2 .
+    h(\Theta_t) \le \varepsilon \, \|Y\|_F^2 .
 
 The target is relative to the labels, not to the initial loss ``h0``:
 ``h0`` contains the initial output ``||V0 phi(W0 X)||^2``, which grows with

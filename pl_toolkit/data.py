@@ -438,7 +438,7 @@ def _read_csv(path, header):
 
 def load_file(path, *, n=None, normalize="unit", label_scale=None, label_columns=1,
               header=None, seed=0):
-    """Load a user data file: ``.npz`` (arrays ``X`` and ``Y``), ``.npy`` or ``.csv``.
+    r"""Load a user data file: ``.npz`` (arrays ``X`` and ``Y``), ``.npy`` or ``.csv``.
 
     Parameters
     ----------
@@ -482,7 +482,7 @@ def load_file(path, *, n=None, normalize="unit", label_scale=None, label_columns
     >>> tmp = tempfile.mkdtemp()
     >>> path = os.path.join(tmp, "toy.csv")
     >>> with open(path, "w") as fh:
-    ...     _ = fh.write("x1,x2,y\\n3,4,1\\n0,2,0\\n")
+    ...     _ = fh.write("x1,x2,y\n3,4,1\n0,2,0\n")
     >>> ds = load_file(path)
     >>> ds.X.tolist(), ds.Y.ravel().tolist(), ds.info["header"]
     ([[0.6, 0.8], [0.0, 1.0]], [1.0, 0.0], 'x1,x2,y')

@@ -1,4 +1,4 @@
-"""Hermite coefficients of activations, as used by the paper's lower bound.
+r"""Hermite coefficients of activations, as used by the paper's lower bound.
 
 For an activation ``phi`` and a first-layer scale ``omega`` (``W ~ N(0,
 omega^2)``), the coefficients of ``x -> phi(omega x)`` in the probabilists'
@@ -6,7 +6,7 @@ Hermite basis are
 
 .. math::
 
-    c_k(\\omega) = E[\\phi(\\omega g) He_k(g)], \\qquad g \\sim N(0, 1),
+    c_k(\omega) = E[\phi(\omega g) He_k(g)], \qquad g \sim N(0, 1),
 
 so that ``phi(omega g) = sum_k c_k He_k(g) / k!`` (since ``E[He_k^2] =
 k!``) and, by Mehler's formula, for unit ``x, y`` and ``w ~ N(0,
@@ -14,8 +14,8 @@ omega^2 I)``
 
 .. math::
 
-    E[\\phi(w \\cdot x) \\phi(w \\cdot y)] = \\sum_k \\frac{c_k^2}{k!}
-    (x \\cdot y)^k .
+    E[\phi(w \cdot x) \phi(w \cdot y)] = \sum_k \frac{c_k^2}{k!}
+    (x \cdot y)^k .
 
 Normalization and the Hermite norm
 ----------------------------------

@@ -1,4 +1,4 @@
-"""Exact Hessian-vector products of the loss and its top eigenvalue.
+r"""Exact Hessian-vector products of the loss and its top eigenvalue.
 
 With ``Z = X W^T + b1``, ``H = phi(Z)``, ``G = phi'(Z)``, ``G2 = phi''(Z)``
 (all ``(n, d1)``) and the residual ``R = H V^T + b2 - Y`` (``(n, d2)``), the
@@ -6,7 +6,7 @@ Hessian of ``h = ||R||_F^2`` is
 
 .. math::
 
-    \\nabla^2 h = 2 J^T J + 2 \\sum_{a, p} R_{ap} \\nabla^2 \\Phi_{ap}
+    \nabla^2 h = 2 J^T J + 2 \sum_{a, p} R_{ap} \nabla^2 \Phi_{ap}
 
 (Gauss-Newton part plus residual curvature).  For a tangent
 ``t = (t_W, t_b1, t_V, t_b2)`` put ``T = X t_W^T + t_b1`` (the tangent of

@@ -1,4 +1,4 @@
-"""Expected (infinite-width) conjugate kernel and NTK of the shallow network.
+r"""Expected (infinite-width) conjugate kernel and NTK of the shallow network.
 
 For the network ``x -> V phi(W x)`` with ``d2 = 1``, no bias, ``W ~ N(0,
 omega1^2)`` (shape ``(d1, d0)``) and ``V ~ N(0, omega2^2)``, the empirical
@@ -6,17 +6,17 @@ NTK is (design note, Section 3, "PL / NTK link")
 
 .. math::
 
-    K_{ab} = \\sum_r \\phi(w_r \\cdot x_a) \\phi(w_r \\cdot x_b)
-           + \\sum_r v_r^2 \\phi'(w_r \\cdot x_a) \\phi'(w_r \\cdot x_b)
-             (x_a \\cdot x_b),
+    K_{ab} = \sum_r \phi(w_r \cdot x_a) \phi(w_r \cdot x_b)
+           + \sum_r v_r^2 \phi'(w_r \cdot x_a) \phi'(w_r \cdot x_b)
+             (x_a \cdot x_b),
 
 a sum of ``d1`` i.i.d. terms.  Per unit width its expectation is
 
 .. math::
 
-    E[K] / d_1 = \\Sigma + \\omega_2^2 (X X^T) \\odot \\dot\\Sigma, \\quad
-    \\Sigma_{ab} = E[\\phi(u)\\phi(v)], \\quad
-    \\dot\\Sigma_{ab} = E[\\phi'(u)\\phi'(v)],
+    E[K] / d_1 = \Sigma + \omega_2^2 (X X^T) \odot \dot\Sigma, \quad
+    \Sigma_{ab} = E[\phi(u)\phi(v)], \quad
+    \dot\Sigma_{ab} = E[\phi'(u)\phi'(v)],
 
 where ``(u, v) = (w . x_a, w . x_b)`` is bivariate normal with covariance
 ``omega1^2 [[|x_a|^2, x_a.x_b], [x_a.x_b, |x_b|^2]]`` (rows need not have

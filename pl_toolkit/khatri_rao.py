@@ -1,4 +1,4 @@
-"""Khatri-Rao powers of a data matrix and their smallest singular value.
+r"""Khatri-Rao powers of a data matrix and their smallest singular value.
 
 The paper (Section 2) measures the data by ``sigma_min(X^{*t})``, where the
 Khatri-Rao power ``X^{*t}`` (paper convention: samples are columns) has
@@ -8,7 +8,7 @@ the ``(n, d0**t)`` matrix whose row ``a`` is that Kronecker power, and
 
 .. math::
 
-    (X^{*t})^T X^{*t} = (X X^T)^{\\odot t}
+    (X^{*t})^T X^{*t} = (X X^T)^{\odot t}
 
 (elementwise power of the sample Gram matrix), because
 ``<x_a^{(x)t}, x_b^{(x)t}> = (x_a . x_b)^t``.  The Gram route costs

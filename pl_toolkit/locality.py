@@ -1,4 +1,4 @@
-"""How far from initialization Lemma 1's conclusion actually holds.
+r"""How far from initialization Lemma 1's conclusion actually holds.
 
 Lemma 1 says: if ``Phi`` is ``beta_Phi``-smooth and ``grad Phi*(w0)`` is a
 ``(mu_Phi, nu_Phi)``-near-isometry, then for every ``w`` with ``||w - w0|| <=
@@ -6,8 +6,8 @@ rho_Phi = mu_Phi / (2 beta_Phi)``
 
 .. math::
 
-    \\mu_\\Phi / 2 \\le \\sigma_{\\min}(\\nabla\\Phi^*(w)) \\le
-    \\sigma_{\\max}(\\nabla\\Phi^*(w)) \\le 3 \\nu_\\Phi / 2 .
+    \mu_\Phi / 2 \le \sigma_{\min}(\nabla\Phi^*(w)) \le
+    \sigma_{\max}(\nabla\Phi^*(w)) \le 3 \nu_\Phi / 2 .
 
 :func:`lemma1_radius` measures the *empirical* radius: the largest ``r``
 such that these bounds hold at the points at distance ``r`` from ``w0``,
