@@ -37,7 +37,7 @@ from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
 from ._eigen import EPS as _EPS, ETA as _ETA, ConvergenceWarning, EigResult
 from ._eigen import (check_v0 as _check_v0, cholesky_lower_inplace as _cholesky_lower_inplace,
-                     default_ncv, dense_extreme as _dense_extreme,
+                     default_ncv, dense_bound as _dense_bound, dense_extreme as _dense_extreme,
                      factor_norm_estimate as _factor_norm_estimate, gershgorin_lower as _gershgorin_lower,
                      inverse_lanczos as _inverse_lanczos, iterative_extreme as _iterative_extreme,
                      pow2_exponent as _pow2_exponent, pow2_scaled as _pow2_scaled,
@@ -635,7 +635,7 @@ class LambdaMinTracker:
         v = Q[:, 0]
         value = float(w[0])
         residual = safe_norm(As @ v - value * v)
-        bound = (n * _EPS * n) * float(np.max(np.abs(As)))       # as in _dense_extreme
+        bound = _dense_bound(As, value, residual)                 # as in _dense_extreme
         self._since_verify = 0
         return EigResult(value=ldexp(value, e), vector=v, residual=ldexp(residual, e), matvecs=0,
                          converged=True, method="dense", error_bound=ldexp(bound, e) + n * _ETA,
