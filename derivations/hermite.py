@@ -301,8 +301,11 @@ def parity_vanishing(phi, var=S.x):
 
 
 def _vanishes(expr, var):
-    """True if ``expr`` is identically 0: targeted normal form, exponentials as a rational
-    function of ``y = e^var`` when that removes ``var``."""
+    """True if ``expr`` is identically 0.
+
+    A targeted normal form: exponentials as a rational function of ``y = e^var``
+    when that removes ``var``.
+    """
     if is_zero(expr):
         return True
     y = Dummy("y", positive=True)

@@ -192,8 +192,8 @@ def format_steps(steps, title=None):
     Examples
     --------
     >>> from derivations.framework import lemma1_steps
-    >>> print(format_steps(lemma1_steps()[:1]).splitlines()[0][:25])
-    (1) weyl_lower  [stated: 
+    >>> print(format_steps(lemma1_steps()[:1]).splitlines()[0][:24])
+    (1) weyl_lower  [stated:
     """
     lines = [title] if title else []
     for i, s in enumerate(steps, 1):

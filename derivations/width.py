@@ -602,7 +602,7 @@ def _activation_constants(activation):
 
 @lru_cache(maxsize=None)
 def _exact_coefficients(activation, tt, omega1, dps):
-    """mpmath ``c_0, c_t, E[phi^2], Var`` of ``x -> phi(omega1 x)`` (omega1 as a string)."""
+    """The mpmath ``c_0, c_t, E[phi^2], Var`` of ``x -> phi(omega1 x)`` (omega1 as a string)."""
     phi = activation_mpmath(activation)
     with mpmath.workdps(dps):
         om = mpmath.mpf(omega1)
@@ -800,7 +800,7 @@ _NUMERIC_INITS = ("lecun", "he", "unit_omega1")
 
 @lru_cache(maxsize=None)
 def _omega_sq_functions(init):
-    """mpmath ``(d0, d1) -> omega1^2``, ``omega2^2`` of an initialization, from ``_INITS``."""
+    """The mpmath ``(d0, d1) -> omega1^2``, ``omega2^2`` of an initialization, from ``_INITS``."""
     om1, om2 = _INITS[init]
     f1, f2 = make_function(om1**2, "mpmath"), make_function(om2**2, "mpmath")
 
@@ -813,7 +813,7 @@ def _omega_sq_functions(init):
 
 @lru_cache(maxsize=None)
 def _numeric_functions(tt):
-    """mpmath functions of Lemma 3 at initialization and of (9) (exact estimates)."""
+    """The mpmath functions of Lemma 3 at initialization and of (9) (exact estimates)."""
     est = lemma3_init_estimates(tt=tt, delta1=1 - S.slack_mu, delta2=S.slack_nu - 1)
     cond = theorem1_condition(est["h0"], S.alpha_f, est["mu_Phi"], est["nu_Phi"],
                               est["beta_Phi"], S.C_9)

@@ -215,7 +215,6 @@ def lambda_min_certified(K, *, method="cholesky", estimate=None, full_output=Fal
         raise ValueError(f"method must be 'cholesky' or 'arb', got {method!r}")
     K = as_float_array(K, "K", ndim=2)
     check_square_symmetric(K, "K")
-    n = K.shape[0]
     if method == "arb":
         L = _arb_lower_bound(K)
         res = CertifiedBound(bound=L, estimate=float("nan"), shift=float("nan"), allowance=float("nan"),

@@ -189,8 +189,13 @@ def test_gelu_against_mpmath(method):
     omega1, omega2 = 0.8, 1.3
     k = infinite_width_kernels(x, "gelu", omega1, omega2, method=method)
     sa, sb, rho = _pair_stats(x, omega1)
-    gelu = lambda u: u * mpmath.ncdf(u)
-    dgelu = lambda u: mpmath.ncdf(u) + u * mpmath.npdf(u)
+
+    def gelu(u):
+        return u * mpmath.ncdf(u)
+
+    def dgelu(u):
+        return mpmath.ncdf(u) + u * mpmath.npdf(u)
+
     sig = _mp_reduced(gelu, _gelu_inner, sa, sb, rho)
     sigd = _mp_reduced(dgelu, _dgelu_inner, sa, sb, rho)
     assert abs(k.conjugate[0, 1] - float(sig)) <= tol("mpmath")["atol"]

@@ -15,7 +15,6 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-import numba
 import numpy as np
 import pytest
 

@@ -5,7 +5,7 @@ import pytest
 
 from pl_toolkit import ShallowNet, lemma3_constants
 from pl_toolkit._reference import jacobian
-from pl_toolkit.locality import gd_step, lemma1_radius
+from pl_toolkit.locality import lemma1_radius
 
 
 def _data(seed=0, n=6, d0=3):

@@ -19,13 +19,12 @@ import scipy.linalg
 from scipy.sparse.linalg import LinearOperator, cg, eigsh, lobpcg
 
 from _tolerances import EPS64, TOL, residual_tol, tol
-from test_activations import BUILTINS, KINKED, numpy_funcs_broadcast
+from test_activations import BUILTINS, numpy_funcs_broadcast
 
 from pl_toolkit import (NTKBlocks, ShallowNet, gradient, jvp, loss, ntk_gram, ntk_operator,
                         residual, vjp)
 from pl_toolkit import _reference
 from pl_toolkit import _features
-from pl_toolkit import ntk as ntk_module
 
 ALL_LAYERS = [("W", "V"), ("W",), ("V",)]
 

@@ -224,7 +224,6 @@ def test_ntk_lambda_min_bad_data(rng):
 @pytest.mark.parametrize("d2,bias,layers", [(1, False, ("W", "V")), (3, True, ("W", "V")),
                                             (2, True, ("W",)), (1, True, ("V",))])
 def test_operator_store_preactivations_matches_gram(rng, monkeypatch, d2, bias, layers):
-    import pl_toolkit.ntk as ntk_module
     from pl_toolkit import ntk_operator
 
     monkeypatch.setattr(_features, "CHUNK_BYTES", 8 * 17 * 4)     # 4-row chunks: many passes

@@ -225,7 +225,10 @@ def test_derived_constants_against_a_numeric_root():
     for _ in range(5):
         mu, beta, alpha = rng.uniform(0.1, 2, 3)
         nu = mu + rng.uniform(0, 5)
-        length = lambda h: float(c["C_L2"]) * nu * math.sqrt(h) / (mu ** 2 * math.sqrt(alpha))
+
+        def length(h):
+            return float(c["C_L2"]) * nu * math.sqrt(h) / (mu ** 2 * math.sqrt(alpha))
+
         h_max = brentq(lambda h: length(h) - mu / (2 * beta), 0.0, 1e6)
         np.testing.assert_allclose(h_max, alpha * mu ** 6 / (32 * beta ** 2 * nu ** 2),
                                    **tol("same_math"))
