@@ -29,8 +29,8 @@ from .hermite import hermite_coefficients, hermite_norm
 from .infinite_width import InfiniteWidthKernels, infinite_width_kernels
 from .khatri_rao import khatri_rao_gram, khatri_rao_power, sigma_min_khatri_rao
 
-__all__ += ["hermite_coefficients", "hermite_norm", "InfiniteWidthKernels", "infinite_width_kernels",
-            "khatri_rao_gram", "khatri_rao_power", "sigma_min_khatri_rao"]
+__all__ += ["hermite_coefficients", "hermite_norm", "InfiniteWidthKernels",
+            "infinite_width_kernels", "khatri_rao_gram", "khatri_rao_power", "sigma_min_khatri_rao"]
 
 # -- the paper's constants (Lemma 3) --
 from .constants import Lemma3Constants, lemma3_constants
@@ -47,7 +47,8 @@ __all__ += ["hessian_top_eigenvalue", "hessian_vector_product", "ConvergenceCrit
             "Trajectory", "train"]
 
 # -- spectral utilities --
-from .spectrum import ConvergenceWarning, EigResult, LambdaMinTracker, lambda_max, lambda_min, sigma_max, sigma_min
+from .spectrum import (ConvergenceWarning, EigResult, LambdaMinTracker, lambda_max, lambda_min,
+                       sigma_max, sigma_min)
 from .ntk_spectrum import JacobianSpectrum, jacobian_singular_values, ntk_lambda_min
 
 __all__ += ["ConvergenceWarning", "EigResult", "JacobianSpectrum", "LambdaMinTracker",
@@ -58,4 +59,5 @@ __all__ += ["ConvergenceWarning", "EigResult", "JacobianSpectrum", "LambdaMinTra
 from .certified import CertifiedBound, lambda_min_certified
 from .ntk_certified import NTKCertifiedBound, ntk_lambda_min_certified
 
-__all__ += ["CertifiedBound", "NTKCertifiedBound", "lambda_min_certified", "ntk_lambda_min_certified"]
+__all__ += ["CertifiedBound", "NTKCertifiedBound", "lambda_min_certified",
+            "ntk_lambda_min_certified"]

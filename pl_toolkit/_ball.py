@@ -12,8 +12,8 @@ import math
 import numpy as np
 
 __all__ = ["U", "ETA", "SAFETY", "ARB_PRECISIONS", "ARB_PROOF_PRECISIONS", "gamma", "round_down",
-           "arb_eig", "arb_lambda_min", "arb_scale_exponent", "arb_positive_definite", "arb_bracket",
-           "arb_low"]
+           "arb_eig", "arb_lambda_min", "arb_scale_exponent", "arb_positive_definite",
+           "arb_bracket", "arb_low"]
 
 U = 2.0 ** -53                 # unit roundoff of float64 (round to nearest)
 ETA = 2.0 ** -1074             # smallest positive subnormal
@@ -45,9 +45,10 @@ ARB_PROOF_PRECISIONS = (128, 256, 512)
 
 
 def arb_eig(build):
-    """Eigenvalue enclosures of the ball matrix ``build()``, raising the precision until they isolate.
+    """Eigenvalue enclosures of the ball matrix ``build()``.
 
-    Clustered eigenvalues (relative gaps near the working precision) make
+    The precision is raised until the enclosures isolate.  Clustered
+    eigenvalues (relative gaps near the working precision) make
     ``eig`` fail to isolate them; the matrix is rebuilt at a higher
     precision (its float64 inputs are exact at any precision).  Returns
     None when no precision isolates them (measured: an exactly 5-fold
@@ -99,7 +100,10 @@ def arb_lambda_min(build, name):
 
 
 def arb_scale_exponent(build):
-    """``e`` with the largest entry of ``build()`` in ``[2**(e-1), 2**e)`` (0 if zero or not finite)."""
+    """``e`` with the largest entry of ``build()`` in ``[2**(e-1), 2**e)``.
+
+    0 if that entry is zero or not finite.
+    """
     A = build()
     m = max((abs(float(A[i, j].mid())) for i in range(A.nrows()) for j in range(A.ncols())),
             default=0.0)

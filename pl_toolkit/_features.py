@@ -28,14 +28,16 @@ import numpy as np
 from ._jit import prange, serial_and_parallel, use_parallel
 from ._validation import FLOAT64_MAX, overflow_error, quiet_overflow
 from .activations import _phi_dphi as phi_dphi_scalar
-from .hermite import (_check_scale as check_scale, _gaussian_second_moment as gaussian_second_moment,
+from .hermite import (_check_scale as check_scale,
+                      _gaussian_second_moment as gaussian_second_moment,
                       _normalized_coefficient_matrix as normalized_coefficient_matrix)
 
-__all__ = ["check_scale", "gaussian_second_moment", "normalized_coefficient_matrix", "phi_dphi_scalar",
-           "CHUNK_BYTES", "COMBINE", "EMPTY", "FACTOR_NAMES", "diagonals_rule_out_overflow",
-           "factor_diagonals", "features", "features_of", "fill_phi_dphi", "forward", "gram_factors",
-           "gram_overflow", "inputs", "ntk_gram_upper", "ntk_nonfinite_error", "ntk_upper_bytes", "preactivations",
-           "scaled_jacobian_rows", "vjp_from_features", "z_bounded", "z_slots"]
+__all__ = ["check_scale", "gaussian_second_moment", "normalized_coefficient_matrix",
+           "phi_dphi_scalar", "CHUNK_BYTES", "COMBINE", "EMPTY", "FACTOR_NAMES",
+           "diagonals_rule_out_overflow", "factor_diagonals", "features", "features_of",
+           "fill_phi_dphi", "forward", "gram_factors", "gram_overflow", "inputs", "ntk_gram_upper",
+           "ntk_nonfinite_error", "ntk_upper_bytes", "preactivations", "scaled_jacobian_rows",
+           "vjp_from_features", "z_bounded", "z_slots"]
 
 
 # --------------------------------------------------------------------------
@@ -62,7 +64,10 @@ def inputs(net, X, name="X", *extra):
 
 
 def fill_phi_dphi(activation, Z, H, G, parallel=True, scale=None):
-    """Write ``phi(Z)`` into ``H`` and ``phi'(Z) * scale`` into ``G`` (``H`` may be ``Z``); return ``(H, G)``."""
+    """Write ``phi(Z)`` into ``H`` and ``phi'(Z) * scale`` into ``G``; return ``(H, G)``.
+
+    ``H`` may be ``Z``.
+    """
     return activation._fill_phi_dphi(Z, H, G, parallel, scale)
 
 
@@ -84,8 +89,9 @@ def features(net, X, parallel=True, scale=None, name="X"):
 
 
 def gram_factors(net, Xa, Xb, Ha, Hb, Aa, Ab, use_w, use_v):
-    """The factors ``S = A_a A_b^T``, ``XX = X_a X_b^T (+1)``, ``KV = H_a H_b^T (+1)`` of a Gram block.
+    """The factors ``S``, ``XX`` and ``KV`` of a Gram block.
 
+    ``S = A_a A_b^T``, ``XX = X_a X_b^T (+1)``, ``KV = H_a H_b^T (+1)``.
     ``COMBINE`` turns them into the NTK block; an unused factor is ``EMPTY``.
     Symmetric blocks pass the same arrays twice (NumPy then uses ``syrk``).
     """
@@ -181,7 +187,8 @@ def gram_overflow(net, X, X2, factor_diags, layers):
     named = inputs(net, X) + ([] if X2 is None else [("X2", X2)])
     what = "the NTK Gram matrix"
     if factor_diags is not None:
-        for name, d, used in zip(FACTOR_NAMES, factor_diags, ("W" in layers, "W" in layers, "V" in layers)):
+        for name, d, used in zip(FACTOR_NAMES, factor_diags,
+                                 ("W" in layers, "W" in layers, "V" in layers)):
             if used and not (np.all(np.isfinite(d)) and d.max() <= 0.25 * FLOAT64_MAX):
                 what = f"{name} of the NTK"
                 if name.startswith("the data"):
@@ -307,5 +314,6 @@ def ntk_nonfinite_error(net, X):
     ws = max(float(np.max(np.abs(p))) if np.size(p) else 0.0 for p in params)
     name = "X" if xs >= ws else "net"
     what = "inputs" if name == "X" else "weights"
-    return ValueError(f"{name}: the NTK of these {what} is not finite in float64 (max |X| = {xs:.3g}, "
-                      f"largest weight {ws:.3g}); rescale {'the data' if name == 'X' else 'the network'}")
+    return ValueError(f"{name}: the NTK of these {what} is not finite in float64 "
+                      f"(max |X| = {xs:.3g}, largest weight {ws:.3g}); "
+                      f"rescale {'the data' if name == 'X' else 'the network'}")

@@ -16,8 +16,8 @@ fixed here so that they are visible in one place:
 
 import numba
 
-__all__ = ["jit", "scalar_kernel", "prange", "parallel_kernels_enabled", "serial_and_parallel", "use_parallel",
-           "PARALLEL_MIN_ELEMENTS"]
+__all__ = ["jit", "scalar_kernel", "prange", "parallel_kernels_enabled", "serial_and_parallel",
+           "use_parallel", "PARALLEL_MIN_ELEMENTS"]
 
 prange = numba.prange
 

@@ -141,7 +141,8 @@ def safe_norm(x):
     >>> import numpy as np
     >>> from pl_toolkit._lanczos import safe_norm
     >>> x = np.array([3.0, 4.0])
-    >>> safe_norm(x * 2.0 ** 700) == 5.0 * 2.0 ** 700, safe_norm(x * 2.0 ** -700) == 5.0 * 2.0 ** -700
+    >>> big, tiny = 2.0 ** 700, 2.0 ** -700
+    >>> safe_norm(x * big) == 5.0 * big, safe_norm(x * tiny) == 5.0 * tiny
     (True, True)
     >>> float(np.sqrt(x * 2.0 ** -700 @ (x * 2.0 ** -700)))      # the plain formula underflows
     0.0
