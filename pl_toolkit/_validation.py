@@ -99,7 +99,8 @@ def as_float_array(a, name, *, ndim=None, allow_empty=False, copy=False, finite=
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if arr.ndim not in allowed:
             want = " or ".join(str(k) for k in allowed)
-            raise ValueError(f"{name} must have {want} dimension(s), got {arr.ndim} (shape {arr.shape})")
+            raise ValueError(f"{name} must have {want} dimension(s), got {arr.ndim} "
+                             f"(shape {arr.shape})")
     if arr.size == 0 and not allow_empty:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
     out = np.array(arr, dtype=np.float64, order="C", copy=True) if copy else \
@@ -124,7 +125,8 @@ def check_square_symmetric(A, name, *, rtol=None):
     asym = float(np.max(np.abs(A - A.T))) if A.size else 0.0
     if asym > rtol * scale:
         raise ValueError(
-            f"{name} is not symmetric: max|A - A.T| = {asym:.3e} exceeds {rtol:.1e} * max|A| = {rtol * scale:.3e}")
+            f"{name} is not symmetric: max|A - A.T| = {asym:.3e} exceeds "
+            f"{rtol:.1e} * max|A| = {rtol * scale:.3e}")
     return A
 
 
@@ -138,14 +140,17 @@ def check_positive_int(value, name, *, minimum=1):
 
 
 def check_positive_float(value, name, *, allow_zero=False):
-    """Return ``value`` as float, or raise ValueError unless it is finite and positive (>= 0 with ``allow_zero``)."""
+    """Return ``value`` as float, or raise ValueError unless it is finite and positive.
+
+    With ``allow_zero`` the value may also be 0.
+    """
     try:
         v = float(value)
     except (TypeError, ValueError):
         v = None
     if v is None or not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} finite number, "
-                         f"got {value!r}")
+        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
+                         f"finite number, got {value!r}")
     return v
 
 
@@ -181,7 +186,8 @@ def overflow_error(what, inputs):
     sized = sorted(((name, max_abs(a), np.ndim(a) == 0) for name, a in inputs if a is not None),
                    key=lambda t: -t[1])
     (first, top, scalar), rest = sized[0], sized[1:]
-    others = ", ".join(f"{name} = {m:.3g}" if sc else f"{name} up to {m:.3g}" for name, m, sc in rest)
+    others = ", ".join(f"{name} = {m:.3g}" if sc else f"{name} up to {m:.3g}"
+                       for name, m, sc in rest)
     head = f"{first} = {top:.3g}" if scalar else f"{first} has entries up to {top:.3g}"
     return ValueError(head + (f" ({others})" if others else "")
                       + f": {what} overflows float64 (largest finite value {FLOAT64_MAX:.3g}); "
@@ -230,7 +236,8 @@ def check_seed(seed, name="seed"):
 
     if is_int(seed):
         entries = [seed]
-    elif isinstance(seed, (list, tuple, np.ndarray)) and len(seed) > 0 and all(is_int(v) for v in np.ravel(seed)):
+    elif (isinstance(seed, (list, tuple, np.ndarray)) and len(seed) > 0
+          and all(is_int(v) for v in np.ravel(seed))):
         entries = list(np.ravel(seed))
     else:
         raise ValueError(f"{name} must be {what}, got {seed!r}")

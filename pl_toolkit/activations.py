@@ -562,7 +562,8 @@ def get_activation(name):
         raise ValueError(f"activation must be a name or an Activation, got {type(name).__name__}")
     key = name.strip().lower().replace("-", "_")
     if key not in _REGISTRY:
-        raise ValueError(f"activation {name!r} is unknown; available: {', '.join(available_activations())}")
+        raise ValueError(f"activation {name!r} is unknown; "
+                         f"available: {', '.join(available_activations())}")
     return _REGISTRY[key]
 
 
@@ -670,7 +671,8 @@ def register_activation(name, phi, dphi, ddphi, *, phi_dot_max=None, phi_ddot_ma
         reasons.append(f"phi(0) = {phi0:.6g} != 0")
     # Growth check far out: a derivative that keeps growing is unbounded.
     far = np.array([1e3, -1e3, 1e4, -1e4])
-    if not math.isfinite(phi_dot_max) or np.max(np.abs(probe.dphi(far))) > 10 * max(phi_dot_max, 1.0):
+    if (not math.isfinite(phi_dot_max)
+            or np.max(np.abs(probe.dphi(far))) > 10 * max(phi_dot_max, 1.0)):
         reasons.append("phi' appears unbounded")
     if not math.isfinite(phi_ddot_max):
         reasons.append("phi'' unbounded")

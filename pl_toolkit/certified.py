@@ -116,7 +116,8 @@ def _arb_lower_bound(K):
     try:
         import flint
     except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError("method='arb' needs python-flint (pip install pl_toolkit[certified])") from None
+        raise ImportError("method='arb' needs python-flint "
+                          "(pip install pl_toolkit[certified])") from None
     n = K.shape[0]
 
     def build():
@@ -217,8 +218,8 @@ def lambda_min_certified(K, *, method="cholesky", estimate=None, full_output=Fal
     check_square_symmetric(K, "K")
     if method == "arb":
         L = _arb_lower_bound(K)
-        res = CertifiedBound(bound=L, estimate=float("nan"), shift=float("nan"), allowance=float("nan"),
-                             method="arb", attempts=0)
+        res = CertifiedBound(bound=L, estimate=float("nan"), shift=float("nan"),
+                             allowance=float("nan"), method="arb", attempts=0)
         return res if full_output else L
     if estimate is not None:
         try:
@@ -250,8 +251,9 @@ def lambda_min_certified(K, *, method="cholesky", estimate=None, full_output=Fal
         raise ValueError("K: no shifted Cholesky factorisation succeeded; the estimate "
                          f"{estimate!r} of lambda_min may be wrong")
     if not math.isfinite(res.bound):
-        raise ValueError(f"K: entries up to {float(np.max(np.abs(K))):.3g} are too large for a certified "
-                         "bound (its rounding-error allowance overflows float64); rescale K")
+        raise ValueError(f"K: entries up to {float(np.max(np.abs(K))):.3g} are too large "
+                         "for a certified bound (its rounding-error allowance overflows "
+                         "float64); rescale K")
     return res if full_output else res.bound
 
 
@@ -271,7 +273,8 @@ def _shift_search(K, estimate, asym, attempts, tries=40):
     # a-priori allowance at s = estimate, and a first margin: the Cholesky
     # backward error is usually far below c, so s = estimate - c/4 succeeds.
     c0 = _cholesky_allowance(np.maximum(diag - estimate, 0.0), n)
-    margin = max(0.25 * c0, 64 * n * _U * max(dmax, abs(estimate)) * 1e-3, 16.0 * n * (n + 2) * _ETA)
+    margin = max(0.25 * c0, 64 * n * _U * max(dmax, abs(estimate)) * 1e-3,
+                 16.0 * n * (n + 2) * _ETA)
     # beyond this margin K - s I is diagonally dominant (s below -n max|K|)
     stop = 4.0 * (abs(estimate) + n * kmax) + 16.0 * n * (n + 2) * _ETA
     for _ in range(tries):
@@ -281,8 +284,9 @@ def _shift_search(K, estimate, asym, attempts, tries=40):
         if ok:
             c = _cholesky_allowance(diag_b, n) + asym
             L = _round_down(s - c)
-            return CertifiedBound(bound=L, estimate=estimate, shift=float(s), allowance=float(s - L),
-                                  method="cholesky", attempts=attempts), attempts
+            return CertifiedBound(bound=L, estimate=estimate, shift=float(s),
+                                  allowance=float(s - L), method="cholesky",
+                                  attempts=attempts), attempts
         margin *= 4.0
         if margin > stop:
             break

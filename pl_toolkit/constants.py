@@ -182,7 +182,8 @@ def lemma3_constants(net, X):
     beta = F.lemma3_beta(s_max_X, dot, ddot, chi)
     beta_fu = F.followup_beta(mu, s_max_X, s_max_V, dot, ddot)
     # Infinite only through an infinite activation constant; otherwise overflow.
-    for value, what, legit in ((nu, "nu_Phi", not fin(dot)), (chi, "chi_max", not (fin(dot) and dot > 0)),
+    for value, what, legit in ((nu, "nu_Phi", not fin(dot)),
+                               (chi, "chi_max", not (fin(dot) and dot > 0)),
                                (beta, "beta_Phi", not (fin(dot) and fin(ddot) and fin(chi))),
                                (beta_fu, "beta_Phi_followup", not (fin(dot) and fin(ddot)))):
         if not fin(value) and not legit:

@@ -108,7 +108,8 @@ def normalize_rows(X, name="X"):
     scale = np.max(np.abs(X), axis=1) if X.shape[1] else np.zeros(X.shape[0])
     zero = np.flatnonzero(scale == 0)
     if zero.size:
-        raise ValueError(f"{name} has an all-zero row at index {int(zero[0])}; it cannot be unit-normalized")
+        raise ValueError(f"{name} has an all-zero row at index {int(zero[0])}; "
+                         "it cannot be unit-normalized")
     Xs = X / scale[:, None]
     return Xs / np.linalg.norm(Xs, axis=1)[:, None]
 
@@ -299,7 +300,8 @@ def digits(n=None, *, seed=0, test_size=0, classes=None, normalize="unit",
                              f"{total} digits available")
     n = check_positive_int(n, "n")
     if n + test_size > total:
-        raise ValueError(f"n = {n} plus test_size = {test_size} exceeds the {total} digits available")
+        raise ValueError(f"n = {n} plus test_size = {test_size} exceeds the {total} "
+                         "digits available")
     idx = _rng(seed).permutation(total)[: n + test_size]
     Xs, ys = X[idx], y[idx]
     Y = _one_hot(ys, k)
@@ -512,7 +514,8 @@ def load_file(path, *, n=None, normalize="unit", label_scale=None, label_columns
             # our own handle, so that a corrupt archive is closed on the error path too
             with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
                 if "X" not in f:
-                    raise ValueError(f"data file {path!r} has no array 'X' (found {sorted(f.files)})")
+                    raise ValueError(f"data file {path!r} has no array 'X' "
+                                     f"(found {sorted(f.files)})")
                 X = f["X"]
                 Y = f["Y"] if "Y" in f else None
         elif ext == ".npy":
@@ -528,11 +531,13 @@ def load_file(path, *, n=None, normalize="unit", label_scale=None, label_columns
             else:
                 X = A
         else:
-            raise ValueError(f"data file {path!r} has unknown extension {ext!r}; use .npz, .npy or .csv")
+            raise ValueError(f"data file {path!r} has unknown extension {ext!r}; "
+                             "use .npz, .npy or .csv")
     except ValueError as exc:
         if str(exc).startswith("data file"):
             raise
-        raise ValueError(f"data file {path!r} could not be read: {str(exc).splitlines()[0]}") from None
+        raise ValueError(f"data file {path!r} could not be read: "
+                         f"{str(exc).splitlines()[0]}") from None
     except (zipfile.BadZipFile, EOFError, OSError, UnicodeDecodeError, KeyError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(f"data file {path!r} is corrupt or truncated: {msg}") from None

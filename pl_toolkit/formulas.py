@@ -115,7 +115,10 @@ def lemma3_beta(sigma_max_X, phi_dot_max, phi_ddot_max, chi_max):
 
 
 def followup_beta(mu, sigma_max_X, sigma_max_V0, phi_dot_max, phi_ddot_max):
-    """The follow-up's ``beta_Phi = sqrt(2) sigma_max(X)(phi_dot_max + sigma_max(V0)) + phi_ddot_max mu / (2 phi_dot_max)``.
+    """The follow-up's refined ``beta_Phi``.
+
+    ``beta_Phi = sqrt(2) sigma_max(X)(phi_dot_max + sigma_max(V0))
+    + phi_ddot_max mu / (2 phi_dot_max)``.
 
     Parameters
     ----------

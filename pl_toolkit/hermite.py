@@ -44,12 +44,13 @@ For erf the kernel ``(2/pi) arcsin(2 omega^2 rho / (1 + 2 omega^2))``
 gives ``c_k^2 / k! ~ r^k k^{-3/2}`` with ``r < 1``, so ``c_k^2 ~ k! r^k
 k^{-3/2}`` diverges; tanh, sigmoid, softplus and SiLU have poles off the
 real axis, their ``c_k^2 / k!`` decay more slowly still, and ``log
-c_k^2`` rises by about 4 per step around ``k = 20``.  :func:`hermite_norm` returns ``inf`` for those with
-``convention="paper"``, a truncated sum if ``k_max`` is given, and the
-finite orthonormal norm ``sqrt(E[phi(omega g)^2]) = sqrt(sum_k c_k^2/k!)``
-with ``convention="orthonormal"``.  The latter is what enters the
-expansion above, and the paper's Lemma 2 constant ``c_inf^2 = sum_{i>=2}
-c_i^2 / i!`` is finite for the same reason.
+c_k^2`` rises by about 4 per step around ``k = 20``.  :func:`hermite_norm`
+returns ``inf`` for those with ``convention="paper"``, a truncated sum if
+``k_max`` is given, and the finite orthonormal norm
+``sqrt(E[phi(omega g)^2]) = sqrt(sum_k c_k^2/k!)`` with
+``convention="orthonormal"``.  The latter is what enters the expansion
+above, and the paper's Lemma 2 constant ``c_inf^2 = sum_{i>=2} c_i^2 / i!``
+is finite for the same reason.
 
 Parity
 ------

@@ -43,13 +43,14 @@ import numpy as np
 from scipy.special import roots_hermitenorm
 
 from ._jit import prange, serial_and_parallel
-from ._features import (check_scale as _check_scale, gaussian_second_moment as _gaussian_second_moment,
+from ._features import (check_scale as _check_scale,
+                        gaussian_second_moment as _gaussian_second_moment,
                         normalized_coefficient_matrix as _normalized_coefficient_matrix,
                         phi_dphi_scalar as _phi_dphi)
 from .activations import LEAKY_SLOPE as _LEAKY_SLOPE, get_activation
 from .hermite import MAX_K
-from ._validation import (as_float_array, check_positive_float, check_positive_int, check_result_finite,
-                          quiet_overflow)
+from ._validation import (as_float_array, check_positive_float, check_positive_int,
+                          check_result_finite, quiet_overflow)
 
 __all__ = ["InfiniteWidthKernels", "infinite_width_kernels"]
 
@@ -429,7 +430,8 @@ def infinite_width_kernels(X, activation, omega1, omega2, X2=None, *, method="au
     if K > MAX_K:
         raise ValueError(f"series_terms must be <= {MAX_K}, got {K}")
 
-    P = check_result_finite(X @ X2.T, "the data Gram X X^T" if symmetric else "the data Gram X X2^T",
+    P = check_result_finite(X @ X2.T,
+                            "the data Gram X X^T" if symmetric else "the data Gram X X2^T",
                             [("X", X)] + ([] if symmetric else [("X2", X2)]))
     if symmetric:
         P = 0.5 * (P + P.T)
@@ -484,7 +486,8 @@ def infinite_width_kernels(X, activation, omega1, omega2, X2=None, *, method="au
         sig = 0.5 * (sig + sig.T)
         sigd = 0.5 * (sigd + sigd.T)
     first = (omega2 * omega2) * P * sigd   # a float ** 2 raises OverflowError; * gives inf
-    inputs = [("X", X)] + ([] if symmetric else [("X2", X2)]) + [("omega1", omega1), ("omega2", omega2)]
+    inputs = ([("X", X)] + ([] if symmetric else [("X2", X2)])
+              + [("omega1", omega1), ("omega2", omega2)])
     for part, what in ((sig, "the conjugate kernel"), (first, "the NTK's first-layer term"),
                        (sig + first, "the NTK")):
         check_result_finite(part, f"{what} (infinite width)", inputs)

@@ -81,7 +81,8 @@ def khatri_rao_power(X, t):
     P = X
     for _ in range(t - 1):
         P = (P[:, :, None] * X[:, None, :]).reshape(n, -1)
-    return check_result_finite(np.ascontiguousarray(P), f"the Khatri-Rao power (t = {t})", [("X", X)])
+    return check_result_finite(np.ascontiguousarray(P), f"the Khatri-Rao power (t = {t})",
+                               [("X", X)])
 
 
 @quiet_overflow

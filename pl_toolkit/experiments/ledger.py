@@ -133,7 +133,8 @@ def ledger_for(*, data="digits", n=256, d0=64, data_seed=0, activation="gelu", i
             activation, init, d1 = cfg["activation"], cfg["init"], rep["network"]["d1"]
             converged = rep["trajectory"]["status"] == "converged"
         except (KeyError, TypeError) as exc:
-            raise ValueError(f"report {report!r} is not a pl-toolkit run report (missing {exc})") from None
+            raise ValueError(f"report {report!r} is not a pl-toolkit run report "
+                             f"(missing {exc})") from None
         init = tuple(init) if isinstance(init, list) else init
     crit = ConvergenceCriterion(eps)
     from ..data import data_kind
@@ -155,8 +156,10 @@ def ledger_for(*, data="digits", n=256, d0=64, data_seed=0, activation="gelu", i
                         q["s_t"], d1, converged=converged,
                         context=f"{ds.name}, {net.activation.name}, init={init}")
     inputs = dict(q, n=ds.n, d0=ds.d0, d1=d1, converged=converged, criterion=crit.describe(),
-                  data=ds.name, activation=net.activation.name, init=init if isinstance(init, str) else list(init))
+                  data=ds.name, activation=net.activation.name,
+                  init=init if isinstance(init, str) else list(init))
     js = json.loads(led.to_json())
-    js_all = json.dumps(dict(inputs={k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+    js_all = json.dumps(dict(inputs={k: (None if isinstance(v, float) and not math.isfinite(v)
+                                         else v)
                                      for k, v in inputs.items()}, ledger=js), indent=2)
     return dict(ledger=led, markdown=led.to_markdown(), json=js_all, inputs=inputs)

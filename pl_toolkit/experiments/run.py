@@ -392,7 +392,8 @@ def load_config(path):
     known = {f.name for f in fields(RunConfig)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ValueError(f"config file {path!r} has unknown key(s) {unknown}; known: {sorted(known)}")
+        raise ValueError(f"config file {path!r} has unknown key(s) {unknown}; "
+                         f"known: {sorted(known)}")
     if isinstance(data.get("init"), list):
         data["init"] = tuple(data["init"])
     return data
