@@ -96,9 +96,11 @@ def main(argv=None):
     ap.add_argument("--large", action="store_true", help="also n = 20000 and 50000 (slow)")
     ap.add_argument("--large-sizes", default="20000,50000")
     ap.add_argument("--time-budget", type=float, default=600.0,
-                    help="seconds for the matrix-free route at the large sizes (turned into a product budget)")
+                    help="seconds for the matrix-free route at the large sizes "
+                         "(turned into a product budget)")
     ap.add_argument("--compare", action="store_true",
-                    help="at large sizes solved by shift-invert, also run matrix-free Lanczos with the time budget")
+                    help="at large sizes solved by shift-invert, also run matrix-free Lanczos "
+                         "with the time budget")
     ap.add_argument("--only-large", action="store_true", help="skip sections 1-5")
     ap.add_argument("--crossover", action="store_true",
                     help="only: dense against shift-invert lambda_min at --crossover-sizes")
@@ -246,7 +248,8 @@ def small_sections(args, rng):
     t_dense, _ = median_time(lambda: pl.lambda_min(K), args.repeat)
     t_cert, cb = median_time(lambda: pl.lambda_min_certified(K, full_output=True), args.repeat)
     print(f"lambda_min_certified: {t_cert:.3f} s vs dense lambda_min {t_dense:.3f} s: "
-          f"ratio {t_cert / t_dense:.2f}x; bound {cb.bound:.10e}, (lambda_min - bound)/lambda_min = "
+          f"ratio {t_cert / t_dense:.2f}x; bound {cb.bound:.10e}, "
+          "(lambda_min - bound)/lambda_min = "
           f"{(lam0 - cb.bound) / lam0:.1e}, attempts {cb.attempts}")
     t_ntkc, nb = median_time(lambda: pl.ntk_lambda_min_certified(net, X), 1)
     print(f"ntk_lambda_min_certified (exact NTK of the stored weights): {t_ntkc:.2f} s "
@@ -269,7 +272,8 @@ def crossover_section(args):
             t[m + "_value"], t[m + "_solves"] = r.value, r.matvecs
         print(f"n={n:>5}: dsyevr {t['dense']:.2f} s, shift-invert {t['shift-invert']:.2f} s "
               f"({t['shift-invert_solves']} solves), ratio {t['shift-invert'] / t['dense']:.2f}, "
-              f"relative difference {abs(t['shift-invert_value'] - t['dense_value']) / t['dense_value']:.1e}",
+              "relative difference "
+              f"{abs(t['shift-invert_value'] - t['dense_value']) / t['dense_value']:.1e}",
               flush=True)
 
 
@@ -290,13 +294,15 @@ def large_one(args):
     if matrix_free:
         # A wall-time budget, turned into a product budget after timing one
         # product of the operator ntk_lambda_min will build (same store rule).
-        fits = sp._ntk_operator_bytes(n, net.d0, net.d1, net.d2, "features") <= sp.NTK_MEMORY_DEFAULT
+        fits = (sp._ntk_operator_bytes(n, net.d0, net.d1, net.d2, "features")
+                <= sp.NTK_MEMORY_DEFAULT)
         op = pl.ntk_operator(net, X, store="features" if fits else "preactivations")
         t = time.perf_counter()
         op @ np.ones(op.shape[0])
         out["one_product_s"] = time.perf_counter() - t
         del op
-        maxiter = max(2, int((args.time_budget - (time.perf_counter() - t0)) / out["one_product_s"]) - 2)
+        maxiter = max(2, int((args.time_budget - (time.perf_counter() - t0))
+                             / out["one_product_s"]) - 2)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", pl.ConvergenceWarning)
             r = pl.ntk_lambda_min(net, X, method="lanczos", maxiter=maxiter)
@@ -326,13 +332,15 @@ def large_section(args):
     def show(r, ref=None):
         rel = "" if ref is None else f", relative difference {abs(r['value'] - ref) / ref:.1e}"
         print(f"  {r['used']:>12}: lambda_min {r['value']:.10e}, {r['matvecs']} solves/products, "
-              f"converged={r['converged']}, error estimate {r['error_bound'] / abs(r['value']):.1e} rel., "
+              f"converged={r['converged']}, "
+              f"error estimate {r['error_bound'] / abs(r['value']):.1e} rel., "
               f"residual {r['residual']:.1e}; wall {r['wall_s']:.1f} s"
               + (f" (one product {r['one_product_s']:.1f} s)" if "one_product_s" in r else "")
               + f"; peak RSS {r['peak_rss_mb']:.0f} MB{rel}", flush=True)
 
     for nn in (int(s) for s in args.large_sizes.split(",")):
-        section(f"large: lambda_min of the NTK at n={nn}, d0=784, d1=4000 (each run in a fresh process)")
+        section(f"large: lambda_min of the NTK at n={nn}, d0=784, d1=4000 "
+                "(each run in a fresh process)")
         auto = child(nn, "auto")
         if auto is None:
             continue
@@ -341,8 +349,9 @@ def large_section(args):
             free = child(nn, "lanczos")
             if free is not None:
                 show(free, auto["value"])
-                print(f"  matrix-free Lanczos with the same wall-time budget ({args.time_budget:.0f} s) "
-                      f"ends at relative error {abs(free['value'] - auto['value']) / auto['value']:.1e}")
+                print("  matrix-free Lanczos with the same wall-time budget "
+                      f"({args.time_budget:.0f} s) ends at relative error "
+                      f"{abs(free['value'] - auto['value']) / auto['value']:.1e}")
 
 
 if __name__ == "__main__":

@@ -114,7 +114,8 @@ def run_nt(python, X, W, v, repeat):
                               capture_output=True, text=True)
         if proc.returncode != 0:
             err = [ln for ln in proc.stderr.strip().splitlines() if "Error" in ln or "error" in ln]
-            print("  neural-tangents run failed:", (err or proc.stderr.strip().splitlines())[-1][:300])
+            print("  neural-tangents run failed:",
+                  (err or proc.stderr.strip().splitlines())[-1][:300])
             return None, None
         times = {int(k): t for k, t in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
         kernels = {impl: np.load(os.path.join(tmp, f"K_{impl}.npy")) for impl in times}
@@ -125,7 +126,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--sizes", nargs="*", default=["2000,100,4000", "2000,784,2000"])
-    ap.add_argument("--nt-python", default=None, help="python of an environment with neural-tangents")
+    ap.add_argument("--nt-python", default=None,
+                    help="python of an environment with neural-tangents")
     args = ap.parse_args(argv)
     print(f"pl_toolkit {pl.__version__}, numpy {np.__version__}, median of {args.repeat} runs")
     for spec in args.sizes:
@@ -140,16 +142,19 @@ def main(argv=None):
         t_np = median_time(lambda: pl.ntk_gram(net, X, backend="numpy"), max(1, args.repeat // 2))
         print(f"\n(n, d0, d1) = ({n}, {d0}, {d1}), d2 = 1, GELU, float64")
         print(f"  ntk_gram (parallel)      {t_pl:8.3f} s   {t_pl / t_floor:5.2f} x BLAS floor")
-        print(f"  ntk_gram (serial kernels){t_serial:8.3f} s   {t_serial / t_floor:5.2f} x BLAS floor")
+        print(f"  ntk_gram (serial kernels){t_serial:8.3f} s   "
+              f"{t_serial / t_floor:5.2f} x BLAS floor")
         print(f"  BLAS floor               {t_floor:8.3f} s")
-        print(f"  NumPy closed form        {t_np:8.3f} s   {t_np / t_pl:5.2f} x slower than ntk_gram")
+        print(f"  NumPy closed form        {t_np:8.3f} s   "
+              f"{t_np / t_pl:5.2f} x slower than ntk_gram")
         if args.nt_python:
             times, kernels = run_nt(args.nt_python, X, np.asarray(net.W), np.asarray(net.V[0]),
                                     args.repeat)
             if times:
                 net_b = net.replace(b1=np.zeros(d1), b2=np.zeros(1))  # NT's Dense has biases
                 t_b = median_time(lambda: pl.ntk_gram(net_b, X), args.repeat)
-                print(f"  ntk_gram, zero biases    {t_b:8.3f} s   (same kernel as neural-tangents' stax net)")
+                print(f"  ntk_gram, zero biases    {t_b:8.3f} s   "
+                      "(same kernel as neural-tangents' stax net)")
                 K = pl.ntk_gram(net_b, X)
                 for impl, t in sorted(times.items()):
                     err = np.max(np.abs(kernels[impl] - K)) / np.max(np.abs(K))

@@ -63,16 +63,19 @@ def main(argv=None):
     runs = {c: [] for c in cutoffs}
     for _ in range(args.rounds):
         for c in cutoffs:
-            cmd = [sys.executable, os.path.abspath(__file__), "--child", str(c), "--repeat", str(args.repeat)]
+            cmd = [sys.executable, os.path.abspath(__file__), "--child", str(c),
+                   "--repeat", str(args.repeat)]
             res = subprocess.run(cmd, capture_output=True, text=True, check=True)
             runs[c].append(json.loads(res.stdout.strip().splitlines()[-1]))
     keys = list(runs[cutoffs[0]][0])
     med = {c: {k: float(np.median([r[k] for r in runs[c]])) for k in keys} for c in cutoffs}
-    print(f"median ms over {args.rounds} rounds x {args.repeat} calls (ratio to cut-off {cutoffs[0]})")
+    print(f"median ms over {args.rounds} rounds x {args.repeat} calls "
+          f"(ratio to cut-off {cutoffs[0]})")
     print(f"{'call':<28}" + "".join(f"{c:>22}" for c in cutoffs))
     for k in keys:
         base = med[cutoffs[0]][k]
-        print(f"{k:<28}" + "".join(f"{1e3 * med[c][k]:>12.2f} ({med[c][k] / base:5.2f}x)" for c in cutoffs))
+        print(f"{k:<28}" + "".join(f"{1e3 * med[c][k]:>12.2f} ({med[c][k] / base:5.2f}x)"
+                                   for c in cutoffs))
     return 0
 
 

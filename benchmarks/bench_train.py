@@ -331,7 +331,8 @@ def _pyhessian(python_exe, max_iter, tols, repeat, threads, parallel):
           "(<= tol |value|), PyHessian on the relative change of its Rayleigh quotient between "
           "two iterations (< tol); 'err' is the relative error against the reference, PyHessian's "
           "after removing its (1 + 1e-6)^-2 normalization bias (raw value: 'raw err')")
-    print(f"{'tol':>7s} | {'ours err':>9s} {'HVPs':>5s} {'s':>7s} | {'PyH err':>9s} {'raw err':>9s} "
+    print(f"{'tol':>7s} | {'ours err':>9s} {'HVPs':>5s} {'s':>7s} | "
+          f"{'PyH err':>9s} {'raw err':>9s} "
           f"{'HVPs':>5s} {'loop s':>7s} {'total s':>7s} | {'time ratio':>10s}")
     for (res, t_ours), row in zip(ours, peer["rows"]):
         err = abs(res.value - ref.value) / abs(ref.value)
