@@ -290,7 +290,7 @@ def cmd_ntk(args):
                   f"  lambda_max {hi.value:.10g}",
                   f"  cond       {summary['condition_number']:.4g}"]
     if args.certified:
-        from .certified import ntk_lambda_min_certified
+        from .ntk_certified import ntk_lambda_min_certified
 
         t1 = time.perf_counter()
         cert = ntk_lambda_min_certified(net, ds.X, layers=layers)

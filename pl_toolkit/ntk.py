@@ -38,8 +38,6 @@ from .network import check_layers, check_net as _check_net
 __all__ = ["loss", "residual", "gradient", "jvp", "vjp", "ntk_gram", "ntk_operator",
            "NTKBlocks", "NTKOperator"]
 
-_features = features                    # compatibility alias for callers outside this module
-_vjp_from_features = vjp_from_features  # compatibility alias for callers outside this module
 # What an NTKOperator keeps between products.
 _STORES = ("features", "preactivations")
 

@@ -46,9 +46,6 @@ ALLOWED_EDGES = {
 
 #: Underscore names used across modules by files outside this change, each with its reason.
 ALLOWED_PRIVATE = {
-    ("pl_toolkit.experiments.init_scale", "_features"): "ntk._features: use pl_toolkit._features.features",
-    ("pl_toolkit.experiments.init_scale", "_vjp_from_features"):
-        "ntk._vjp_from_features: use pl_toolkit._features.vjp_from_features",
     ("pl_toolkit.experiments.init_scale", "_batches"): "training._batches: needs a declared name",
     ("pl_toolkit.experiments.init_scale", "_Eval"): "training._Eval: needs a declared name",
     ("pl_toolkit.experiments.init_scale", "_raw_arrays"): "_mnist._raw_arrays: needs a declared name",

@@ -1,4 +1,4 @@
-"""Initialization-scale experiment: the paper's Figure 1, on MNIST or the digits (prediction 10).
+"""Initialization-scale experiment: the paper's Figure 1, on MNIST or the digits.
 
 Teacher-student classification with the network ``x -> V phi(W x + b1) + b2``
 (GELU, width 1000): a teacher of the same architecture is trained from He
@@ -140,8 +140,9 @@ def sgd_lr_from_paper(lr_paper, n, d2):
     >>> sgd_lr_from_paper(0.01, 1000, 10)
     1e-06
     """
-    lr_paper = check_positive_float(lr_paper, "lr_paper")
-    return lr_paper / (check_positive_int(n, "n") * check_positive_int(d2, "d2"))
+    from ..step_size import sgd_paper_step
+
+    return sgd_paper_step(lr_paper, n, d2).value
 
 
 def pytorch_default_biases(d0, d1, d2, seed=0):
@@ -214,9 +215,9 @@ def _nll_step(net, Xb, yb):
     """Mean NLL of log-softmax outputs on a batch, its gradient, and the outputs."""
     from scipy.special import log_softmax, softmax
 
-    from ..ntk import _features, _vjp_from_features
+    from .._features import features, vjp_from_features
 
-    H, G = _features(net, Xb)
+    H, G = features(net, Xb)
     F = _outputs_from_features(net, H)
     b = Xb.shape[0]
     rows = np.arange(b)
@@ -224,7 +225,7 @@ def _nll_step(net, Xb, yb):
     U = softmax(F, axis=1)
     U[rows, yb] -= 1.0   # d(mean NLL)/dF = (softmax(F) - one_hot(y)) / b
     U /= b
-    return loss, _vjp_from_features(net, Xb, H, G, U, _LAYERS), F
+    return loss, vjp_from_features(net, Xb, H, G, U, _LAYERS), F
 
 
 def train_until_interpolation(net, X, labels, *, loss="mse", lr_paper=0.01, batch_size=128,
@@ -1016,7 +1017,7 @@ def run_init_scale(outdir, *, data="digits", width=1000, epochs=None, max_update
         Bootstrap replicates of Spearman's rho.
     overwrite : bool, default False
         Allow writing into a non-empty ``outdir`` that pl-toolkit did not
-        write, replacing files of the names in :data:`REPORT_FILES` that it
+        write, replacing files of the names in ``REPORT_FILES`` that it
         did not write (or that changed since).  Without it such a folder is
         refused and left as it was; other files are never touched.
 
@@ -1300,7 +1301,10 @@ def summarize_init_scale(rows, pairs, *, n_boot=2000, seed=0):
               for w in x]
     rho = spearman_bootstrap(x, all_runs, n_boot=n_boot, seed=seed)
     rho_i = spearman_bootstrap(x, interp, n_boot=n_boot, seed=seed)
-    have = [p for p in per if p["runs"]]
+    # A group whose mean is undefined (a diverged student whose forward pass
+    # overflows has no test accuracy) is left out of the isotonic fit, as
+    # Spearman's rho counts it undefined.
+    have = [p for p in per if p["runs"] and math.isfinite(p["test_acc"]["mean"])]
     iso = (isotonic_fit([p["omega2"] for p in have], [p["test_acc"]["mean"] for p in have],
                         [p["runs"] for p in have]) if have else None)
     return dict(per_omega2=per, spearman_test_acc_vs_omega2=rho,
@@ -1328,7 +1332,7 @@ def _fmt_rho(r):
 def _markdown(rep):
     cfg, info = rep["config"], rep["data"]
     loss_name = {"mse": "mean MSE (F.mse_loss)", "nll": "NLL of log-softmax"}
-    lines = ["# Initialization scale at fixed omega1 omega2 (Figure 1, prediction 10)", "",
+    lines = ["# Initialization scale at fixed omega1 omega2 (Figure 1)", "",
              f"Data: {info['source']}, n = {info['n']} train / {info['n_test']} test "
              f"({info['split']} split), d0 = {info['d0']}, {info['classes']} classes, input "
              f"scaling {info['input_scaling']} {info['scaling']}. Biases: {info['biases']}.",

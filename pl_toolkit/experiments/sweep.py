@@ -57,7 +57,9 @@ SWEEP_DEFAULTS = dict(d0=64, n_grid=(64, 128, 256, 512, 1024), seeds=5, steps="a
                       init="lecun", d1_min=1, d1_max=4096, rel_tol=0.0, check_above=2, check_below=2, budget_widths=1,
                       n_boot=2000, root_seed=0, threads_per_cell=1)
 #: Defaults of ``pl-toolkit sweep --mode d0`` (see :func:`run_d0_sweep`).
-D0_DEFAULTS = dict(SWEEP_DEFAULTS, n=512, d0_grid=(32, 64, 128, 256))
+# d0 from 64 up: at n = 512, d0 = 32 sits at the Khatri-Rao limit
+# (n <= d0 (d0 + 1)/2 = 528), where s_2 -> 0 and thresholds run off.
+D0_DEFAULTS = dict(SWEEP_DEFAULTS, n=512, d0_grid=(64, 128, 256, 512))
 #: Defaults of ``pl-toolkit sweep --mode locality`` (see :func:`run_locality_sweep`).
 LOCALITY_DEFAULTS = dict(SWEEP_DEFAULTS, n_grid=(16, 32, 64), seeds=3,
                          d1_max=65_536, locality_start=1024, rel_tol=1.0 / 32, radius="paper")
@@ -254,7 +256,7 @@ def sweep_cell(cell, seed):
     -------
     dict
         ``h0``, ``h_T``, ``target`` (``eps ||Y||_F^2``), ``converged``,
-        ``status`` (a stop reason of :func:`pl_toolkit.training.train`),
+        ``status`` (a stop reason of :func:`pl_toolkit.train`),
         ``final_step``, ``steps_to_target`` (-1 if not reached),
         ``max_distance`` (``max_t ||Theta_t - Theta_0||`` over the whole
         run), ``path_length``, ``rho_Phi`` and ``rho_Phi_followup`` (both
@@ -310,6 +312,7 @@ def sweep_cell(cell, seed):
     from ..network import ShallowNet
     from ..ntk import loss, ntk_gram
     from ..spectrum import lambda_max, lambda_min
+    from ..step_size import auto_step
     from ..training import train
 
     t0 = time.perf_counter()
@@ -324,7 +327,7 @@ def sweep_cell(cell, seed):
         lmin = float(lambda_min(K0).value)
         lmax = float(lambda_max(K0).value)
         consts = lemma3_constants(net, ds.X)
-        lr0 = 1.0 / (2.0 * lmax) if cell["lr"] == "auto" else float(cell["lr"])
+        lr0 = auto_step(lmax).value if cell["lr"] == "auto" else float(cell["lr"])
         h0 = float(loss(net, ds.X, ds.Y))
         target = crit.target(ds.Y)
         diverged_runs = []
@@ -878,7 +881,7 @@ def bootstrap_exponent(x, thresholds, *, bound=None, scale=1.0, n_boot=2000, see
     -----
     Each replicate draws, for every ``x`` independently, as many seeds as
     there are, with replacement, and recomputes the censoring-aware medians
-    (:func:`median_threshold`) and the slope.  The per-seed thresholds are
+    (``median_threshold``) and the slope.  The per-seed thresholds are
     exact integers from independent data and weights, so a replicate's
     median can move either way; the percentile interval is then a
     confidence interval for the slope of the population medians (its
@@ -1422,7 +1425,7 @@ def run_width_sweep(outdir, *, d0=SWEEP_DEFAULTS["d0"], n_grid=SWEEP_DEFAULTS["n
         First probe; default the smallest width at or above the counting
         bound, ``ceil(n / (d0 + 1))``.
     rel_tol, check_above, check_below, budget_widths
-        See :class:`ThresholdSearch` (defaults: exact thresholds, two widths
+        See ``ThresholdSearch`` (defaults: exact thresholds, two widths
         checked on each side, one re-run at ``2 T``).
     n_boot : int, default 2000
         Bootstrap replicates.
@@ -1464,7 +1467,7 @@ def run_width_sweep(outdir, *, d0=SWEEP_DEFAULTS["d0"], n_grid=SWEEP_DEFAULTS["n
     Notes
     -----
     The per-``n`` threshold is the median of the exact per-seed thresholds
-    (:func:`median_threshold`); its exponent in ``n`` comes with a bootstrap
+    (``median_threshold``); its exponent in ``n`` comes with a bootstrap
     interval over seeds (:func:`bootstrap_exponent`).  At fixed ``d0`` the
     exponents of ``d1*`` and of the parameter count ``d0 d1*`` coincide.
 
@@ -1633,14 +1636,14 @@ def run_d0_sweep(outdir, *, n=D0_DEFAULTS["n"], d0_grid=D0_DEFAULTS["d0_grid"],
         Output directory (as :func:`run_width_sweep`).
     n : int, default 512
         Sample size.
-    d0_grid : sequence of int, default (32, 64, 128, 256)
+    d0_grid : sequence of int, default (64, 128, 256, 512)
         Input dimensions (at least two); ``n <= d0 (d0 + 1) / 2`` keeps the
         data inside the Khatri-Rao limit.
     seeds, steps, eps, lr, lr_halvings, activation, init, d1_min, d1_max, d1_start
         As for :func:`run_width_sweep` (``d1_start`` defaults to the
         counting-bound width of each ``d0``).
     rel_tol, check_above, check_below, budget_widths
-        See :class:`ThresholdSearch`.
+        See ``ThresholdSearch``.
     n_boot, root_seed, workers, dask_scheduler, resume, overwrite, progress
         As for :func:`run_width_sweep`.
     threads_per_cell, plot, log, cell_fn
@@ -1765,7 +1768,7 @@ def run_locality_sweep(outdir, *, d0=LOCALITY_DEFAULTS["d0"],
         Relative resolution of the locality threshold (the convergence
         threshold is always exact).
     check_above, check_below, budget_widths : int, default 1, 1, 1
-        See :class:`ThresholdSearch` (for both searches).
+        See ``ThresholdSearch`` (for both searches).
     radius : {"paper", "followup"}, default "paper"
         The radius that defines the locality threshold: the paper's
         ``rho_Phi = mu_Phi / (2 beta_Phi)`` with Lemma 3's ``beta_Phi``, or
