@@ -11,8 +11,8 @@ import os
 
 import numpy as np
 
-from ._validation import (FLOAT64_MAX, as_float_array, check_positive_float, check_positive_int, check_seed, check_result_finite, max_abs,
-                          quiet_overflow)
+from ._validation import (FLOAT64_MAX, as_float_array, check_positive_float, check_positive_int,
+                          check_seed, check_result_finite, max_abs, quiet_overflow)
 from .activations import get_activation
 
 __all__ = ["ShallowNet", "INITS"]
@@ -57,7 +57,8 @@ def _check_omega(value, name, init):
         raise ValueError(f"init=(omega1, omega2): {name} must be a positive finite number, "
                          f"got {value!r}") from None
     if not (np.isfinite(v) and v > 0):
-        raise ValueError(f"init=(omega1, omega2): {name} must be a positive finite number, got {value!r}")
+        raise ValueError(f"init=(omega1, omega2): {name} must be a positive finite number, "
+                         f"got {value!r}")
     return v
 
 
@@ -95,7 +96,8 @@ def _read_npz_entry(zf, key, path):
         with zf.open(info) as fh:
             return fmt.read_array(fh, allow_pickle=False)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, MemoryError) as exc:
-        msg = str(exc) if isinstance(exc, ValueError) else f"cannot be read ({type(exc).__name__}: {exc})"
+        msg = (str(exc) if isinstance(exc, ValueError)
+               else f"cannot be read ({type(exc).__name__}: {exc})")
         raise ValueError(f"{where}: {msg}") from None
 
 
@@ -172,8 +174,10 @@ class ShallowNet:
         self._w_max = max_abs(W)
         self._b1_max = max_abs(b1)
         self.activation = get_activation(activation)
-        self.omega1 = None if omega1 is None else check_positive_float(omega1, "omega1", allow_zero=True)
-        self.omega2 = None if omega2 is None else check_positive_float(omega2, "omega2", allow_zero=True)
+        self.omega1 = (None if omega1 is None
+                       else check_positive_float(omega1, "omega1", allow_zero=True))
+        self.omega2 = (None if omega2 is None
+                       else check_positive_float(omega2, "omega2", allow_zero=True))
 
     # -- construction -------------------------------------------------------
     @classmethod
@@ -226,7 +230,8 @@ class ShallowNet:
         if isinstance(init, str):
             key = init.lower()
             if key not in INITS:
-                raise ValueError(f"init {init!r} is unknown; use one of {sorted(INITS)} or (omega1, omega2)")
+                raise ValueError(f"init {init!r} is unknown; use one of {sorted(INITS)} "
+                                 "or (omega1, omega2)")
             var1, var2 = INITS[key](d0, d1, d2)
             omega1, omega2 = float(np.sqrt(var1)), float(np.sqrt(var2))
         else:
@@ -290,13 +295,15 @@ class ShallowNet:
         weights = [(k, as_array(v)) for k, v in items if str(k).endswith("weight")]
         biases = [(k, as_array(v)) for k, v in items if str(k).endswith("bias")]
         if len(weights) != 2:
-            raise ValueError(f"state_dict must hold two Linear layers, found weights {[k for k, _ in weights]}")
+            raise ValueError("state_dict must hold two Linear layers, "
+                             f"found weights {[k for k, _ in weights]}")
         (k1, W), (k2, V) = weights
         if W.ndim != 2 or V.ndim != 2 or V.shape[1] != W.shape[0]:
             raise ValueError(f"state_dict weights {k1} {W.shape} and {k2} {V.shape} do not chain "
                              "as Linear(d0, d1) -> Linear(d1, d2)")
         if len(biases) not in (0, 2):
-            raise ValueError(f"state_dict must hold zero or two biases, found {[k for k, _ in biases]}")
+            raise ValueError("state_dict must hold zero or two biases, "
+                             f"found {[k for k, _ in biases]}")
         b1, b2 = (biases[0][1], biases[1][1]) if biases else (None, None)
         return cls(W, V, activation, b1, b2)
 
@@ -346,7 +353,10 @@ class ShallowNet:
         return Y
 
     def _inputs(self, X, name="X", *extra):
-        """``(name, array)`` pairs of everything an output on ``X`` depends on (for overflow errors)."""
+        """``(name, array)`` pairs of everything an output on ``X`` depends on.
+
+        For the messages of overflow errors.
+        """
         return [(name, X), ("net.W", self.W), ("net.V", self.V), ("net.b1", self.b1),
                 ("net.b2", self.b2), *extra]
 
@@ -470,7 +480,8 @@ class ShallowNet:
         theta = as_float_array(theta, name, ndim=1)
         expect = self.num_parameters(layers)
         if theta.shape[0] != expect:
-            raise ValueError(f"{name} has length {theta.shape[0]}, expected {expect} for layers {check_layers(layers)}")
+            raise ValueError(f"{name} has length {theta.shape[0]}, expected {expect} "
+                             f"for layers {check_layers(layers)}")
         out, i = {}, 0
         for key, a in self._blocks(layers):
             out[key] = theta[i:i + a.size].reshape(a.shape)
@@ -536,7 +547,8 @@ class ShallowNet:
         try:
             path = os.fspath(path)
         except TypeError:
-            raise ValueError(f"path must be a str or os.PathLike, got {type(path).__name__}") from None
+            raise ValueError("path must be a str or os.PathLike, "
+                             f"got {type(path).__name__}") from None
         if os.path.isdir(path):
             raise ValueError(f"path {path!r} is a directory; give a file name such as "
                              f"{os.path.join(path, 'net.npz')!r}")
@@ -614,7 +626,8 @@ class ShallowNet:
         try:
             path = os.fspath(path)
         except TypeError:
-            raise ValueError(f"path must be a str or os.PathLike, got {type(path).__name__}") from None
+            raise ValueError("path must be a str or os.PathLike, "
+                             f"got {type(path).__name__}") from None
         if not os.path.exists(path) and os.path.exists(path + ".npz"):
             path = path + ".npz"  # np.savez appends the suffix; accept the name given to save
         if not os.path.exists(path):
@@ -631,7 +644,8 @@ class ShallowNet:
             if missing:
                 raise ValueError(f"path {path!r} has no array{'s' if len(missing) > 1 else ''} "
                                  f"{' and '.join(map(repr, missing))} (found {sorted(names)})")
-            arrays = {k: _read_npz_entry(zf, k, path) for k in ("W", "V", "b1", "b2", "meta") if k in names}
+            arrays = {k: _read_npz_entry(zf, k, path)
+                      for k in ("W", "V", "b1", "b2", "meta") if k in names}
         meta = {}
         if "meta" in arrays:
             try:
@@ -639,7 +653,8 @@ class ShallowNet:
             except (ValueError, TypeError):
                 meta = None
             if not isinstance(meta, dict):
-                raise ValueError(f"path {path!r}: entry 'meta' is not the JSON object save() writes")
+                raise ValueError(f"path {path!r}: entry 'meta' is not the JSON object "
+                                 "save() writes")
         try:
             return cls(arrays["W"], arrays["V"], meta.get("activation", "gelu"),
                        arrays.get("b1"), arrays.get("b2"),
@@ -652,7 +667,8 @@ class ShallowNet:
             return NotImplemented
 
         def same(a, b):
-            return (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
+            return ((a is None and b is None)
+                    or (a is not None and b is not None and np.array_equal(a, b)))
 
         return (self.activation.name == other.activation.name and same(self.W, other.W)
                 and same(self.V, other.V) and same(self.b1, other.b1) and same(self.b2, other.b2))

@@ -331,8 +331,9 @@ def ntk_lambda_min_certified(net, X, *, layers=("W", "V"), method="cholesky"):
         L, mid, high = _ntk_arb(net, X, layers)
         if not (math.isfinite(L) and math.isfinite(high)):
             raise ntk_nonfinite_error(net, X)
-        return NTKCertifiedBound(bound=L, matrix_bound=float("nan"), rounding_allowance=float("nan"),
-                                 estimate=mid, method="arb", n=X.shape[0] * net.d2, upper=high)
+        return NTKCertifiedBound(bound=L, matrix_bound=float("nan"),
+                                 rounding_allowance=float("nan"), estimate=mid, method="arb",
+                                 n=X.shape[0] * net.d2, upper=high)
     with np.errstate(over="ignore", invalid="ignore"):
         K, E = _ntk_with_error(net, X, layers)
     # An NTK or error bound that overflows float64 would give -inf or NaN:

@@ -1,4 +1,4 @@
-"""The spectrum of the empirical NTK: ``lambda_min`` at any size, and the Jacobian's singular values.
+"""The spectrum of the empirical NTK at any size, and the Jacobian's singular values.
 
 * :func:`ntk_lambda_min` -- ``lambda_min`` of the empirical NTK at any
   size: dense, shift-invert on the NTK formed tile by tile, or
@@ -27,8 +27,8 @@ from ._validation import check_positive_float, check_positive_int
 from .network import check_layers, check_net
 from .spectrum import lambda_max, lambda_min
 
-__all__ = ["JACOBIAN_DENSE_MAX", "NTK_MEMORY_DEFAULT", "JacobianSpectrum", "jacobian_singular_values",
-           "ntk_lambda_min"]
+__all__ = ["JACOBIAN_DENSE_MAX", "NTK_MEMORY_DEFAULT", "JacobianSpectrum",
+           "jacobian_singular_values", "ntk_lambda_min"]
 
 _NTK_METHODS = ("auto", "dense", "shift-invert", "lanczos")
 
@@ -168,7 +168,8 @@ def jacobian_singular_values(net, X, *, layers=("W", "V"), method="auto", tol=1e
                 raise ntk_nonfinite_error(net, check_net(net).check_data(X)) from None
             raise
         method = lo.method
-    return JacobianSpectrum(sigma_min=math.sqrt(max(lo.value, 0.0)), sigma_max=math.sqrt(max(hi.value, 0.0)),
+    return JacobianSpectrum(sigma_min=math.sqrt(max(lo.value, 0.0)),
+                            sigma_max=math.sqrt(max(hi.value, 0.0)),
                             lambda_min=lo, lambda_max=hi, method=method)
 
 
@@ -183,7 +184,8 @@ def _ntk_dense_bytes(n, d1, d2):
     # solves: the factor, the Lanczos basis, the restart product V Y (half a
     # basis) and a few vectors
     ncv = default_ncv(N)
-    return max(_shared.ntk_upper_bytes(n, d1, d2), 8 * (N * N + (ncv + ncv // 2 + 4) * N + 2 * ncv * ncv))
+    return max(_shared.ntk_upper_bytes(n, d1, d2),
+               8 * (N * N + (ncv + ncv // 2 + 4) * N + 2 * ncv * ncv))
 
 
 def _ntk_operator_bytes(n, d0, d1, d2, store):
@@ -325,7 +327,7 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
             raise ntk_nonfinite_error(net, X)
         return dense_extreme(K, "SA")
     if method == "shift-invert":
-        F = _shared.ntk_gram_upper(net, X, layers).T          # Fortran order: K in the lower triangle
+        F = _shared.ntk_gram_upper(net, X, layers).T  # Fortran order: K in the lower triangle
         diag = np.diagonal(F)
         # |K_ij| <= sqrt(K_ii K_jj) for the PSD NTK, and every sum forming
         # K_ij is bounded by the same Cauchy-Schwarz products: a finite
@@ -341,8 +343,9 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
         if info or not np.all(np.isfinite(np.diagonal(F))):
             del F
             if strict:
-                raise ValueError(f"the NTK is not numerically positive definite (Cholesky failed at "
-                                 f"column {info or N}); use method='lanczos' or 'dense'")
+                raise ValueError("the NTK is not numerically positive definite "
+                                 f"(Cholesky failed at column {info or N}); "
+                                 "use method='lanczos' or 'dense'")
         else:
             vec, solves, status, estimate = inverse_lanczos(F, tol, v0, maxiter)
             anorm = ldexp(factor_norm_estimate(F, 0.0), e)

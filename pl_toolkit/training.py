@@ -887,9 +887,9 @@ def train(net, X, Y, *, steps, lr, optimizer="gd", batch_size=None, layers=("W",
     status, final_net = run.run()
     lr_config = lr if isinstance(lr, str) else (run.step.value if run.step.rule == "given"
                                                 else run.step.rule)
-    config = dict(steps=steps, lr=lr_config, lr_rule=run.step.rule, lr_constant=lr_constant, optimizer=optimizer,
-                  batch_size=batch_size, layers=list(layers), track=list(names),
-                  track_every=every, stop_loss=stop_loss, seed=_seed_json(seed),
+    config = dict(steps=steps, lr=lr_config, lr_rule=run.step.rule, lr_constant=lr_constant,
+                  optimizer=optimizer, batch_size=batch_size, layers=list(layers),
+                  track=list(names), track_every=every, stop_loss=stop_loss, seed=_seed_json(seed),
                   divergence_factor=divergence_factor, stall_window=stall_window,
                   stall_rtol=stall_rtol)
     return run.trajectory(status, final_net, config)
