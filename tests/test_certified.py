@@ -60,7 +60,8 @@ def spd(rng, lam):
 # --------------------------------------------------------------------------
 # The stored matrix
 # --------------------------------------------------------------------------
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n=st.integers(2, 30), log_cond=st.floats(0.0, 8.0), log_scale=st.floats(-6.0, 6.0),
        seed=st.integers(0, 2 ** 32 - 1))
 def test_never_above_flint_enclosure(n, log_cond, log_scale, seed):
@@ -184,7 +185,8 @@ def mpmath_ntk_lambda_min(net, X, dps=50):
         for a in range(n):
             z = [mpmath.fsum(Xm[a][k] * W[r][k] for k in range(d0)) for r in range(net.d1)]
             H.append([zz * mpmath.erfc(-zz / s2) / 2 for zz in z])
-            G.append([(mpmath.erfc(-zz / s2) / 2 + zz * mpmath.exp(-zz * zz / 2) / mpmath.sqrt(2 * mpmath.pi))
+            G.append([(mpmath.erfc(-zz / s2) / 2
+                       + zz * mpmath.exp(-zz * zz / 2) / mpmath.sqrt(2 * mpmath.pi))
                       * v[r] for r, zz in enumerate(z)])
         K = mpmath.matrix(n, n)
         for a in range(n):
@@ -304,7 +306,8 @@ def test_arb_route_bounds_an_exactly_repeated_eigenvalue():
     import pl_toolkit._ball as _ball
 
     # the reported failure: no precision isolates the enclosures
-    assert _ball.arb_eig(lambda: flint.arb_mat([[flint.arb(float(x)) for x in r] for r in K])) is None
+    assert _ball.arb_eig(
+        lambda: flint.arb_mat([[flint.arb(float(x)) for x in r] for r in K])) is None
     L = lambda_min_certified(K, method="arb")
     assert L <= lam and lam - L <= tol("certified_tightness")["rtol"] * lam
     # scaled by an exact power of two (the reported case had entries ~1e72)

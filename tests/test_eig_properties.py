@@ -1,4 +1,4 @@
-"""Property tests: every eigenvalue result lies within its error bound, at any scale and conditioning.
+"""Property tests: every eigenvalue result within its error bound, at any scale and conditioning.
 
 Invariants, over random symmetric matrices of prescribed spectrum at scales
 ``1e-250 ... 1e250`` and condition numbers up to ``1e16`` (clustered
@@ -85,9 +85,10 @@ class Tally:
             outside = row["cases"] - row["within bound"] - row["proved below truth"] \
                 - row["refused (not positive definite)"]
             rest = ", ".join(f"{k} {v}" for k, v in sorted(row.items()) if k not in shown)
-            checked = (f"proved below truth {row['proved below truth']}" if row["proved below truth"]
-                       else f"within bound {row['within bound']}")
-            print(f"  {method:28s} cases {row['cases']:5d}; {checked}; outside bound {outside}; {rest}")
+            checked = (f"proved below truth {row['proved below truth']}"
+                       if row["proved below truth"] else f"within bound {row['within bound']}")
+            print(f"  {method:28s} cases {row['cases']:5d}; {checked}; "
+                  f"outside bound {outside}; {rest}")
 
 
 # --------------------------------------------------------------------------
@@ -116,8 +117,8 @@ def flint_eigenvalues(A, prec=200):
         up = flint.arb(2) ** e
         balls = [z.real * up for z in E]
         mids = np.sort(np.array([float(b.mid()) for b in balls]))
-        rad = max(float(z.real.rad() * up) + float(abs(z.imag.mid()) * up) + float(z.imag.rad() * up)
-                  for z in E)
+        rad = max(float(z.real.rad() * up) + float(abs(z.imag.mid()) * up)
+                  + float(z.imag.rad() * up) for z in E)
     finally:
         flint.ctx.prec = old
     return mids, rad, balls
@@ -373,7 +374,8 @@ def check_rectangular(C, truth, tally):
         tally.add(name, r)
     op = aslinearoperator(C)
     # the Gram operators used: sigma_min with p < q works on A A^T, all else on A^T A
-    for name, fn, key, wanted in (("gram-lanczos sigma_min", sigma_min, "AAt" if p < q else "AtA", sv[0]),
+    for name, fn, key, wanted in (("gram-lanczos sigma_min", sigma_min,
+                                   "AAt" if p < q else "AtA", sv[0]),
                                   ("gram-lanczos sigma_max", sigma_max, "AtA", sv[-1])):
         gsv = gram_truth(sv, p, q, key)
         r, warned = run(fn, op)

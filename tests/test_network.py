@@ -229,14 +229,16 @@ def test_load_bad_files(tmp_path):
         ShallowNet.load(p)
     q = tmp_path / "garbage.npz"
     q.write_text("not an npz file")
-    with pytest.raises(ValueError, match=r"^path '.*garbage\.npz' is not an \.npz archive \(File is not a zip file\)$"):
+    with pytest.raises(ValueError, match=r"^path '.*garbage\.npz' is not an \.npz archive "
+                                         r"\(File is not a zip file\)$"):
         ShallowNet.load(q)
 
 
 def test_save_returns_the_real_path(tmp_path):
     net = ShallowNet.init(3, 4, seed=0)
     written = net.save(tmp_path / "plain")
-    assert written == str(tmp_path / "plain.npz") and sorted(p.name for p in tmp_path.iterdir()) == ["plain.npz"]
+    assert written == str(tmp_path / "plain.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.npz"]
     assert net.save(tmp_path / "x.npz") == str(tmp_path / "x.npz")
     assert ShallowNet.load(tmp_path / "plain") == net
 
@@ -294,20 +296,24 @@ def _bad_files():
         "garbage": (b"not an npz file" * 10, r"is not an \.npz archive"),
         "npy_not_npz": (_npy_bytes(np.ones(3)), r"is not an \.npz archive"),
         "bit_flip": (bytes(flip), r"entry 'W': cannot be read \(BadZipFile"),
-        "huge_header": (_huge_header_npz(), r"entry 'W': claims shape \(1000000000000, 10\) .* truncated or corrupt"),
+        "huge_header": (_huge_header_npz(),
+                        r"entry 'W': claims shape \(1000000000000, 10\) .* truncated or corrupt"),
         "no_W": (_npz_bytes(V=np.ones((1, 2))), r"has no array 'W' \(found \['V'\]\)"),
         "no_W_V": (_npz_bytes(b1=np.ones(2)), r"has no arrays 'W' and 'V'"),
         "object": (_npz_bytes(W=np.array([[1, None]], dtype=object), V=np.ones((1, 2))),
                    r"entry 'W': has dtype object"),
-        "strings": (_npz_bytes(W=np.array([["a", "b"]]), V=np.ones((1, 2))), r"entry 'W': has dtype <U1"),
+        "strings": (_npz_bytes(W=np.array([["a", "b"]]), V=np.ones((1, 2))),
+                    r"entry 'W': has dtype <U1"),
         "bad_meta": (_npz_bytes(W=np.ones((2, 2)), V=np.ones((1, 2)), meta=np.array("{oops")),
                      r"entry 'meta' is not the JSON object"),
         "meta_list": (_npz_bytes(W=np.ones((2, 2)), V=np.ones((1, 2)), meta=np.array("[1]")),
                       r"entry 'meta' is not the JSON object"),
         "bad_shapes": (_npz_bytes(W=np.ones((2, 2)), V=np.ones((1, 3))), r": V has shape \(1, 3\)"),
-        "nan_weights": (_npz_bytes(W=np.full((2, 2), np.nan), V=np.ones((1, 2))), r": W contains NaN"),
+        "nan_weights": (_npz_bytes(W=np.full((2, 2), np.nan), V=np.ones((1, 2))),
+                        r": W contains NaN"),
         "bad_activation": (_npz_bytes(W=np.ones((2, 2)), V=np.ones((1, 2)),
-                                      meta=np.array('{"activation": "nope"}')), r": activation 'nope' is unknown"),
+                                      meta=np.array('{"activation": "nope"}')),
+                           r": activation 'nope' is unknown"),
     }
 
 

@@ -69,7 +69,8 @@ MP = {
     "identity": (lambda x: x, lambda x: mpmath.mpf(1), lambda x: mpmath.mpf(0)),
     "relu": (lambda x: _step(x, 0, x), lambda x: _step(x, mpmath.mpf(0), mpmath.mpf(1)),
              lambda x: mpmath.mpf(0)),
-    "leaky_relu": (lambda x: _step(x, 0.01 * x, x), lambda x: _step(x, mpmath.mpf(0.01), mpmath.mpf(1)),
+    "leaky_relu": (lambda x: _step(x, 0.01 * x, x),
+                   lambda x: _step(x, mpmath.mpf(0.01), mpmath.mpf(1)),
                    lambda x: mpmath.mpf(0)),
 }
 # Near 0, at +-40 (where 1 - tanh^2 and 1 - sigmoid cancel to 0) and far out.
@@ -83,7 +84,8 @@ def _mp_value(name, order, x):
     if key not in _CACHE:
         with mpmath.workdps(DPS):
             v = MP[name][order](mpmath.mpf(x))
-            _CACHE[key] = float(v) if abs(v) <= FMAX else math.copysign(math.inf, float(mpmath.sign(v)))
+            _CACHE[key] = (float(v) if abs(v) <= FMAX
+                           else math.copysign(math.inf, float(mpmath.sign(v))))
     return _CACHE[key]
 
 
@@ -119,7 +121,8 @@ def test_shifted_softplus_reference_near_zero():
 def _base(act="gelu", d2=2, bias=False):
     rng = np.random.default_rng(np.random.SeedSequence(7))
     net = ShallowNet(rng.standard_normal((8, 3)), rng.standard_normal((d2, 8)), act,
-                     rng.standard_normal(8) if bias else None, rng.standard_normal(d2) if bias else None)
+                     rng.standard_normal(8) if bias else None,
+                     rng.standard_normal(d2) if bias else None)
     return net, rng.standard_normal((4, 3)), rng.standard_normal((4, d2))
 
 
@@ -182,7 +185,8 @@ def test_huge_inputs_refused_or_finite(act, case, call):
 
 def test_reported_ntk_gram_cases_name_the_stage():
     net, X, _ = _base()
-    with pytest.raises(ValueError, match=r"^X has entries up to [\d.]+e\+155: the data Gram X X\^T"):
+    with pytest.raises(ValueError,
+                       match=r"^X has entries up to [\d.]+e\+155: the data Gram X X\^T"):
         ntk_gram(net, X * 1e155)
     with pytest.raises(ValueError, match=r"^net\.V has entries up to 1e\+200 .*first-layer factor"):
         ntk_gram(net.replace(V=np.full(net.V.shape, 1e200)), X)
@@ -206,7 +210,8 @@ def test_overflowing_preactivations_are_refused_even_where_phi_saturates():
     X = np.array([[1e308, 1e308]])
     for call in (lambda: net.forward(X), lambda: ntk_gram(net, X), lambda: net.preactivations(X),
                  lambda: gradient(net, X, [0.0]), lambda: ntk_gram(net, X, backend="numpy")):
-        with pytest.raises(ValueError, match=r"^X has entries up to 1e\+308 .*preactivations X W\^T"):
+        with pytest.raises(ValueError,
+                           match=r"^X has entries up to 1e\+308 .*preactivations X W\^T"):
             call()
     with pytest.raises(ValueError, match=r"^X2 has entries up to 1e\+308 .*preactivations X2 W\^T"):
         ntk_gram(net, np.ones((1, 2)), X)
@@ -287,7 +292,8 @@ def test_lemma3_zero_row_and_single_sample(act, rng):
     c = lemma3_constants(net, X)
     values = [v for v in c.to_dict().values() if isinstance(v, float)]
     assert not any(math.isnan(v) for v in values)
-    assert c.mu_Phi == 0.0 and c.rho_Phi == 0.0 and c.rho_Phi_followup == 0.0   # phi(0) = 0: zero row
+    # phi(0) = 0: zero row
+    assert c.mu_Phi == 0.0 and c.rho_Phi == 0.0 and c.rho_Phi_followup == 0.0
     one = lemma3_constants(net, X[:1])
     H = net.features(X[:1])
     np.testing.assert_allclose(one.mu_Phi, np.linalg.norm(H), **tol("same_math"))
@@ -365,7 +371,8 @@ def check_psd_case(p, counts):
         return
     Ks = K / scale
     lam = np.linalg.eigvalsh(Ks)
-    with np.errstate(over="ignore"):          # quadratic: phi(Z) may overflow where K did not need it
+    # quadratic: phi(Z) may overflow where K did not need it
+    with np.errstate(over="ignore"):
         H, G = _reference.features(net, X)
     A = (G[:, None, :] * net.V[None, :, :]).reshape(-1, net.d1)
     max_s = float(np.abs(A @ A.T).max())

@@ -13,7 +13,8 @@ from _tolerances import residual_tol, tol
 import pl_toolkit._features as _features
 import pl_toolkit.ntk_spectrum as ntk_spectrum
 import pl_toolkit.spectrum as spectrum
-from pl_toolkit import ConvergenceWarning, ShallowNet, lambda_max, lambda_min, ntk_gram, ntk_lambda_min
+from pl_toolkit import (ConvergenceWarning, ShallowNet, lambda_max, lambda_min, ntk_gram,
+                        ntk_lambda_min)
 from pl_toolkit._features import ntk_gram_upper as _ntk_gram_upper
 
 
@@ -167,13 +168,15 @@ def test_ntk_lambda_min_auto_choice(rng, monkeypatch):
     need = ntk_spectrum._ntk_dense_bytes(40, net.d1, 1)
     r = ntk_lambda_min(net, X, max_memory=need - 1)
     assert r.method == "lanczos"
-    np.testing.assert_allclose(r.value, np.linalg.eigvalsh(ntk_gram(net, X))[0], **tol("iterative_eigen"))
+    np.testing.assert_allclose(r.value, np.linalg.eigvalsh(ntk_gram(net, X))[0],
+                               **tol("iterative_eigen"))
 
 
 def test_ntk_lambda_min_warm_start(rng):
     net, X = ntk_problem(rng, n=300, d0=40, d1=100)
     cold = ntk_lambda_min(net, X, method="shift-invert")
-    moved = net.with_parameters(net.parameters() + 1e-5 * rng.standard_normal(net.parameters().size))
+    moved = net.with_parameters(net.parameters()
+                                + 1e-5 * rng.standard_normal(net.parameters().size))
     warm = ntk_lambda_min(moved, X, method="shift-invert", v0=cold.vector)
     assert warm.matvecs < cold.matvecs
     np.testing.assert_allclose(warm.value, np.linalg.eigvalsh(ntk_gram(moved, X))[0],
@@ -285,7 +288,8 @@ def test_ntk_lambda_min_never_returns_a_nonfinite_ntk(rng, monkeypatch, method):
     # refused naming the argument that holds the larger entries
     import pl_toolkit.ntk as ntk_module
 
-    real_gram, real_upper, real_op = ntk_module.ntk_gram, _features.ntk_gram_upper, ntk_module.ntk_operator
+    real_gram, real_upper = ntk_module.ntk_gram, _features.ntk_gram_upper
+    real_op = ntk_module.ntk_operator
 
     def poison(M):
         M = np.array(M, dtype=np.float64)
@@ -298,7 +302,8 @@ def test_ntk_lambda_min_never_returns_a_nonfinite_ntk(rng, monkeypatch, method):
     def bad_operator(*a, **k):
         op = real_op(*a, **k)
         from scipy.sparse.linalg import LinearOperator
-        return LinearOperator(op.shape, matvec=lambda u: np.full(op.shape[0], np.inf), dtype=np.float64)
+        return LinearOperator(op.shape, matvec=lambda u: np.full(op.shape[0], np.inf),
+                              dtype=np.float64)
 
     monkeypatch.setattr(ntk_module, "ntk_operator", bad_operator)
     net, X = ntk_problem(rng, n=12, d0=4, d1=20)

@@ -30,8 +30,10 @@ import pl_toolkit.spectrum as spectrum
 from pl_toolkit import (ConvergenceWarning, ShallowNet, available_activations, lambda_min,
                         ntk_gram, ntk_lambda_min, ntk_operator)
 from pl_toolkit._jit import parallel_kernels_enabled
-from pl_toolkit._eigen import cholesky_lower_inplace as _cholesky_lower_inplace, gershgorin_lower as _gershgorin_lower
-from pl_toolkit._features import ntk_gram_upper as _ntk_gram_upper, ntk_upper_bytes as _ntk_upper_bytes
+from pl_toolkit._eigen import (cholesky_lower_inplace as _cholesky_lower_inplace,
+                               gershgorin_lower as _gershgorin_lower)
+from pl_toolkit._features import (ntk_gram_upper as _ntk_gram_upper,
+                                  ntk_upper_bytes as _ntk_upper_bytes)
 
 # The solvers run at their default tol = 1e-8; "iterative_eigen" is the bar for that.
 RTOL = tol("iterative_eigen")["rtol"]

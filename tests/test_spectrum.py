@@ -366,7 +366,8 @@ def test_lanczos_at_extreme_scales(scale):
         assert r.converged and r.reason == "tolerance"
         assert abs(r.value - ref * scale) <= r.error_bound
         assert 0 < r.error_bound <= tol("iterative_eigen")["rtol"] * abs(r.value)
-        np.testing.assert_allclose(r.residual, np.linalg.norm(B @ r.vector - r.value / scale * r.vector)
+        np.testing.assert_allclose(r.residual,
+                                   np.linalg.norm(B @ r.vector - r.value / scale * r.vector)
                                    * scale, rtol=0, atol=r.error_bound)
 
 
@@ -505,7 +506,8 @@ def test_dense_extreme_survives_lapack_returning_no_pair():
         Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
         A = -(Q @ Q.T)
         A = 0.5 * (A + A.T)
-        empty += sum(len(sla.eigh(A, subset_by_index=[i, i], driver="evr")[0]) == 0 for i in (0, n - 1))
+        empty += sum(len(sla.eigh(A, subset_by_index=[i, i], driver="evr")[0]) == 0
+                     for i in (0, n - 1))
         for fn in (lambda_min, lambda_max):
             r = fn(A, method="dense")
             assert abs(r.value + 1.0) <= r.error_bound
@@ -528,8 +530,10 @@ def test_dense_solves_of_tiny_and_huge_ill_conditioned_matrices(rng, e):
             ref = fn(A, method="dense")
             r = fn(As, method="dense")
             assert r.reason == "direct"
-            assert abs(r.value - np.ldexp(ref.value, e)) <= r.error_bound + np.ldexp(ref.error_bound, e)
-            np.testing.assert_allclose(r.error_bound, np.ldexp(ref.error_bound, e), **tol("same_math"))
+            assert (abs(r.value - np.ldexp(ref.value, e))
+                    <= r.error_bound + np.ldexp(ref.error_bound, e))
+            np.testing.assert_allclose(r.error_bound, np.ldexp(ref.error_bound, e),
+                                       **tol("same_math"))
         # the tracker's fallback for a matrix shift-invert refuses (negative definite)
         r = LambdaMinTracker(method="shift-invert").update(-As)
         ref = lambda_max(A, method="dense")
