@@ -22,10 +22,10 @@ from ._lanczos import ldexp, rounding_floor, safe_norm, thick_restart_lanczos
 from ._validation import as_float_array
 
 __all__ = ["EPS", "ETA", "ConvergenceWarning", "EigResult", "check_v0", "cholesky_lower_inplace",
-           "default_ncv", "dense_extreme", "factor_norm_estimate", "gershgorin_lower", "inverse_lanczos",
-           "iterative_extreme", "operator_matvec", "pow2_exponent", "pow2_scaled", "readonly",
-           "scale_lower_inplace", "shift_invert_result", "subset_eigh", "user_stacklevel",
-           "warn_unconverged"]
+           "default_ncv", "dense_extreme", "factor_norm_estimate", "gershgorin_lower",
+           "inverse_lanczos", "iterative_extreme", "operator_matvec", "pow2_exponent",
+           "pow2_scaled", "readonly", "scale_lower_inplace", "shift_invert_result", "subset_eigh",
+           "user_stacklevel", "warn_unconverged"]
 
 EPS = np.finfo(np.float64).eps
 ETA = 2.0 ** -1074
@@ -267,7 +267,8 @@ def warn_unconverged(res, tol, what, count):
     if res.reason == "rounding":
         msg = (f"{what}: tol={tol:g} is below the rounding floor of this problem (value "
                f"{res.value:.6g}, error bound {res.error_bound:.3e}: the conditioning allows "
-               f"relative accuracy {res.error_estimate / max(abs(res.value), 1e-300):.1e} at best); "
+               "relative accuracy "
+               f"{res.error_estimate / max(abs(res.value), 1e-300):.1e} at best); "
                "stopped at the floor with converged=False")
     else:
         msg = (f"{what} did not reach tol={tol:g} in {count} (estimated error "

@@ -37,14 +37,17 @@ from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
 from ._eigen import EPS as _EPS, ETA as _ETA, ConvergenceWarning, EigResult
 from ._eigen import (check_v0 as _check_v0, cholesky_lower_inplace as _cholesky_lower_inplace,
-                     default_ncv, dense_bound as _dense_bound, dense_extreme as _dense_extreme,
-                     factor_norm_estimate as _factor_norm_estimate, gershgorin_lower as _gershgorin_lower,
+                     dense_bound as _dense_bound, dense_extreme as _dense_extreme,
+                     factor_norm_estimate as _factor_norm_estimate,
+                     gershgorin_lower as _gershgorin_lower,
                      inverse_lanczos as _inverse_lanczos, iterative_extreme as _iterative_extreme,
                      pow2_exponent as _pow2_exponent, pow2_scaled as _pow2_scaled,
-                     scale_lower_inplace as _scale_lower_inplace, shift_invert_result as _shift_invert_result,
+                     scale_lower_inplace as _scale_lower_inplace,
+                     shift_invert_result as _shift_invert_result,
                      subset_eigh as _subset_eigh, warn_unconverged as _warn_unconverged)
 from ._lanczos import ldexp, rounding_floor, safe_norm
-from ._validation import as_float_array, check_positive_float, check_positive_int, check_square_symmetric
+from ._validation import (as_float_array, check_positive_float, check_positive_int,
+                          check_square_symmetric)
 
 __all__ = ["ConvergenceWarning", "EigResult", "lambda_min", "lambda_max", "sigma_min", "sigma_max",
            "LambdaMinTracker"]
@@ -186,8 +189,9 @@ def lambda_min(A, *, method="auto", tol=1e-8, v0=None, maxiter=None):
     -------
     EigResult
         ``value, vector, residual, matvecs, converged, method,
-        error_bound, reason, error_estimate``.  What is guaranteed (see :class:`EigResult`): a dense result is within
-        ``error_bound`` of the wanted eigenvalue itself; an iterative one
+        error_bound, reason, error_estimate``.  What is guaranteed (see
+        :class:`EigResult`): a dense result is within ``error_bound`` of the
+        wanted eigenvalue itself; an iterative one
         within ``error_bound`` of *some* eigenvalue -- the nearest, which
         is the wanted one unless the Krylov space missed an eigenvalue
         (unlikely from a random start, not impossible).  No route proves
@@ -329,14 +333,14 @@ def _sigma(A, which, method, tol, maxiter):
             # A^T A (q x q) is singular: sigma_min over R^q is 0; the smallest of
             # the min(p, q) singular values comes from A A^T.
             def gram_mv(x):
-                return np.ldexp(np.asarray(op.matvec(np.ldexp(np.asarray(op.rmatvec(x), dtype=np.float64), -e)),
-                                           dtype=np.float64), -e)
+                y = np.ldexp(np.asarray(op.rmatvec(x), dtype=np.float64), -e)
+                return np.ldexp(np.asarray(op.matvec(y), dtype=np.float64), -e)
             gram = LinearOperator((p, p), matvec=gram_mv, dtype=np.float64)
             vec_of = lambda u: op.rmatvec(u)  # noqa: E731
         else:
             def gram_mv(x):
-                return np.ldexp(np.asarray(op.rmatvec(np.ldexp(np.asarray(op.matvec(x), dtype=np.float64), -e)),
-                                           dtype=np.float64), -e)
+                y = np.ldexp(np.asarray(op.matvec(x), dtype=np.float64), -e)
+                return np.ldexp(np.asarray(op.rmatvec(y), dtype=np.float64), -e)
             gram = LinearOperator((q, q), matvec=gram_mv, dtype=np.float64)
             vec_of = None
         # a Gram product rounds like a product of length q followed by one of length p
@@ -372,7 +376,10 @@ def _sigma(A, which, method, tol, maxiter):
 
 
 def _sqrt_bound(lam, b):
-    """Bound on ``|sqrt(lambda) - sqrt(max(lam, 0))|`` given ``|lambda - lam| <= b``, ``lambda >= 0``."""
+    """Bound on ``|sqrt(lambda) - sqrt(max(lam, 0))|``.
+
+    Given ``|lambda - lam| <= b`` and ``lambda >= 0``.
+    """
     s = math.sqrt(max(lam, 0.0))
     lo = math.sqrt(max(lam - b, 0.0))
     hi = math.sqrt(max(lam + b, 0.0))
@@ -620,8 +627,11 @@ class LambdaMinTracker:
     # -- dense route ----------------------------------------------------------
     @staticmethod
     def _scaled(A):
-        """``_pow2_scaled(A)``: the refinement's norms, ``rho**2`` and Cholesky
-        factors then stay far from under- and overflow."""
+        """``_pow2_scaled(A)``, the power-of-two scaled matrix.
+
+        The refinement's norms, ``rho**2`` and Cholesky factors then stay far
+        from under- and overflow.
+        """
         return _pow2_scaled(A)
 
     def _fresh(self, A):
@@ -685,7 +695,8 @@ class LambdaMinTracker:
             r0 = float(rho[0])
             estimate = max(r0 if not gap > r0 else min(r0, r0 * r0 / gap),
                            rounding_floor(n, anorm, float(theta[0])))
-            if estimate <= max(0.25 * tol * abs(float(theta[0])), rounding_floor(n, anorm, float(theta[0]))):
+            if estimate <= max(0.25 * tol * abs(float(theta[0])),
+                               rounding_floor(n, anorm, float(theta[0]))):
                 ok = True
                 Q, AQ = Qn, AQn
                 break
