@@ -28,9 +28,9 @@ from scipy.sparse.linalg import LinearOperator
 
 from . import _features as _shared
 from . import _reference
-from ._features import (COMBINE, diagonals_rule_out_overflow, factor_diagonals, features, features_of,
-                        forward, gram_factors, gram_overflow, inputs, preactivations, scaled_jacobian_rows,
-                        vjp_from_features, z_bounded)
+from ._features import (COMBINE, diagonals_rule_out_overflow, factor_diagonals, features,
+                        features_of, forward, gram_factors, gram_overflow, inputs, preactivations,
+                        scaled_jacobian_rows, vjp_from_features, z_bounded)
 from ._jit import use_parallel
 from ._validation import check_finite, check_result_finite, quiet_overflow
 from .network import check_layers, check_net as _check_net
@@ -206,7 +206,8 @@ def vjp(net, X, U, layers=("W", "V"), *, parallel=True):
     U = _as_cotangent(net, U, X.shape[0])
     H, G = features(net, X, parallel)
     g = vjp_from_features(net, X, H, G, U, layers)
-    return check_result_finite(g, "the vector-Jacobian product J^T U", inputs(net, X, "X", ("U", U)))
+    return check_result_finite(g, "the vector-Jacobian product J^T U",
+                               inputs(net, X, "X", ("U", U)))
 
 
 def _as_cotangent(net, U, n, name="U"):
@@ -558,7 +559,8 @@ class NTKOperator(LinearOperator):
         check_finite(U, "u")
         out = self._apply(U)
         # Overflow anywhere in the two passes (sums and products only) reaches out.
-        return check_result_finite(out, "the product K u", inputs(self.net, self.X, "X", ("u", U))).reshape(-1)
+        return check_result_finite(out, "the product K u",
+                                   inputs(self.net, self.X, "X", ("u", U))).reshape(-1)
 
     def _rmatvec(self, u):
         return self._matvec(u)
