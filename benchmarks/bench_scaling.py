@@ -360,14 +360,16 @@ def main(argv=None):
     ap.add_argument("--init", choices=("lecun", "he"), default="lecun")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--budget", type=float, default=60.0,
-                    help="stop repeating once one point has used this many seconds")
-    ap.add_argument("--timeout", type=float, default=600.0, help="seconds per child")
+    ap.add_argument("--budget", type=float, default=None,
+                    help="stop repeating once one point has used this many seconds "
+                         "(default 15; 5 with --quick)")
+    ap.add_argument("--timeout", type=float, default=300.0, help="seconds per child")
     ap.add_argument("--max-memory", type=float, default=None,
                     help="GiB a point may use (default: 80%% of the memory available at start)")
     ap.add_argument("--certified-max-n", type=int, default=4000)
-    ap.add_argument("--lanczos-max-n", type=int, default=2000,
-                    help="largest n for the matrix-free route (thousands of products beyond)")
+    ap.add_argument("--lanczos-max-n", type=int, default=None,
+                    help="largest n for the matrix-free route, whose product count grows with n "
+                         "(default 1000; 250 with --quick)")
     ap.add_argument("--lanczos-maxiter", type=int, default=None)
     ap.add_argument("--train-steps", type=int, default=3)
     ap.add_argument("--only", default=None, help="comma-separated functions to measure")
@@ -381,8 +383,12 @@ def main(argv=None):
 
     if args.quick:
         n_grid, d1_grid, d1_fixed, n_fixed = [250, 500, 1000], [500, 1000, 2000], 1000, 500
+        budget, lanczos_max_n = 5.0, 250
     else:
         n_grid, d1_grid, d1_fixed, n_fixed = [1000, 2000, 4000, 8000], [1000, 2000, 4000, 8000], 4000, 2000
+        budget, lanczos_max_n = 15.0, 1000
+    args.budget = budget if args.budget is None else args.budget
+    args.lanczos_max_n = lanczos_max_n if args.lanczos_max_n is None else args.lanczos_max_n
     if args.n:
         n_grid = parse_ints(args.n, "--n")
     if args.d1:
