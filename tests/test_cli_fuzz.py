@@ -44,13 +44,8 @@ ACCEPTED = {
     "--omega2-grid": {"9" * 40},         # a finite positive omega2
 }
 
-#: (command, flag, value) cases that fail today in files the CLI does not own.
-KNOWN = {
-    ("run", "--width-factor", "9" * 40):
-        "run_experiment claims --out before its memory check: the default width "
-        "width_factor n^1.5/d0 = 6.4e41 is refused only after the folder is claimed; "
-        "RunConfig should bound width_factor (or run_experiment check memory first)",
-}
+#: (command, flag, value) cases known to fail, each with its reason (xfail strict); none now.
+KNOWN = {}
 
 
 class _Reached(BaseException):

@@ -582,15 +582,22 @@ class _IterateRecorder:
             self.path.append((t, net.parameters(self.layers)))
 
 
-def _memory_check(n, d0, d1, d2):
-    """Refuse sizes whose features alone exceed the machine's memory."""
+def _memory_check(n, d0, d1, d2, width_factor=None):
+    """Refuse sizes whose features alone exceed the machine's memory.
+
+    ``width_factor``: the factor the width came from (``d1`` not given), named
+    in the message.
+    """
     need = 8.0 * (4.0 * n * d1 + d1 * (d0 + d2) * 8)
     try:
         avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
         return
     if need > avail:
-        raise ValueError(f"d1 = {d1} needs about {need / 2 ** 30:.3g} GiB for the features and "
+        origin = ("" if width_factor is None
+                  else f"width_factor (--width-factor) = {width_factor:g} gives ")
+        raise ValueError(f"{origin}d1 = {d1} needs about {need / 2 ** 30:.3g} GiB for the "
+                         "features and "
                          f"parameters of n = {n} samples; this machine has "
                          f"{avail / 2 ** 30:.3g} GiB")
 
@@ -707,14 +714,16 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
     log = log or (lambda line: None)
     t_start = time.perf_counter()
     criterion = ConvergenceCriterion(cfg.eps)
-    claim_output_dir(cfg.out, tool="run", files=_OUT_FILES, overwrite=cfg.overwrite)
 
     # ------------------------------------------------------------ before training
+    # Data and sizes are checked before the output folder is claimed, so a
+    # refused run leaves nothing behind.
     ds, preprocessing = _prepare(cfg, log)
     X, Y = ds.X, ds.Y
     n, d0, d2 = ds.n, ds.d0, ds.d2
     d1 = default_width(n, d0, cfg.width_factor) if cfg.d1 is None else cfg.d1
-    _memory_check(n, d0, d1, d2)
+    _memory_check(n, d0, d1, d2, None if cfg.d1 is not None else cfg.width_factor)
+    claim_output_dir(cfg.out, tool="run", files=_OUT_FILES, overwrite=cfg.overwrite)
     net0 = ShallowNet.init(d0, d1, d2, activation=cfg.activation, init=cfg.init, seed=cfg.seed)
     act = net0.activation
     h0 = float(loss(net0, X, Y))
