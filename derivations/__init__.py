@@ -35,8 +35,13 @@ numeric
 Run ``python -m derivations`` for the derivation of (20) and (21) and a
 ledger on a small digits subset.
 
-This package may import :mod:`pl_toolkit`; :mod:`pl_toolkit` never imports
-SymPy or this package.
+Dependency rule: this package may import :mod:`pl_toolkit`.  The numeric
+core (every module of :mod:`pl_toolkit` outside :mod:`pl_toolkit.experiments`)
+never imports SymPy or this package; the application layer
+:mod:`pl_toolkit.experiments` (the main job's verdicts, the ledger) imports
+it inside the functions that evaluate the theorems, never at module level,
+so ``import pl_toolkit`` loads no SymPy.  ``tests/test_structure.py``
+checks both halves.
 """
 
 from .baselines import Baseline, baselines, get_baseline

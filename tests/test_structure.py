@@ -327,3 +327,44 @@ def test_private_names_across_modules_are_found(tmp_path):
     left = private_accesses(root, "pkg", declared={"pkg._shared"},
                             allowed={("pkg.user", "_hidden")})
     assert {name for _, name, _, _ in left} == {"_make", "_fast"}
+
+
+# --------------------------------------------------------------------------
+# The dependency rule between pl_toolkit and derivations
+# --------------------------------------------------------------------------
+def _imports_of(path):
+    """``[(top-level module imported, at module level?)]`` of one file."""
+    tree = ast.parse(path.read_text())
+    top = set(map(id, tree.body))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(a.name.split(".")[0], id(node) in top) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.append((node.module.split(".")[0], id(node) in top))
+    return out
+
+
+def dependency_violations(root):
+    """Files of the package at ``root`` that break the rule, with the import."""
+    bad = []
+    for path in sorted(pathlib.Path(root).rglob("*.py")):
+        app = "experiments" in path.relative_to(root).parts
+        for mod, module_level in _imports_of(path):
+            if mod in ("sympy", "derivations") and (not app or module_level):
+                bad.append((str(path.relative_to(root)), mod, module_level))
+    return bad
+
+
+def test_numeric_core_never_imports_sympy_or_derivations():
+    # the core: not even inside a function; experiments: only inside functions
+    assert dependency_violations(PACKAGE_DIR) == []
+
+
+def test_dependency_rule_catches_violations(tmp_path):
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "core.py").write_text("def f():\n    import sympy\n")
+    (tmp_path / "experiments" / "ok.py").write_text("def f():\n    from derivations import x\n")
+    (tmp_path / "experiments" / "eager.py").write_text("import derivations.check\n")
+    assert dependency_violations(tmp_path) == [("core.py", "sympy", False),
+                                               ("experiments/eager.py", "derivations", True)]
