@@ -173,7 +173,8 @@ def _run(func, net, X, Y, spec, repeat, budget):
             warnings.simplefilter("ignore")  # a stop before tol is recorded below, not raised
             ts, r = _timed(lambda: pl.ntk_lambda_min(net, X, method=route, **kw), repeat, budget)
         extra.update(route=r.method, value=float(r.value), matvecs=int(r.matvecs),
-                     converged=bool(r.converged),
+                     converged=bool(r.converged), reason=r.reason,
+                     error_bound=float(r.error_bound), error_estimate=float(r.error_estimate),
                      rel_residual=float(r.residual / abs(r.value)) if r.value else None)
     elif func == "certified":
         K = pl.ntk_gram(net, X)
@@ -433,7 +434,8 @@ def main(argv=None):
                     msg += f"  {row['floor_ratio']:.2f} x BLAS floor ({row['floor_median']:.3f} s)"
                 if "matvecs" in row:
                     msg += (f"  {row['route']}, {row['matvecs']} products, "
-                            f"{'converged' if row['converged'] else 'NOT converged'}")
+                            f"{'converged' if row['converged'] else 'NOT converged'}"
+                            + (f" ({row['reason']})" if "reason" in row else ""))
             else:
                 msg = row.get("skipped") or row.get("failed")
             print(f"{sweep:>2s}  n={n:6d} d1={d1:5d}  {f:26s} {msg}", flush=True)
