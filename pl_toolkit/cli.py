@@ -66,11 +66,13 @@ def _add_data_args(p, *, n_default=None):
                         "(teacher-student on the sphere), or a .npz (X, Y) / .npy (X) / .csv (X "
                         "then label columns) file (default: digits)")
     g.add_argument("--n", type=_int_type(), default=None,
-                   help=f"number of samples (default: {n_default} for built-in data, all rows of a file)")
+                   help=f"number of samples (default: {n_default} for built-in data, "
+                        "all rows of a file)")
     p.set_defaults(n_builtin_default=n_default)
     g.add_argument("--d0", type=_int_type(), default=None,
                    help="input dimension of synthetic data (default: 64; refused for real data)")
-    g.add_argument("--data-seed", type=_int_type(0, None), default=0, help="seed of the data draw (default: 0)")
+    g.add_argument("--data-seed", type=_int_type(0, None), default=0,
+                   help="seed of the data draw (default: 0)")
     _add_preprocessing_args(g)
 
 
@@ -94,12 +96,17 @@ def _csv_header_value(text):
 
 def _add_net_args(p, *, d1_default=1000):
     g = p.add_argument_group("network")
-    g.add_argument("--net", metavar="FILE", help="load weights from a .npz saved by ShallowNet.save "
-                   "(or a PyTorch state_dict .pt of Linear-activation-Linear when torch is installed)")
-    g.add_argument("--d1", type=_int_type(), default=d1_default, help=f"width (default: {d1_default})")
+    g.add_argument("--net", metavar="FILE",
+                   help="load weights from a .npz saved by ShallowNet.save "
+                        "(or a PyTorch state_dict .pt of Linear-activation-Linear "
+                        "when torch is installed)")
+    g.add_argument("--d1", type=_int_type(), default=d1_default,
+                   help=f"width (default: {d1_default})")
     g.add_argument("--activation", default="gelu", help="activation name (default: gelu)")
-    g.add_argument("--init", default="lecun", help="lecun, he, xavier or 'omega1,omega2' (default: lecun)")
-    g.add_argument("--seed", type=_int_type(0, None), default=0, help="seed of the weights (default: 0)")
+    g.add_argument("--init", default="lecun",
+                   help="lecun, he, xavier or 'omega1,omega2' (default: lecun)")
+    g.add_argument("--seed", type=_int_type(0, None), default=0,
+                   help="seed of the weights (default: 0)")
 
 
 def _parse_init(text):
@@ -163,7 +170,8 @@ def _load_torch_state_dict(path, activation):
     try:
         import torch
     except ImportError:
-        raise UsageError(f"--net {path!r} looks like a PyTorch file but torch is not installed") from None
+        raise UsageError(f"--net {path!r} looks like a PyTorch file "
+                         "but torch is not installed") from None
     from .network import ShallowNet
 
     sd = torch.load(path, map_location="cpu", weights_only=True)
@@ -298,7 +306,8 @@ def cmd_ntk(args):
                        certified_rounding_allowance=cert.rounding_allowance,
                        certified_seconds=time.perf_counter() - t1)
         lines += [f"  certified  lambda_min(K_exact) >= {cert.bound:.10g}  "
-                  f"(matrix {cert.matrix_bound:.6g}, rounding allowance {cert.rounding_allowance:.2e}, "
+                  f"(matrix {cert.matrix_bound:.6g}, "
+                  f"rounding allowance {cert.rounding_allowance:.2e}, "
                   f"{summary['certified_seconds']:.2f} s)"]
     if args.constants:
         from .constants import lemma3_constants
@@ -307,7 +316,8 @@ def cmd_ntk(args):
         summary["lemma3"] = c.to_dict()
         lines += ["  Lemma 3 (eq. 18) at these weights:"]
         lines += [f"    {k:<18} {getattr(c, k):.6g}" for k in
-                  ("mu_Phi", "nu_Phi", "beta_Phi", "rho_Phi", "beta_Phi_followup", "rho_Phi_followup")]
+                  ("mu_Phi", "nu_Phi", "beta_Phi", "rho_Phi", "beta_Phi_followup",
+                   "rho_Phi_followup")]
     if target:
         np.save(target, K)
         summary["saved"] = target
@@ -411,7 +421,8 @@ def _add_run_args(p):
         _RUN_FLAGS[field] = flag
         group.add_argument(flag, dest=field, **kw)
 
-    p.add_argument("--config", metavar="FILE", help="TOML or JSON file of settings (flags override it)")
+    p.add_argument("--config", metavar="FILE",
+                   help="TOML or JSON file of settings (flags override it)")
     g = p.add_argument_group("data")
     add(g, "--data", "data", default=None, metavar="NAME|FILE",
         help=f"sphere (inputs uniform on the unit sphere, Gaussian labels), teacher "
@@ -442,9 +453,11 @@ def _add_run_args(p):
         help="width (default: --width-factor x n^1.5/d0, the scale of eq. 21)")
     add(g, "--width-factor", "width_factor", type=_float_type, default=None,
         help=f"width as a multiple of n^1.5/d0 (default: {d.width_factor:g})")
-    add(g, "--seed", "seed", type=_int_type(0, None), default=None, help=f"seed of the weights (default: {d.seed})")
+    add(g, "--seed", "seed", type=_int_type(0, None), default=None,
+        help=f"seed of the weights (default: {d.seed})")
     g = p.add_argument_group("training")
-    add(g, "--steps", "steps", type=_int_type(), default=None, help=f"step budget (default: {d.steps})")
+    add(g, "--steps", "steps", type=_int_type(), default=None,
+        help=f"step budget (default: {d.steps})")
     add(g, "--lr", "lr", default=None,
         help=f"step size: a number, '1/beta' (inverse Hessian top eigenvalue at init) or "
              f"'theory' (eq. 13) (default: {d.lr})")
@@ -527,7 +540,8 @@ def _configure_ledger(p):
     _add_data_args(p, n_default=256)
     g = p.add_argument_group("network and measurement")
     g.add_argument("--activation", default="gelu", help="activation (default: gelu)")
-    g.add_argument("--init", default="lecun", help="lecun, he, xavier or 'omega1,omega2' (default: lecun)")
+    g.add_argument("--init", default="lecun",
+                   help="lecun, he, xavier or 'omega1,omega2' (default: lecun)")
     g.add_argument("--d1", type=_int_type(), default=None,
                    help="width at which to measure convergence (default: the main job's, "
                         "8 x n^1.5/d0)")
@@ -535,9 +549,11 @@ def _configure_ledger(p):
                    help="GD step budget of the measurement (default: 20000)")
     g.add_argument("--eps", type=_float_type, default=1e-6,
                    help="converged when h <= eps ||Y||_F^2 (default: 1e-6)")
-    g.add_argument("--seed", type=_int_type(0, None), default=0, help="seed of the weights (default: 0)")
+    g.add_argument("--seed", type=_int_type(0, None), default=0,
+                   help="seed of the weights (default: 0)")
     g.add_argument("--report", metavar="report.json",
-                   help="take the measured width and outcome from a 'pl-toolkit run' report instead")
+                   help="take the measured width and outcome from a 'pl-toolkit run' report "
+                        "instead")
     p.add_argument("--out", metavar="DIR", help="also write ledger.md and ledger.json here")
     p.add_argument("--overwrite", action="store_true",
                    help="write into a non-empty --out folder that pl-toolkit did not write")
@@ -557,7 +573,8 @@ def _configure_ntk(p):
     p.add_argument("--certified", action="store_true",
                    help="also a certified lower bound on lambda_min of the exact NTK "
                         "(including the rounding error of forming it)")
-    p.add_argument("--constants", action="store_true", help="also Lemma 3's constants at these weights")
+    p.add_argument("--constants", action="store_true",
+                   help="also Lemma 3's constants at these weights")
     p.add_argument("--save", metavar="FILE.npy", help="write the Gram matrix to this .npy file "
                    "(the .npy suffix is added when missing; the path written is printed)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --save file")

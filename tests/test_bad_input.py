@@ -92,7 +92,8 @@ def test_bad_X2(case):
         ntk_gram(net, X, bad(X))
 
 
-_OVERFLOW_X = (r"^X has entries up to 1e\+308 \(net\.b1 up to [\d.]+, net\.W up to 1\): the preactivations "
+_OVERFLOW_X = (r"^X has entries up to 1e\+308 \(net\.b1 up to [\d.]+, net\.W up to 1\): "
+               r"the preactivations "
                r"X W\^T \+ b1 overflows float64 \(largest finite value 1\.8e\+308\); rescale X$")
 
 
@@ -180,7 +181,8 @@ def test_bad_weights(case):
 
 def test_bad_activation_name():
     args = _net_args()
-    with pytest.raises(ValueError, match=r"^activation 'no_such_thing' is unknown; available: .*\bgelu\b"):
+    with pytest.raises(ValueError,
+                       match=r"^activation 'no_such_thing' is unknown; available: .*\bgelu\b"):
         ShallowNet(args["W"], args["V"], "no_such_thing")
 
 
@@ -233,10 +235,14 @@ def test_bad_backend_and_net():
     (dict(d0=3, d1=4, d2=True), r"^d2 must be an integer"),
     (dict(d0=3, d1=4, d2=-1), r"^d2 must be an integer >= 1"),
     (dict(d0=3, d1=4, init="glorot"), r"^init 'glorot' is unknown"),
-    (dict(d0=3, d1=4, init=(1.0, -1.0)), r"^init=\(omega1, omega2\): omega2 must be a positive finite"),
-    (dict(d0=3, d1=4, init=(1.0, np.nan)), r"^init=\(omega1, omega2\): omega2 must be a positive finite"),
-    (dict(d0=3, d1=4, init=(0.0, 1.0)), r"^init=\(omega1, omega2\): omega1 must be a positive finite"),
-    (dict(d0=3, d1=4, init=("a", 1.0)), r"^init=\(omega1, omega2\): omega1 must be a positive finite"),
+    (dict(d0=3, d1=4, init=(1.0, -1.0)),
+     r"^init=\(omega1, omega2\): omega2 must be a positive finite"),
+    (dict(d0=3, d1=4, init=(1.0, np.nan)),
+     r"^init=\(omega1, omega2\): omega2 must be a positive finite"),
+    (dict(d0=3, d1=4, init=(0.0, 1.0)),
+     r"^init=\(omega1, omega2\): omega1 must be a positive finite"),
+    (dict(d0=3, d1=4, init=("a", 1.0)),
+     r"^init=\(omega1, omega2\): omega1 must be a positive finite"),
     (dict(d0=3, d1=4, init=(1.0,)), r"^init must be a name or an \(omega1, omega2\) pair"),
     (dict(d0=3, d1=4, init=(1.0, 2.0, 3.0)), r"^init must be a name or an \(omega1, omega2\) pair"),
     (dict(d0=3, d1=4, activation="nope"), r"activation 'nope' is unknown"),
@@ -257,7 +263,8 @@ def test_bad_init(kwargs, match):
 def test_seed_forms_agree():
     """An int, its SeedSequence and a numpy integer draw the same net; sequences are accepted."""
     a = ShallowNet.init(3, 4, seed=5)
-    assert a == ShallowNet.init(3, 4, seed=np.random.SeedSequence(5)) == ShallowNet.init(3, 4, seed=np.int64(5))
+    assert (a == ShallowNet.init(3, 4, seed=np.random.SeedSequence(5))
+            == ShallowNet.init(3, 4, seed=np.int64(5)))
     assert ShallowNet.init(3, 4, seed=[5, 6]) != a
 
 
@@ -358,11 +365,12 @@ def test_phi_dphi_input(case):
     np.testing.assert_allclose(G, act.dphi(Zf), **tol("same_math"))
 
 
-@pytest.mark.parametrize("kw", [dict(phi_dot_max="abc"), dict(phi_dot_max=-1.0), dict(phi_ddot_max=np.nan),
-                                dict(phi_ddot_max=[1.0])])
+@pytest.mark.parametrize("kw", [dict(phi_dot_max="abc"), dict(phi_dot_max=-1.0),
+                                dict(phi_ddot_max=np.nan), dict(phi_ddot_max=[1.0])])
 def test_register_activation_bad_constants(kw):
     from pl_toolkit import register_activation
 
     name = next(iter(kw))
     with pytest.raises(ValueError, match=rf"^{name} must be a non-negative number"):
-        register_activation("bad_constants", lambda x: x, lambda x: 1.0, lambda x: 0.0, overwrite=True, **kw)
+        register_activation("bad_constants", lambda x: x, lambda x: 1.0, lambda x: 0.0,
+                            overwrite=True, **kw)

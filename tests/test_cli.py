@@ -93,7 +93,8 @@ def test_run_report_values_match_independent_computation(run_report):
         np.testing.assert_allclose(rep["lemma3"][k], getattr(c, k), **tol("same_math"))
     assert rep["radius"]["rho_Phi"] == rep["lemma3"]["rho_Phi"]
     # sigma_max(X)^2 premise against a dense SVD.
-    np.testing.assert_allclose(rep["data"]["sigma_max_X_sq"], np.linalg.svd(ds.X, compute_uv=False)[0] ** 2,
+    np.testing.assert_allclose(rep["data"]["sigma_max_X_sq"],
+                               np.linalg.svd(ds.X, compute_uv=False)[0] ** 2,
                                **tol("same_math"))
     lam0 = np.linalg.eigvalsh(ntk_gram(net, ds.X))[0]
     np.testing.assert_allclose(rep["measured"]["lambda_min0"], lam0, rtol=1e-7)

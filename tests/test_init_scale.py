@@ -21,7 +21,7 @@ from scipy.special import log_softmax, ndtr, softmax
 from pl_toolkit import ShallowNet
 from pl_toolkit._engine import DATABASE_NAME, cell_seed, load_results
 from pl_toolkit.experiments import init_scale as isc
-from pl_toolkit.experiments._common import limit_threads, t_interval
+from pl_toolkit.experiments._common import limit_threads
 from pl_toolkit.training import train
 
 TINY = dict(width=50, epochs=2, teacher_epochs=2, seeds=2, omega2_grid=[0.05, 0.3],

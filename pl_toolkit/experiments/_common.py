@@ -675,8 +675,10 @@ def add_common_args(p, out_default):
                         "files of the same names as its outputs (other files stay untouched)")
     g.add_argument("--seeds", type=int_flag("--seeds"), default=5, metavar="K",
                    help="independent seeds per grid point (default: 5)")
-    g.add_argument("--root-seed", type=int_flag("--root-seed", 0, None), default=0, help="root seed of the sweep (default: 0)")
-    g.add_argument("--threads-per-cell", type=int_flag("--threads-per-cell"), default=1, metavar="T",
+    g.add_argument("--root-seed", type=int_flag("--root-seed", 0, None), default=0,
+                   help="root seed of the sweep (default: 0)")
+    g.add_argument("--threads-per-cell", type=int_flag("--threads-per-cell"), default=1,
+                   metavar="T",
                    help="BLAS/numba threads inside each cell (default: 1)")
     g.add_argument("--quiet", action="store_true", help="print nothing")
     g.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -1387,8 +1387,9 @@ def _markdown(rep):
               "lazier; NaN after divergence). Dead units: fraction of hidden units with "
               "|phi'| < 1e-3 at every point of that subset.", "",
               f"Run time: {rep['run_seconds']:.1f} s wall (teacher "
-              f"{'reused' if rep['teacher_reused'] else format(rep['teacher_seconds'], '.1f') + ' s'}"
-              f"). Cells this call: {rep['engine']}; errors {rep['n_errors']}.", ""]
+              + ('reused' if rep['teacher_reused']
+                 else format(rep['teacher_seconds'], '.1f') + ' s')
+              + f"). Cells this call: {rep['engine']}; errors {rep['n_errors']}.", ""]
     return "\n".join(lines)
 
 

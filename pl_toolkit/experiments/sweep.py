@@ -54,7 +54,8 @@ __all__ = ["SWEEP_DEFAULTS", "D0_DEFAULTS", "LOCALITY_DEFAULTS", "REFERENCE_EXPO
 #: Defaults of ``pl-toolkit sweep --mode n`` (see :func:`run_width_sweep`).
 SWEEP_DEFAULTS = dict(d0=64, n_grid=(64, 128, 256, 512, 1024), seeds=5, steps="auto",
                       eps=DEFAULT_EPS, lr="auto", lr_halvings=3, activation="gelu",
-                      init="lecun", d1_min=1, d1_max=4096, rel_tol=0.0, check_above=2, check_below=2, budget_widths=1,
+                      init="lecun", d1_min=1, d1_max=4096, rel_tol=0.0, check_above=2,
+                      check_below=2, budget_widths=1,
                       n_boot=2000, root_seed=0, threads_per_cell=1)
 #: Defaults of ``pl-toolkit sweep --mode d0`` (see :func:`run_d0_sweep`).
 # d0 from 64 up: at n = 512, d0 = 32 sits at the Khatri-Rao limit
@@ -1736,7 +1737,7 @@ def run_d0_sweep(outdir, *, n=D0_DEFAULTS["n"], d0_grid=D0_DEFAULTS["d0_grid"],
 def run_locality_sweep(outdir, *, d0=LOCALITY_DEFAULTS["d0"],
                        n_grid=LOCALITY_DEFAULTS["n_grid"], seeds=LOCALITY_DEFAULTS["seeds"],
                        steps=LOCALITY_DEFAULTS["steps"], eps=DEFAULT_EPS, lr="auto",
-                       lr_halvings=3,                       activation="gelu", init="lecun", d1_min=1,
+                       lr_halvings=3, activation="gelu", init="lecun", d1_min=1,
                        d1_max=LOCALITY_DEFAULTS["d1_max"],
                        locality_start=LOCALITY_DEFAULTS["locality_start"],
                        rel_tol=LOCALITY_DEFAULTS["rel_tol"], check_above=1, check_below=1,
