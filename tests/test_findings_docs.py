@@ -110,3 +110,22 @@ def test_d0_exponent(text):
             "non-monotone outcome") in text
     corrected = rep["reference_curves"]["corrected_21"]
     assert corrected["d0"] == 1.0 and "LeCun initialization is ``+1``" in text
+
+
+def test_locality_width_and_ratio(text):
+    rep = _load("sweep_locality.json")["report"]
+    loc, conv = rep["thresholds"]["locality"], rep["thresholds"]["converged"]
+    rows = loc["per_n"]
+    assert loc["censored"] == [] and rep["config"]["d1_max"] == 65536
+    quoted = " and ".join(f"{r['d1_star']:g} at ``n = {r['n']}``" for r in rows)
+    assert quoted in text
+    assert {c["d1_star"] for c in conv["per_n"]} == {2.0}
+    assert "against a convergence width of 2" in text
+    g = rep["ratio"]["geometric_mean"]
+    def sci(x):
+        return f"{x:.2e}".replace("e+0", "e")
+
+    assert f"**{sci(g['value'])} [{sci(g['ci_low'])}, {sci(g['ci_high'])}]**" in text
+    f = loc["fit_d1"]
+    assert f"{f['slope']:.3f} {_interval(f)}" in text
+    assert f"rests on {['no', 'one', 'two', 'three'][len(rows)]} values of ``n``" in text
