@@ -339,13 +339,18 @@ def plot_figure(result, plt):
     return fig
 
 
+def usage_error(msg):
+    print(f"bench_scaling.py: error: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
 def parse_ints(text, name):
     try:
         vals = [int(x) for x in text.split(",")]
     except ValueError:
-        raise SystemExit(f"bench_scaling.py: error: {name} must be a comma-separated list of integers")
-    if not vals or min(vals) < 2 or max(vals) > 50_000:
-        raise SystemExit(f"bench_scaling.py: error: {name} values must lie in [2, 50000]")
+        usage_error(f"{name} must be a comma-separated list of integers, got {text!r}")
+    if min(vals) < 2 or max(vals) > 50_000:
+        usage_error(f"{name} values must lie in [2, 50000], got {text!r}")
     return vals
 
 
@@ -381,6 +386,14 @@ def main(argv=None):
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return 0
+
+    for name in ("repeat", "d0", "train_steps", "certified_max_n"):
+        if getattr(args, name) < 1:
+            usage_error(f"--{name.replace('_', '-')} must be a positive integer")
+    for name in ("budget", "timeout", "max_memory"):
+        val = getattr(args, name)
+        if val is not None and not (math.isfinite(val) and val > 0):
+            usage_error(f"--{name.replace('_', '-')} must be positive and finite")
 
     if args.quick:
         n_grid, d1_grid, d1_fixed, n_fixed = [250, 500, 1000], [500, 1000, 2000], 1000, 500
