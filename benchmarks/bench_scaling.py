@@ -59,7 +59,8 @@ THEORY = {
     "matvec": (1, 1, 1, 1, "n d0 d1 flops; n d1 memory"),
     "lambda_min[dense]": (3, 0, 2, 0, "n^3 eigensolve (n^2 d1 to form K); n^2 memory"),
     "lambda_min[shift-invert]": (3, 0, 2, 0, "n^3 / 3 factor (n^2 d1 to form K); n^2 memory"),
-    "lambda_min[lanczos]": (1, 1, 1, 1, "per product n d0 d1, times a product count that grows with n"),
+    "lambda_min[lanczos]": (1, 1, 1, 1,
+                            "per product n d0 d1, times a product count that grows with n"),
     "lambda_min[mixed]": (3, 0, 2, 0, "n^3 float32 factor; n^2 memory"),
     "lambda_min[auto]": (None, None, None, None, "that of the route chosen"),
     "certified": (3, 0, 2, 0, "n^3 eigensolve and Cholesky; n^2 memory"),
@@ -272,13 +273,13 @@ def fits(rows, funcs):
             out.setdefault(f, {})[axis] = {"time": t, "memory": m, "points": len(pts)}
         if f == "ntk_gram":
             pts = [r for r in rows if r["func"] == f and r["sweep"] == "n" and "floor_median" in r]
+            d1_pts = [r for r in rows
+                      if r["func"] == f and r["sweep"] == "d1" and "floor_median" in r]
             out["blas_floor"] = {"n": {"time": fit([r["n"] for r in pts],
                                                    [r["floor_median"] for r in pts]),
                                        "memory": None, "points": len(pts)},
-                                 "d1": {"time": fit([r["d1"] for r in rows if r["func"] == f
-                                                     and r["sweep"] == "d1" and "floor_median" in r],
-                                                    [r["floor_median"] for r in rows if r["func"] == f
-                                                     and r["sweep"] == "d1" and "floor_median" in r]),
+                                 "d1": {"time": fit([r["d1"] for r in d1_pts],
+                                                    [r["floor_median"] for r in d1_pts]),
                                         "memory": None}}
     return out
 
@@ -295,7 +296,8 @@ def print_fits(result):
         th = THEORY[f]
         thf = [("  -" if x is None else f"{x:3d}") for x in th[:4]]
         print(f"{f:26s} {_fmt(fr['n']['time'])} {thf[0]} {_fmt(fr['d1']['time'])} {thf[1]} "
-              f"{_fmt(fr['n']['memory'])} {thf[2]} {_fmt(fr['d1'].get('memory'))} {thf[3]}  {th[4]}")
+              f"{_fmt(fr['n']['memory'])} {thf[2]} {_fmt(fr['d1'].get('memory'))} {thf[3]}  "
+              f"{th[4]}")
 
 
 def plot(result, path):
@@ -359,7 +361,8 @@ def main(argv=None):
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true", help="n = 250,500,1000; d1 = 500,1000,2000")
     ap.add_argument("--n", default=None, help="grid of n at fixed d1 (default 1000,2000,4000,8000)")
-    ap.add_argument("--d1", default=None, help="grid of d1 at fixed n (default 1000,2000,4000,8000)")
+    ap.add_argument("--d1", default=None,
+                    help="grid of d1 at fixed n (default 1000,2000,4000,8000)")
     ap.add_argument("--d0", type=int, default=100)
     ap.add_argument("--d1-fixed", type=int, default=None, help="d1 of the n sweep (default 4000)")
     ap.add_argument("--n-fixed", type=int, default=None, help="n of the d1 sweep (default 2000)")
@@ -399,7 +402,8 @@ def main(argv=None):
         n_grid, d1_grid, d1_fixed, n_fixed = [250, 500, 1000], [500, 1000, 2000], 1000, 500
         budget, lanczos_max_n = 5.0, 250
     else:
-        n_grid, d1_grid, d1_fixed, n_fixed = [1000, 2000, 4000, 8000], [1000, 2000, 4000, 8000], 4000, 2000
+        n_grid, d1_grid = [1000, 2000, 4000, 8000], [1000, 2000, 4000, 8000]
+        d1_fixed, n_fixed = 4000, 2000
         budget, lanczos_max_n = 15.0, 1000
     args.budget = budget if args.budget is None else args.budget
     args.lanczos_max_n = lanczos_max_n if args.lanczos_max_n is None else args.lanczos_max_n
@@ -414,7 +418,8 @@ def main(argv=None):
     import pl_toolkit as pl
 
     routes = offered_routes()
-    funcs = ["ntk_gram", "matvec"] + [f"lambda_min[{r}]" for r in routes] + ["certified", "train_step"]
+    funcs = (["ntk_gram", "matvec"] + [f"lambda_min[{r}]" for r in routes]
+             + ["certified", "train_step"])
     if args.only:
         funcs = [f for f in funcs if f in args.only.split(",")]
     print(f"pl_toolkit {pl.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
@@ -428,12 +433,14 @@ def main(argv=None):
             est = estimate_bytes(f, n, args.d0, d1)
             row["estimate_gib"] = est / 2 ** 30
             if f == "certified" and n > args.certified_max_n:
-                row["skipped"] = f"n > {args.certified_max_n}: dense eigensolve plus shifted Cholesky"
+                row["skipped"] = (f"n > {args.certified_max_n}: dense eigensolve plus shifted "
+                                  "Cholesky")
             elif f == "lambda_min[lanczos]" and n > args.lanczos_max_n:
                 row["skipped"] = (f"n > {args.lanczos_max_n}: the crowded bottom bulk needs "
                                   f"thousands of products")
             elif est > cap:
-                row["skipped"] = f"estimated {est / 2 ** 30:.1f} GiB above the {cap / 2 ** 30:.1f} GiB cap"
+                row["skipped"] = (f"estimated {est / 2 ** 30:.1f} GiB above the "
+                                  f"{cap / 2 ** 30:.1f} GiB cap")
             else:
                 spec = dict(func=f, n=n, d0=args.d0, d1=d1, init=args.init, seed=args.seed,
                             repeat=args.repeat, budget=args.budget, maxiter=args.lanczos_maxiter,
@@ -463,7 +470,8 @@ def main(argv=None):
     print_fits(result)
     ratios = [r["floor_ratio"] for r in rows if "floor_ratio" in r]
     if ratios:
-        print(f"\nntk_gram / BLAS floor: {min(ratios):.2f}-{max(ratios):.2f} x over {len(ratios)} points")
+        print(f"\nntk_gram / BLAS floor: {min(ratios):.2f}-{max(ratios):.2f} x over "
+              f"{len(ratios)} points")
     with open(args.out, "w") as fh:
         json.dump(result, fh, indent=1)
     print(f"wrote {args.out}")
