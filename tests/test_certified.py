@@ -72,7 +72,7 @@ def test_never_above_flint_enclosure(n, log_cond, log_scale, seed):
     lo, hi = flint_enclosure(K)
     assert r.bound <= lo, (r, lo)
     if log_cond <= 3.0:
-        # well conditioned: tight to the bar
+        # well conditioned: tight to the tolerance table's bar
         rtol = tol("certified_tightness")["rtol"]
         assert hi - r.bound <= rtol * abs(hi), (r, lo, hi)
 

@@ -75,7 +75,7 @@ def test_parallel_and_serial_agree_bitwise(rng, method):
 
 
 # --------------------------------------------------------------------------
-# Routes against each other (the 1e-10 bar)
+# Routes against each other (to 1e-10)
 # --------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["erf", "identity", "quadratic"])
 def test_closed_forms_against_quadrature(rng, name):

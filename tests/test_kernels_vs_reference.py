@@ -126,7 +126,7 @@ def _user_net_inputs():
     return net_inputs(2, True, activation=user_sin_activation())()
 
 
-#: Entries failing because of a known bug (reported to the lead): id -> reason.
+#: Entries failing because of a known bug: id -> reason.
 KNOWN_BUGS = {}
 COMPARISONS["ntk_gram[user]"] = Comparison(_gram(), _gram_ref(), _user_net_inputs)
 
