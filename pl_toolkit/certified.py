@@ -291,13 +291,3 @@ def _shift_search(K, estimate, asym, attempts, tries=40):
         if margin > stop:
             break
     return None, attempts
-
-
-
-
-def __getattr__(name):
-    # compatibility alias for callers outside this module: the NTK routes moved to ntk_certified
-    if name in ("NTKCertifiedBound", "ntk_lambda_min_certified"):
-        from . import ntk_certified
-        return getattr(ntk_certified, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

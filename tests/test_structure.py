@@ -37,9 +37,6 @@ GENERIC_MODULES = ("pl_toolkit.spectrum", "pl_toolkit.certified")
 
 #: Import edges not counted yet, each with its reason; to be removed with it.
 ALLOWED_EDGES = {
-    ("pl_toolkit.certified", "pl_toolkit.ntk_certified"):
-        "compatibility alias (module __getattr__) for cli.py, which still imports "
-        "ntk_lambda_min_certified from certified",
     ("pl_toolkit._mnist", "pl_toolkit.data"):
         "_mnist imports Dataset and normalize_rows from data inside functions, data imports _mnist",
 }
