@@ -1,4 +1,4 @@
-"""Strict JSON for reports, summaries and command output: the toolkit's one JSON helper.
+"""Strict JSON for reports, summaries and command output.
 
 :func:`strict_json` makes a value strict-JSON ready (NumPy scalars and arrays
 as Python numbers and lists, non-finite floats as ``None``); :func:`dumps`

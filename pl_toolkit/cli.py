@@ -27,24 +27,15 @@ class UsageError(ValueError):
 
 #: Largest value of a count or size flag (steps, widths, samples): beyond it
 #: nothing the toolkit does can run, and NumPy refuses such dimensions.
-INT_FLAG_MAX = 2**31 - 1
+def _int_type(minimum=1, *maximum):
+    """Argparse type: an integer in ``[minimum, maximum]``; argparse names the flag.
 
+    ``maximum`` as in ``pl_toolkit.experiments._common.int_flag`` (its
+    default when omitted, ``None`` for unbounded).
+    """
+    from .experiments._common import int_flag
 
-def _int_type(minimum=1, maximum=INT_FLAG_MAX):
-    """Argparse type: an integer in ``[minimum, maximum]`` (``maximum=None``: unbounded)."""
-
-    def parse(text):
-        try:
-            value = int(str(text).strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-        if value < minimum or (maximum is not None and value > maximum):
-            bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-            raise argparse.ArgumentTypeError(f"must be an integer {bounds}, got {text!r}")
-        return value
-
-    parse.__name__ = "integer"
-    return parse
+    return int_flag(None, minimum, *maximum)
 
 
 def _float_type(text):

@@ -621,8 +621,9 @@ def int_flag(flag, minimum=1, maximum=COUNT_FLAG_MAX):
 
     Parameters
     ----------
-    flag : str
-        The flag, for the message.
+    flag : str or None
+        The flag, for the message (None: argparse names it, as in
+        ``argument --n: must be an integer ...``).
     minimum : int, default 1
         Smallest value accepted.
     maximum : int or None, default ``COUNT_FLAG_MAX``
@@ -645,14 +646,16 @@ def int_flag(flag, minimum=1, maximum=COUNT_FLAG_MAX):
     """
     import argparse
 
+    what = "must" if flag is None else f"{flag} must"
+
     def parse(text):
         try:
             value = int(str(text).strip())
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} must be an integer, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"{what} be an integer, got {text!r}") from None
         if value < minimum or (maximum is not None and value > maximum):
             bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-            raise argparse.ArgumentTypeError(f"{flag} must be an integer {bounds}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"{what} be an integer {bounds}, got {text!r}")
         return value
 
     parse.__name__ = "integer"
