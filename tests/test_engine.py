@@ -1,4 +1,4 @@
-"""Tests of the sweep engine (pl_toolkit._engine).
+"""Tests of the sweep engine (pl_toolkit.experiments._engine).
 
 Results of one cell are computed by identical code in every executor, so
 they are compared for exact equality: any difference means a wrong seed, a
@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 import _engine_cells as cells_mod
-from pl_toolkit._engine import DATABASE_NAME, cell_key, cell_seed, load_results, run_sweep
+from pl_toolkit.experiments._engine import (DATABASE_NAME, cell_key, cell_seed, load_results,
+                                          run_sweep)
 
 CELLS = [{"n": n, "tag": tag} for n in (3, 5, 8) for tag in ("a", "b")]
 
@@ -163,7 +164,7 @@ KILL_SCRIPT = """
 import sys
 sys.path[:0] = {paths!r}
 import _engine_cells
-from pl_toolkit._engine import run_sweep
+from pl_toolkit.experiments._engine import run_sweep
 run_sweep(_engine_cells.slow_draw, {cells!r}, {outdir!r}, name="kill", root_seed=7,
           workers=2, progress=False)
 """

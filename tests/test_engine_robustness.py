@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import _engine_cells as cells_mod
-from pl_toolkit._engine import (
+from pl_toolkit.experiments._engine import (
     DATABASE_NAME, LOCK_NAME, SweepBusyError, SweepDatabaseError, load_results, run_sweep,
     sweep_lock,
 )
@@ -364,7 +364,7 @@ _HOLD_SCRIPT = """
 import sys
 sys.path[:0] = {paths!r}
 import _engine_cells
-from pl_toolkit._engine import run_sweep
+from pl_toolkit.experiments._engine import run_sweep
 s = run_sweep(_engine_cells.{fn}, {cells!r}, {outdir!r}, name="lock", workers=1,
               progress=False, resume=True)
 print("done", s.n_ok)
@@ -466,7 +466,7 @@ def test_lock_is_reentrant_in_one_thread_and_exclusive_across_threads(tmp_path):
 
 def _dead_record(outdir, pid=2**22 + 1):
     # What a sweep killed while holding the lock leaves behind.
-    import pl_toolkit._engine as engine
+    import pl_toolkit.experiments._engine as engine
 
     text = json.dumps({"tool": engine._LOCK_TAG, "pid": pid, "host": "somewhere"})
     (Path(outdir) / LOCK_NAME).write_text(text + "\n")
@@ -474,7 +474,7 @@ def _dead_record(outdir, pid=2**22 + 1):
 
 def test_lock_taken_on_a_removed_file_is_retaken(tmp_path, monkeypatch):
     """An opener that locks the file its holder has just removed must start over."""
-    import pl_toolkit._engine as engine
+    import pl_toolkit.experiments._engine as engine
 
     _dead_record(tmp_path)
     real, calls = engine._try_lock, []
@@ -493,7 +493,7 @@ def test_lock_taken_on_a_removed_file_is_retaken(tmp_path, monkeypatch):
 
 def test_lock_file_made_meanwhile_by_another_sweep_is_met(tmp_path, monkeypatch):
     """Two sweeps creating the lock file at once: the one whose link fails meets the lock."""
-    import pl_toolkit._engine as engine
+    import pl_toolkit.experiments._engine as engine
 
     real_link, rival = os.link, []
 
@@ -520,7 +520,7 @@ _KILL_SCRIPT = """
 import sys
 sys.path[:0] = {paths!r}
 import time
-from pl_toolkit._engine import sweep_lock
+from pl_toolkit.experiments._engine import sweep_lock
 print("ready", flush=True)
 while True:
     with sweep_lock({outdir!r}):
@@ -567,7 +567,7 @@ _ORPHAN_SCRIPT = """
 import sys
 sys.path[:0] = {paths!r}
 import _engine_cells
-from pl_toolkit._engine import run_sweep
+from pl_toolkit.experiments._engine import run_sweep
 run_sweep(_engine_cells.{fn}, {cells!r}, {outdir!r}, name="orphans", workers=2,
           progress=False)
 """
@@ -645,7 +645,7 @@ child.wait()
 _WATCHED_CHILD = """
 import os, sys, threading, time
 sys.path[:0] = {paths!r}
-from pl_toolkit import _engine
+from pl_toolkit.experiments import _engine
 if {guard!r} == "thread":
     # The portable guard alone (no prctl): the thread that polls os.getppid().
     threading.Thread(target=_engine._exit_with_parent, args=(os.getppid(),),

@@ -19,7 +19,7 @@ from scipy import stats
 from scipy.special import log_softmax, ndtr, softmax
 
 from pl_toolkit import ShallowNet
-from pl_toolkit._engine import DATABASE_NAME, cell_seed, load_results
+from pl_toolkit.experiments._engine import DATABASE_NAME, cell_seed, load_results
 from pl_toolkit.experiments import init_scale as isc
 from pl_toolkit.experiments._common import limit_threads
 from pl_toolkit.training import train

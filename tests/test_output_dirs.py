@@ -14,7 +14,7 @@ import pytest
 
 import _engine_cells as cells_mod
 from pl_toolkit import __version__
-from pl_toolkit._engine import DATABASE_NAME, ENGINE_FILES, run_sweep
+from pl_toolkit.experiments._engine import DATABASE_NAME, ENGINE_FILES, run_sweep
 from pl_toolkit.experiments._common import (
     MARKER_NAME, claim_output_dir, output_file, record_outputs, safe_output_file,
 )
@@ -329,7 +329,7 @@ def test_safe_output_file_refuses_folders_links_and_existing_files(tmp_path):
 def test_sweep_output_dir_holds_the_lock_for_the_whole_block(tmp_path):
     import threading
 
-    from pl_toolkit._engine import SweepBusyError, sweep_lock
+    from pl_toolkit.experiments._engine import SweepBusyError, sweep_lock
     from pl_toolkit.experiments._common import sweep_output_dir
 
     seen = []

@@ -47,7 +47,6 @@ ALLOWED_PRIVATE = {
     ("pl_toolkit.experiments.init_scale", "_Eval"): "training._Eval: needs a declared name",
     ("pl_toolkit.experiments.init_scale", "_raw_arrays"):
         "_mnist._raw_arrays: needs a declared name",
-    ("pl_toolkit.experiments._common", "_inspect"): "_engine._inspect: needs a declared name",
 }
 
 

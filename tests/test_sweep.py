@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from _tolerances import tol
 
-from pl_toolkit._engine import DATABASE_NAME, load_results
+from pl_toolkit.experiments._engine import DATABASE_NAME, load_results
 from pl_toolkit.experiments import sweep as sw
 
 
@@ -352,7 +352,7 @@ def test_driver_resumes_a_partial_sweep(tmp_path):
     full = sw.run_width_sweep(tmp_path / "full", **kw)
     rows = load_results(tmp_path / "full")
     part = tmp_path / "part"
-    from pl_toolkit._engine import run_sweep
+    from pl_toolkit.experiments._engine import run_sweep
 
     first = [r["cell"] for r in rows][: len(rows) // 2]
     run_sweep(fake_cell, first, part, name="pl_toolkit.sweep",

@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-from pl_toolkit._engine import load_results
+from pl_toolkit.experiments._engine import load_results
 from pl_toolkit._json import strict_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))

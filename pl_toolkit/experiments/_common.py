@@ -197,7 +197,7 @@ def claim_output_dir(path, *, tool, files, overwrite=False, resume=False, engine
         accepted; its other files of claimed names still need ``overwrite``.
     engine : bool, default False
         The command runs the sweep engine in this folder: the engine's
-        files (``pl_toolkit._engine.ENGINE_FILES``) are claimed as managed
+        files (``pl_toolkit.experiments._engine.ENGINE_FILES``) are claimed as managed
         by the engine, which checks their ownership itself.
     arg, flag : str
         How the folder argument and the overwrite switch are named in
@@ -251,7 +251,7 @@ def claim_output_dir(path, *, tool, files, overwrite=False, resume=False, engine
     names = _check_names(files)
     managed = []
     if engine:
-        from .._engine import ENGINE_FILES
+        from ._engine import ENGINE_FILES
 
         managed = list(ENGINE_FILES)
         names = [n for n in names if n not in managed]
@@ -296,10 +296,10 @@ def claim_output_dir(path, *, tool, files, overwrite=False, resume=False, engine
 
 
 def _holds_our_sweep(folder):
-    from .._engine import DATABASE_NAME, SweepDatabaseError, _inspect
+    from ._engine import DATABASE_NAME, SweepDatabaseError, inspect_database
 
     try:
-        return _inspect(os.path.join(folder, DATABASE_NAME)) != "missing"
+        return inspect_database(os.path.join(folder, DATABASE_NAME)) != "missing"
     except SweepDatabaseError:
         return False
 
@@ -462,7 +462,7 @@ def sweep_output_dir(path, *, tool, files, overwrite=False, resume=False, arg="-
     """Claim a sweep command's folder and hold its lock for the whole command.
 
     :func:`claim_output_dir` (with the engine's files) followed by
-    :func:`pl_toolkit._engine.sweep_lock`, so that no second sweep runs in
+    :func:`pl_toolkit.experiments._engine.sweep_lock`, so that no second sweep runs in
     the folder between the cells and the reports.
 
     Parameters
@@ -482,19 +482,19 @@ def sweep_output_dir(path, *, tool, files, overwrite=False, resume=False, arg="-
     Yields
     ------
     str
-        The folder.  Run :func:`pl_toolkit._engine.run_sweep` and write the
+        The folder.  Run :func:`pl_toolkit.experiments._engine.run_sweep` and write the
         reports (with :func:`output_file`) inside the block.
 
     Raises
     ------
     ValueError
-        As :func:`claim_output_dir`; :class:`pl_toolkit._engine.SweepBusyError`
+        As :func:`claim_output_dir`; :class:`pl_toolkit.experiments._engine.SweepBusyError`
         (a ``ValueError``) if another sweep holds the folder.
 
     Examples
     --------
     >>> import os, tempfile
-    >>> from pl_toolkit._engine import run_sweep
+    >>> from pl_toolkit.experiments._engine import run_sweep
     >>> folder = os.path.join(tempfile.mkdtemp(), "out")
     >>> with sweep_output_dir(folder, tool="demo", files=["sweep.md"]) as out:
     ...     _ = run_sweep(lambda cell, seed: {"x": 1}, [{"i": 0}], out, name="demo",
@@ -505,7 +505,7 @@ def sweep_output_dir(path, *, tool, files, overwrite=False, resume=False, arg="-
     >>> sorted(os.listdir(folder))
     ['.pl_toolkit-output.json', 'sweep.md', 'sweep.sqlite']
     """
-    from .._engine import sweep_lock
+    from ._engine import sweep_lock
 
     folder = claim_output_dir(path, tool=tool, files=files, overwrite=overwrite, resume=resume,
                               engine=True, arg=arg, flag=flag)

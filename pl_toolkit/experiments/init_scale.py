@@ -1071,7 +1071,7 @@ def run_init_scale(outdir, *, data="digits", width=1000, epochs=None, max_update
     [(0.05, 2, True), (0.2, 2, True)]
     >>> shutil.rmtree(out)
     """
-    from .._engine import DATABASE_NAME, load_results, run_sweep
+    from ._engine import DATABASE_NAME, load_results, run_sweep
     from ..activations import get_activation
 
     dd = _data_defaults(data)
@@ -1236,7 +1236,7 @@ def summarize_init_scale(rows, pairs, *, n_boot=2000, seed=0):
     Parameters
     ----------
     rows : list of dict
-        Records of :func:`pl_toolkit._engine.load_results` (cells of
+        Records of :func:`pl_toolkit.experiments._engine.load_results` (cells of
         :func:`init_scale_cell`).
     pairs : sequence of (float, float)
         The ``(omega1, omega2)`` grid.

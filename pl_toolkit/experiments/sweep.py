@@ -26,7 +26,7 @@ Each search (one data draw) is an exponential search for a bracket followed
 by bisection on the integer width, a check of monotonicity around the answer,
 and a re-run at twice the step budget of the failing cell just below it.
 Searches run in rounds: each round submits the next probe of every search as
-one batch of cells to the sweep engine (:func:`pl_toolkit._engine.run_sweep`,
+one batch of cells to the sweep engine (:func:`pl_toolkit.experiments._engine.run_sweep`,
 local pool or Dask), so different searches run in parallel, every cell is
 stored as it finishes, and a resumed sweep replays the rounds from the stored
 cells without recomputing any.
@@ -230,7 +230,7 @@ _WEIGHT_FIELDS = ("n", "d0", "d1", "seed_index", "activation", "init", "data_roo
 
 
 def _weight_seed(cell):
-    from .._engine import cell_seed
+    from ._engine import cell_seed
 
     return cell_seed(int(cell["data_root"]), {k: cell[k] for k in _WEIGHT_FIELDS})
 
@@ -275,7 +275,7 @@ def sweep_cell(cell, seed):
     The data depend only on ``(data_root, n, d0, seed_index)``, so every
     width of a search sees the same data.  The weights come from the
     engine's seed of the cell's identity without its budget,
-    ``pl_toolkit._engine.cell_seed(data_root, {n, d0, d1, seed_index,
+    ``pl_toolkit.experiments._engine.cell_seed(data_root, {n, d0, d1, seed_index,
     activation, init, data_root})``: a re-run at ``2 T`` starts from the
     same weights and, GD being deterministic at a fixed thread count,
     follows the same trajectory for its first ``T`` steps.
@@ -1179,7 +1179,7 @@ def _engine_evaluator(cell_fn, outdir, task, chains, *, root_seed, workers, dask
     ``chains`` maps a search key to ``(base cell, criterion)``; the cell of
     a probe is the base cell with ``d1`` and ``steps = factor * T``.
     """
-    from .._engine import cell_key, load_results, run_sweep
+    from ._engine import cell_key, load_results, run_sweep
 
     config = dict(format=_CELL_FORMAT)
     state = dict(resume=resume, rounds=0, n_cells=0, n_skipped=0, n_ok=0, n_error=0,
@@ -1245,7 +1245,7 @@ def _owned(outdir, overwrite, resume):
 
 
 def _cell_result(state, base, d1, steps):
-    from .._engine import cell_key
+    from ._engine import cell_key
 
     row = state["rows"].get(cell_key(dict(base, d1=int(d1), steps=int(steps))))
     return None if row is None or row["status"] != "ok" else row["result"]

@@ -74,7 +74,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from ._validation import check_positive_int
+from .._validation import check_positive_int
 
 try:
     import fcntl
@@ -665,7 +665,7 @@ def _has_our_schema(tables):
     return all(tables.get(t) == cols for t, cols in _COLUMNS.items())
 
 
-def _inspect(path):
+def inspect_database(path):
     """Tell whether ``path`` is missing or one of our databases, without writing.
 
     Returns ``"missing"``, ``"ours"`` or ``"first layout"`` (ours, written
@@ -1169,7 +1169,7 @@ def run_sweep(fn, cells, outdir, *, name, config=None, root_seed=0, workers=None
     Examples
     --------
     >>> import tempfile
-    >>> from pl_toolkit._engine import run_sweep, load_results
+    >>> from pl_toolkit.experiments._engine import run_sweep, load_results
     >>> def mean_of_normals(cell, seed):
     ...     x = np.random.default_rng(seed).standard_normal(cell["n"])
     ...     return {"mean": float(x.mean())}
@@ -1213,11 +1213,11 @@ def run_sweep(fn, cells, outdir, *, name, config=None, root_seed=0, workers=None
     outdir = _folder(outdir, create=False)
     path = os.path.join(outdir, DATABASE_NAME)
     # Before anything is created (even the lock file): refuse what is not ours.
-    if _inspect(path) == "missing":
+    if inspect_database(path) == "missing":
         _check_new_place(path)
     with sweep_lock(outdir):
         # Again under the lock, which decides.
-        if _inspect(path) == "missing":
+        if inspect_database(path) == "missing":
             _check_new_place(path)
             with _sqlite_errors(path, "cannot be created"):
                 _create(path)
@@ -1394,7 +1394,7 @@ def load_results(outdir, *, require=None):
         require = _required_keys(require)
     outdir = _folder(outdir, create=False)
     path = os.path.join(outdir, DATABASE_NAME)
-    if _inspect(path) == "missing":
+    if inspect_database(path) == "missing":
         raise NoSweepDatabaseError(f"outdir {outdir!r} holds no {DATABASE_NAME}")
     conn = _connect(path, write=False)
     try:
