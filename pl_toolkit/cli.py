@@ -1,6 +1,7 @@
 """Command line interface: ``pl-toolkit <command>`` (also ``python -m pl_toolkit``).
 
-Every command reports bad input as one line on stderr and exit code 2.
+Every command reports bad input as one line on stderr and exit code 2; an internal
+error (an exception the toolkit did not raise on purpose) keeps its traceback and exit 1.
 """
 
 import argparse
@@ -662,6 +663,30 @@ def build_parser():
     return parser
 
 
+#: Where the toolkit's own code lives: the package and the derivations beside it.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_OWN_CODE = (_HERE + os.sep, os.path.join(os.path.dirname(_HERE), "derivations") + os.sep)
+
+
+def _is_input_error(exc):
+    """Whether ``exc`` reports bad input (exit 2) rather than an internal error (exit 1).
+
+    Every ``ValueError`` the toolkit raises on purpose names the argument
+    and the problem, and is raised by its own code; one that escapes from
+    NumPy, SciPy or numba means an input the toolkit failed to check, and is
+    shown with its traceback.  ``OSError`` is a file or folder problem and
+    always reported in one line.
+    """
+    if isinstance(exc, (OSError, UsageError)):
+        return True
+    tb = exc.__traceback__
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(_OWN_CODE)
+
+
 def main(argv=None):
     """Entry point of ``pl-toolkit``; returns the exit code.
 
@@ -675,7 +700,9 @@ def main(argv=None):
     int
         0 on success (also for ``--help`` and ``--version``), 2 on bad input
         (one line on stderr naming the flag, the config key or the file), 1
-        when some cells of a sweep failed.
+        when some cells of a sweep failed.  An internal error (an exception
+        the toolkit did not raise on purpose) propagates with its traceback,
+        which the ``pl-toolkit`` entry point turns into exit code 1.
     """
     parser = build_parser()
     try:
@@ -688,6 +715,8 @@ def main(argv=None):
     try:
         return int(args.func(args) or 0)
     except (ValueError, OSError) as exc:
+        if not _is_input_error(exc):
+            raise       # a ValueError from a library we call: an internal error, exit 1
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"pl-toolkit {args.command}: error: {msg}", file=sys.stderr)
         return 2

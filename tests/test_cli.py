@@ -259,6 +259,38 @@ def test_subprocess_exit_code_and_no_traceback(tmp_path):
     assert len(lines) == 1 and "does not exist" in lines[0]
 
 
+def test_internal_error_is_not_reported_as_bad_input(monkeypatch, capsys):
+    """A ValueError escaping from a library (not raised by the toolkit) keeps its traceback."""
+    import pl_toolkit.spectrum as spectrum
+
+    def broken(*args, **kwargs):
+        np.linalg.cholesky(np.ones((2, 3)))      # raises inside NumPy: an internal error
+
+    monkeypatch.setattr(spectrum, "lambda_min", broken)
+    with pytest.raises(np.linalg.LinAlgError):
+        main(["ntk", "--n", "20", "--d1", "10"])
+
+    def broken_value(*args, **kwargs):
+        np.zeros(3).reshape(2, 2)                 # ValueError raised by NumPy itself
+
+    monkeypatch.setattr(spectrum, "lambda_min", broken_value)
+    with pytest.raises(ValueError, match="reshape"):
+        main(["ntk", "--n", "20", "--d1", "10"])
+    assert "error:" not in capsys.readouterr().err
+
+
+def test_subprocess_internal_error_exits_1_with_traceback(tmp_path):
+    """The entry point turns an internal error into exit 1 and shows where it happened."""
+    code = ("import sys, numpy as np, pl_toolkit.spectrum as s\n"
+            "from pl_toolkit.cli import main\n"
+            "s.lambda_min = lambda *a, **k: np.zeros(3).reshape(2, 2)\n"
+            "sys.exit(main(['ntk', '--n', '20', '--d1', '10']))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    assert proc.returncode == 1
+    assert "Traceback" in proc.stderr and "reshape" in proc.stderr
+
+
 def test_help_lists_commands(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
