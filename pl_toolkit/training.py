@@ -30,7 +30,7 @@ from typing import Mapping
 import numpy as np
 import scipy.linalg as sla
 
-from ._features import features, vjp_from_features
+from ._objective import Evaluation, minibatches
 from ._validation import check_positive_float, check_positive_int
 from ._lanczos import guarded_lanczos
 from .hessian import HessianOperator
@@ -256,42 +256,16 @@ def _new_lambda_min_tracker(tol=1e-8):
     return LambdaMinTracker(method="auto", tol=tol)
 
 
-class _Eval:
-    """Loss, gradient and features of one net on (a batch of) the data."""
-
-    __slots__ = ("h", "g", "H", "G", "net")
-
-    def __init__(self, net, X, Y, layers, scale=1.0):
-        H, G = features(net, X)
-        R = H @ net.V.T
-        if net.b2 is not None:
-            R += net.b2
-        R -= Y
-        self.h = scale * float(np.einsum("ij,ij->", R, R))
-        R *= 2.0 * scale
-        self.g = vjp_from_features(net, X, H, G, R, layers)
-        self.H, self.G, self.net = H, G, net
+#: The former private names of Evaluation and minibatches, still used by
+#: tests/test_training.py; they go when those tests import pl_toolkit._objective.
+_Eval, _batches = Evaluation, minibatches
 
 
 def _minibatch_gradient(net, X, Y, idx, layers=("W", "V")):
     """Loss and gradient of the minibatch loss ``(n/b) sum_{a in B} ||r_a||^2``."""
     n = X.shape[0]
-    ev = _Eval(net, X[idx], Y[idx], layers, scale=n / len(idx))
+    ev = Evaluation(net, X[idx], Y[idx], layers, scale=n / len(idx))
     return ev.h, ev.g
-
-
-def _batches(n, b, rng):
-    """Endless minibatch index arrays: each epoch one permutation, ``n // b`` full batches.
-
-    The trailing ``n mod b`` indices of each permutation are dropped, so
-    every batch is a uniformly random ``b``-subset and the minibatch loss
-    ``(n/b) sum_B ||r_a||^2`` is an unbiased estimate of ``h``.
-    """
-    per_epoch = n // b
-    while True:
-        perm = rng.permutation(n)
-        for k in range(per_epoch):
-            yield np.sort(perm[k * b:(k + 1) * b])
 
 
 def _jacobian_difference_gram(X, prev, cur, layers):
@@ -580,7 +554,7 @@ class _Run:
 
     # -- loop -----------------------------------------------------------------
     def _full(self, net):
-        return _Eval(net, self.X, self.Y, self.layers)
+        return Evaluation(net, self.X, self.Y, self.layers)
 
     def _bad(self, h, g):
         return (not math.isfinite(h)) or h > self.threshold or not np.all(np.isfinite(g))
@@ -602,7 +576,7 @@ class _Run:
         self.threshold = self.factor * ev.h if ev.h > 0 else math.inf
         self.setup(ev.h)
         lr = self.lr
-        batches = _batches(self.n, self.batch_size, self.batch_rng) if sgd else None
+        batches = minibatches(self.n, self.batch_size, self.batch_rng) if sgd else None
         cadences = sorted(set(self.every.values()))
         stop_every = cadences[0] if cadences else (self.n // self.batch_size if sgd else 1)
         status, path, prev = None, 0.0, None

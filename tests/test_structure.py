@@ -41,13 +41,8 @@ ALLOWED_EDGES = {
         "_mnist imports Dataset and normalize_rows from data inside functions, data imports _mnist",
 }
 
-#: Underscore names used across modules by files outside this change, each with its reason.
-ALLOWED_PRIVATE = {
-    ("pl_toolkit.experiments.init_scale", "_batches"): "training._batches: needs a declared name",
-    ("pl_toolkit.experiments.init_scale", "_Eval"): "training._Eval: needs a declared name",
-    ("pl_toolkit.experiments.init_scale", "_raw_arrays"):
-        "_mnist._raw_arrays: needs a declared name",
-}
+#: Underscore names used across modules, each with its reason; to be removed with it.
+ALLOWED_PRIVATE = {}
 
 
 # --------------------------------------------------------------------------

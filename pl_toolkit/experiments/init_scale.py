@@ -316,7 +316,7 @@ def train_until_interpolation(net, X, labels, *, loss="mse", lr_paper=0.01, batc
     ('interpolated', True)
     """
     from ..network import check_net
-    from ..training import _batches, _Eval
+    from .._objective import Evaluation, minibatches
 
     check_net(net)
     X = net.check_data(X)
@@ -347,7 +347,7 @@ def train_until_interpolation(net, X, labels, *, loss="mse", lr_paper=0.01, batc
     Y = np.eye(k)[labels]
     eta = sgd_lr_from_paper(lr_paper, n, k) if loss == "mse" else lr_paper
     per_epoch = n // b
-    batches = _batches(n, b, np.random.default_rng(ss))
+    batches = minibatches(n, b, np.random.default_rng(ss))
     theta = net.parameters(_LAYERS)
     t0 = time.perf_counter()
     t, status, diverged_at = 0, None, None
@@ -359,7 +359,7 @@ def train_until_interpolation(net, X, labels, *, loss="mse", lr_paper=0.01, batc
             idx = next(batches)
             Xb = X[idx]
             if loss == "mse":
-                ev = _Eval(net, Xb, Y[idx], _LAYERS, scale=n / b)
+                ev = Evaluation(net, Xb, Y[idx], _LAYERS, scale=n / b)
                 batch_loss, g = ev.h / (n * k), ev.g   # ev.h = (n/b) sum ||r||^2
                 F = _outputs_from_features(net, ev.H)
             else:
@@ -1116,9 +1116,9 @@ def run_init_scale(outdir, *, data="digits", width=1000, epochs=None, max_update
             and not os.path.exists(os.fspath(data)):
         raise ValueError(f"data file {os.fspath(data)!r} does not exist")
     if _is_mnist(data):
-        from .._mnist import _raw_arrays
+        from .._mnist import raw_arrays
 
-        _raw_arrays()   # the missing-extra error before anything is written
+        raw_arrays()   # the missing-extra error before anything is written
     grid = [w2 for _, w2 in _omega_grid(omega2_grid, width, 1)[0]]
     run_now = grid if omega2 is None else _select(omega2, grid, "omega2")
     if not resume and os.path.exists(os.path.join(os.fspath(outdir), DATABASE_NAME)) \
@@ -1666,9 +1666,9 @@ def command(args):
             and not os.path.exists(args.data):
         raise ValueError(f"--data: data file {args.data!r} does not exist")
     if _is_mnist(args.data):
-        from .._mnist import _raw_arrays
+        from .._mnist import raw_arrays
 
-        _raw_arrays()   # the missing-extra error before the folder is claimed
+        raw_arrays()   # the missing-extra error before the folder is claimed
     # Claim the folder before the API does, so that a refusal names the flags.
     claim_output_dir(args.out, tool="init-scale", files=REPORT_FILES, overwrite=args.overwrite,
                      resume=args.resume, engine=True)
