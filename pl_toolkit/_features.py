@@ -17,6 +17,9 @@ With ``Z = X W^T + b1``, ``H = phi(Z)``, ``G = phi'(Z)`` (all ``(n, d1)``):
   triangle tile by tile, with its peak memory :func:`ntk_upper_bytes`;
 * :func:`inputs`, :func:`gram_overflow`, :func:`ntk_nonfinite_error` --
   the arrays an overflow error names;
+* :func:`check_dtype`, :func:`preactivations_as` -- the working precision
+  of the Gram matrices (float64, or float32 for exploratory work) and the
+  preactivations formed in it;
 * ``phi_dphi_scalar`` (the activations' jitted scalar ``(phi, phi')``
   kernel), ``check_scale``, ``gaussian_second_moment`` and
   ``normalized_coefficient_matrix`` (the Gaussian quadrature of
@@ -26,17 +29,19 @@ With ``Z = X W^T + b1``, ``H = phi(Z)``, ``G = phi'(Z)`` (all ``(n, d1)``):
 import numpy as np
 
 from ._jit import prange, serial_and_parallel, use_parallel
-from ._validation import FLOAT64_MAX, overflow_error, quiet_overflow
+from ._validation import FLOAT64_MAX, max_abs, overflow_error, quiet_overflow
 from .activations import _phi_dphi as phi_dphi_scalar
 from .hermite import (_check_scale as check_scale,
                       _gaussian_second_moment as gaussian_second_moment,
                       _normalized_coefficient_matrix as normalized_coefficient_matrix)
 
 __all__ = ["check_scale", "gaussian_second_moment", "normalized_coefficient_matrix",
-           "phi_dphi_scalar", "CHUNK_BYTES", "COMBINE", "EMPTY", "FACTOR_NAMES",
-           "diagonals_rule_out_overflow", "factor_diagonals", "features", "features_of",
+           "phi_dphi_scalar", "CHUNK_BYTES", "COMBINE", "EMPTY", "FACTOR_NAMES", "FLOAT32_MAX",
+           "check_dtype", "diagonals_rule_out_overflow", "factor_diagonals", "features",
+           "features_of",
            "fill_phi_dphi", "forward", "gram_factors", "gram_overflow", "inputs", "ntk_gram_upper",
-           "ntk_nonfinite_error", "ntk_upper_bytes", "preactivations", "scaled_jacobian_rows",
+           "ntk_nonfinite_error", "ntk_upper_bytes", "preactivations", "preactivations_as",
+           "scaled_jacobian_rows",
            "vjp_from_features", "z_bounded", "z_slots"]
 
 
@@ -46,6 +51,66 @@ __all__ = ["check_scale", "gaussian_second_moment", "normalized_coefficient_matr
 def preactivations(net, X, name="X"):
     """``Z = X W^T (+ b1)`` of checked ``X``, refused (naming ``name``) if it overflows."""
     return net._preactivations(X, name)
+
+
+#: Largest finite float32.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def check_dtype(dtype):
+    """``np.float64`` or ``np.float32`` as named by ``dtype``; anything else is a ValueError."""
+    try:
+        dt = None if dtype is None or isinstance(dtype, bool) else np.dtype(dtype)
+    except (TypeError, ValueError):
+        dt = None
+    if dt is None or dt not in _DTYPES:           # (np.dtype("f8") == None is True)
+        raise ValueError(f"dtype must be np.float64 or np.float32, got {dtype!r}")
+    return dt.type
+
+
+def _dtype_max(dtype):
+    return FLOAT64_MAX if np.dtype(dtype) == np.float64 else FLOAT32_MAX
+
+
+def preactivations_as(net, X, dtype, out=None, name="X"):
+    """``Z = X W^T (+ b1)`` of checked ``X`` formed in ``dtype`` (into ``out`` if given).
+
+    float64 is :func:`preactivations` (then copied into ``out``).  float32
+    rounds ``X``, ``W`` and ``b1`` and forms the product in float32; it is
+    refused (naming ``name``) when ``Z`` overflows float32, unless the bound
+    ``d0 max|X| max|W| + max|b1| <= FLOAT32_MAX / 2`` rules that out.
+    """
+    if np.dtype(dtype) == np.float64:
+        Z = preactivations(net, X, name)
+        if out is None:
+            return Z
+        out[...] = Z
+        return out
+    W = np.asarray(net.W, dtype=dtype)
+    Xd = np.asarray(X, dtype=dtype)
+    if out is None:
+        Z = Xd @ W.T
+    else:
+        Z = np.matmul(Xd, W.T, out=out)
+    if net.b1 is not None:
+        Z += np.asarray(net.b1, dtype=dtype)
+    bound = X.shape[1] * max_abs(X) * max_abs(net.W) + (
+        0.0 if net.b1 is None else max_abs(net.b1))
+    if not bound <= 0.5 * FLOAT32_MAX and not np.all(np.isfinite(Z)):
+        raise _as_float32_error(overflow_error(
+            f"the preactivations {name} W^T + b1",
+            [(name, X), ("net.W", net.W), ("net.b1", net.b1)]))
+    return Z
+
+
+def _as_float32_error(err):
+    """The float64 overflow message of ``err`` restated for float32."""
+    text = str(err).replace(f"overflows float64 (largest finite value {FLOAT64_MAX:.3g})",
+                            f"overflows float32 (largest finite value {FLOAT32_MAX:.3g}); "
+                            "use dtype=np.float64 or")
+    return ValueError(text)
 
 
 def z_bounded(net, X):
@@ -151,10 +216,11 @@ EMPTY = np.zeros((1, 1))
 
 
 def scaled_jacobian_rows(G, V):
-    """``A[a d2 + p] = G[a] o V[p]``; for ``d2 = 1`` ``G`` already holds ``phi'(Z) o v``."""
+    """``A[a d2 + p] = G[a] o V[p]`` in G's dtype; for ``d2 = 1`` ``G`` holds ``phi'(Z) o v``."""
     if V.shape[0] == 1:
         return G
     n, d1 = G.shape
+    V = np.asarray(V, dtype=G.dtype)
     return (G[:, None, :] * V[None, :, :]).reshape(n * V.shape[0], d1)
 
 
@@ -167,7 +233,7 @@ def factor_diagonals(S, XX, KV):
     return [np.diagonal(F).copy() for F in (S, XX, KV)]
 
 
-def diagonals_rule_out_overflow(diags):
+def diagonals_rule_out_overflow(diags, dtype=np.float64):
     """Whether finite diagonals ``<= max/4`` prove every entry of a symmetric NTK finite.
 
     For a Gram factor ``F = B B^T`` every partial sum of ``F_ab`` is bounded
@@ -176,25 +242,29 @@ def diagonals_rule_out_overflow(diags):
     ``|S_ij XX_ab| + |KV_ab| <= sqrt(K_ii K_jj) + sqrt(KV_aa KV_bb)``.  So if
     the diagonals of ``S``, ``XX``, ``KV`` and ``K`` (or of both blocks) are
     finite and at most a quarter of the float64 maximum, no entry overflows,
-    and checking ``O(n)`` numbers replaces a pass over ``n^2``.
+    and checking ``O(n)`` numbers replaces a pass over ``n^2``.  ``max`` is
+    that of ``dtype`` (float32: the ``1 + O(k eps)`` factor is still below
+    ``1 + 1e-3`` for ``k < 10^4``).
     """
     d = np.concatenate(diags)
-    return bool(d.max() <= 0.25 * FLOAT64_MAX)      # nan propagates through max: False
+    return bool(d.max() <= 0.25 * _dtype_max(dtype))      # nan propagates through max: False
 
 
-def gram_overflow(net, X, X2, factor_diags, layers):
+def gram_overflow(net, X, X2, factor_diags, layers, dtype=np.float64):
     """The ValueError for an NTK with a non-finite entry, naming the stage and the largest input."""
     named = inputs(net, X) + ([] if X2 is None else [("X2", X2)])
     what = "the NTK Gram matrix"
+    top = _dtype_max(dtype)
     if factor_diags is not None:
         for name, d, used in zip(FACTOR_NAMES, factor_diags,
                                  ("W" in layers, "W" in layers, "V" in layers)):
-            if used and not (np.all(np.isfinite(d)) and d.max() <= 0.25 * FLOAT64_MAX):
+            if used and not (np.all(np.isfinite(d)) and d.max() <= 0.25 * top):
                 what = f"{name} of the NTK"
                 if name.startswith("the data"):
                     named = [("X", X)] + ([] if X2 is None else [("X2", X2)])
                 break
-    return overflow_error(what, named)
+    err = overflow_error(what, named)
+    return err if np.dtype(dtype) == np.float64 else _as_float32_error(err)
 
 
 def z_slots(n, d1, d2, b):
@@ -223,14 +293,15 @@ def z_slots(n, d1, d2, b):
 
 
 @quiet_overflow
-def ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=1024):
+def ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=1024, dtype=np.float64):
     """The NTK's upper triangle, formed tile by tile with little extra memory.
 
-    Returns a C-ordered ``(n d2, n d2)`` array whose entries ``[i, j]`` with
-    ``j >= i`` (whole tiles on and above the diagonal) equal
-    ``ntk_gram(net, X, layers=layers)[i, j]``; the strictly lower tiles hold
-    scratch.  Its transpose is therefore the Fortran-ordered lower triangle
-    LAPACK's ``dpotrf(lower=1)`` factors in place.
+    Returns a C-ordered ``(n d2, n d2)`` array of ``dtype`` whose entries
+    ``[i, j]`` with ``j >= i`` (whole tiles on and above the diagonal) equal
+    ``ntk_gram(net, X, layers=layers, dtype=dtype)[i, j]``; the strictly
+    lower tiles hold scratch.  Its transpose is therefore the
+    Fortran-ordered lower triangle LAPACK's ``dpotrf(lower=1)`` (``spotrf``
+    for float32) factors in place.
 
     Besides the output only the preactivations ``Z`` are needed, and their
     row blocks are kept in the strictly lower tiles, which the triangle never
@@ -241,26 +312,33 @@ def ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=1024):
     (:func:`ntk_upper_bytes`), against three ``n d2``-square temporaries
     for :func:`ntk_gram`; the GEMM work is half of :func:`ntk_gram`'s (one
     triangle).
+
+    ``dtype=np.float32`` forms everything in float32 (``Z``, the features,
+    the Gram factors and their combination; see :func:`preactivations_as`):
+    half the memory, for exploratory work only.
     """
+    dtype = check_dtype(dtype)
     d2 = net.d2
     n = X.shape[0]
     N = n * d2
-    out = np.empty((N, N))
+    out = np.empty((N, N), dtype=dtype)
     use_w, use_v = "W" in layers, "V" in layers
     scale = np.asarray(net.V[0]) if d2 == 1 else None
+    Xd = X if dtype is np.float64 else X.astype(dtype)
     b = max(1, int(tile) // d2)
     blocks = [(i, min(i + b, n)) for i in range(0, n, b)]
     homes = z_slots(n, net.d1, d2, b)
     kept = {}
     for j, (lo, hi) in enumerate(blocks):
-        Zj = preactivations(net, X[lo:hi])
         if homes[j] is None:
-            kept[j] = Zj
+            kept[j] = preactivations_as(net, X[lo:hi], dtype)
+        elif dtype is np.float64:
+            r, c = homes[j]
+            out[r:r + hi - lo, c:c + net.d1] = preactivations(net, X[lo:hi])
         else:
             r, c = homes[j]
-            out[r:r + hi - lo, c:c + net.d1] = Zj
-        Zj = None
-    buf = np.empty((b * d2, b * d2))
+            out[r:r + hi - lo, c:c + net.d1] = preactivations_as(net, X[lo:hi], dtype)
+    buf = np.empty((b * d2, b * d2), dtype=dtype)
     diags = []
 
     def feats(j):
@@ -280,7 +358,7 @@ def ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=1024):
             Hr = Ar = None
             S = XX = KV = EMPTY
             Hr, Ar = (Hc, Ac) if ri == ci else feats(ri)
-            S, XX, KV = gram_factors(net, X[r0:r1], X[c0:c1], Hr, Hc, Ar, Ac, use_w, use_v)
+            S, XX, KV = gram_factors(net, Xd[r0:r1], Xd[c0:c1], Hr, Hc, Ar, Ac, use_w, use_v)
             tile_out = buf[: (r1 - r0) * d2, : (c1 - c0) * d2]
             if ri == ci:
                 diags.append(factor_diagonals(S, XX, KV))
@@ -288,22 +366,29 @@ def ntk_gram_upper(net, X, layers=("W", "V"), *, parallel=True, tile=1024):
             out[r0 * d2:r1 * d2, c0 * d2:c1 * d2] = tile_out
     # The diagonal tiles hold every diagonal entry (see diagonals_rule_out_overflow).
     factor_diags = [np.concatenate(d) for d in zip(*diags)]
-    if not diagonals_rule_out_overflow(factor_diags + [np.diagonal(out)]):
+    if not diagonals_rule_out_overflow(factor_diags + [np.diagonal(out)], dtype):
         for ci, (c0, c1) in enumerate(blocks):
             for r0, r1 in blocks[: ci + 1]:
                 if not np.all(np.isfinite(out[r0 * d2:r1 * d2, c0 * d2:c1 * d2])):
-                    raise gram_overflow(net, X, None, factor_diags, layers)
+                    raise gram_overflow(net, X, None, factor_diags, layers, dtype)
     return out
 
 
-def ntk_upper_bytes(n, d1, d2, tile=1024):
-    """Peak bytes of :func:`ntk_gram_upper`: output, ``Z`` blocks without a slot, temporaries."""
+def ntk_upper_bytes(n, d1, d2, tile=1024, dtype=np.float64, d0=0):
+    """Peak bytes of :func:`ntk_gram_upper`: output, ``Z`` blocks without a slot, temporaries.
+
+    For float32 every buffer is half as large, plus the float32 copy of the
+    ``(n, d0)`` data (counted when ``d0`` is given).
+    """
     b = max(1, tile // d2)
     homeless = sum(hi - lo for (lo, hi), home in
                    zip([(i, min(i + b, n)) for i in range(0, n, b)], z_slots(n, d1, d2, b))
                    if home is None)
     rows = b * d2
-    return 8 * ((n * d2) ** 2 + homeless * d1 + b * d1 + 4 * rows * d1 + 4 * rows * rows)
+    size = np.dtype(check_dtype(dtype)).itemsize
+    copy_x = 0 if size == 8 else n * d0
+    return size * ((n * d2) ** 2 + homeless * d1 + b * d1 + 4 * rows * d1 + 4 * rows * rows
+                   + copy_x)
 
 
 def ntk_nonfinite_error(net, X):

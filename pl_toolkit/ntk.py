@@ -28,9 +28,10 @@ from scipy.sparse.linalg import LinearOperator
 
 from . import _features as _shared
 from . import _reference
-from ._features import (COMBINE, diagonals_rule_out_overflow, factor_diagonals, features,
-                        features_of, forward, gram_factors, gram_overflow, inputs, preactivations,
-                        scaled_jacobian_rows, vjp_from_features, z_bounded)
+from ._features import (COMBINE, check_dtype, diagonals_rule_out_overflow, factor_diagonals,
+                        features, features_of, forward, gram_factors, gram_overflow, inputs,
+                        preactivations, preactivations_as, scaled_jacobian_rows,
+                        vjp_from_features, z_bounded)
 from ._jit import use_parallel
 from ._validation import check_finite, check_result_finite, quiet_overflow
 from .network import check_layers, check_net as _check_net
@@ -340,19 +341,20 @@ def gradient(net, X, Y, layers=("W", "V"), *, parallel=True):
 # --------------------------------------------------------------------------
 # Gram matrix
 # --------------------------------------------------------------------------
-def _check_gram(net, X, X2, out, factor_diags, layers):
+def _check_gram(net, X, X2, out, factor_diags, layers, dtype=np.float64):
     """Return ``out`` (an array or NTKBlocks) if all its entries are finite, else raise."""
     parts = tuple(out) if isinstance(out, NTKBlocks) else (out,)
     if X2 is None and factor_diags is not None:
-        if diagonals_rule_out_overflow(factor_diags + [np.diagonal(P) for P in parts]):
+        if diagonals_rule_out_overflow(factor_diags + [np.diagonal(P) for P in parts], dtype):
             return out
     if all(np.all(np.isfinite(P)) for P in parts):
         return out
-    raise gram_overflow(net, X, X2, factor_diags, layers)
+    raise gram_overflow(net, X, X2, factor_diags, layers, dtype)
 
 
 @quiet_overflow
-def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba", parallel=True):
+def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba", parallel=True,
+             dtype=np.float64):
     """Empirical NTK Gram matrix of the network with respect to ``layers``.
 
     Parameters
@@ -371,6 +373,12 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
         Compiled kernels, or the plain NumPy reference.
     parallel : bool, default True
         Use the row-parallel kernels (results are bitwise equal).
+    dtype : {np.float64, np.float32}, default np.float64
+        Working precision of the numba backend.  ``np.float32`` forms the
+        preactivations, features, Gram factors and their combination in
+        float32 (half the memory, about twice the speed) for exploratory
+        work; its accuracy is in the Notes.  It is never the precision for
+        eigenvalues that are reported: use float64 for those.
 
     Returns
     -------
@@ -385,7 +393,9 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
         On bad data or arguments (see :meth:`ShallowNet.check_data`), or
         when finite inputs overflow float64 (``X`` with entries ``1e155``:
         ``X X^T`` exceeds ``1.8e308``); the message names the input with the
-        largest entries.
+        largest entries; when ``dtype`` is not float64 or float32, or float32
+        with ``backend="numpy"`` (the reference is float64 only); under
+        float32 also when the result overflows float32.
 
     Notes
     -----
@@ -412,6 +422,10 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
     net = _check_net(net)
     layers = check_layers(layers)
     _check_backend(backend)
+    dtype = check_dtype(dtype)
+    if backend == "numpy" and dtype is not np.float64:
+        raise ValueError("dtype: backend='numpy' is the float64 reference; "
+                         "dtype=np.float32 needs backend='numba'")
     X = net.check_data(X)
     X2c = None if X2 is None else net.check_data(X2, "X2")
     if backend == "numpy":
@@ -426,30 +440,31 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
     d2 = net.d2
     # For d2 = 1 the first-layer rows A = phi'(Z) o v come straight from the kernel.
     scale = np.asarray(net.V[0]) if d2 == 1 else None
-    H1, G1 = features(net, X, parallel, scale)
+    H1, G1 = features_of(net, preactivations_as(net, X, dtype), parallel, scale)
     if sym:
         H2, G2 = H1, G1
     else:
-        H2, G2 = features(net, X2c, parallel, scale, "X2")
+        H2, G2 = features_of(net, preactivations_as(net, X2c, dtype, name="X2"), parallel, scale)
     use_w, use_v = "W" in layers, "V" in layers
     A1 = scaled_jacobian_rows(G1, net.V)
     A2 = A1 if sym else scaled_jacobian_rows(G2, net.V)
     Xb = X if sym else X2c
-    S, XX, KV = gram_factors(net, X, Xb, H1, H2, A1, A2, use_w, use_v)
+    Xa_d, Xb_d = (X, Xb) if dtype is np.float64 else (X.astype(dtype), Xb.astype(dtype))
+    S, XX, KV = gram_factors(net, Xa_d, Xb_d, H1, H2, A1, A2, use_w, use_v)
     diags = factor_diagonals(S, XX, KV) if sym else None
     shape = (X.shape[0] * d2, Xb.shape[0] * d2)
     combine = COMBINE[use_parallel(parallel, shape[0] * shape[1])]
     if not blocks:
-        out = S if (use_w and d2 == 1) else np.empty(shape)
+        out = S if (use_w and d2 == 1) else np.empty(shape, dtype=dtype)
         combine(S, XX, KV, d2, use_w, use_v, out)
-        return _check_gram(net, X, X2c, out, diags, layers)
-    KW_full = np.zeros(shape)
-    KV_full = np.zeros(shape)
+        return _check_gram(net, X, X2c, out, diags, layers, dtype)
+    KW_full = np.zeros(shape, dtype=dtype)
+    KV_full = np.zeros(shape, dtype=dtype)
     if use_w:
         combine(S, XX, KV, d2, True, False, KW_full)
     if use_v:
         combine(S, XX, KV, d2, False, True, KV_full)
-    return _check_gram(net, X, X2c, NTKBlocks(W=KW_full, V=KV_full), diags, layers)
+    return _check_gram(net, X, X2c, NTKBlocks(W=KW_full, V=KV_full), diags, layers, dtype)
 
 
 # --------------------------------------------------------------------------
