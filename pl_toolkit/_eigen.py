@@ -209,11 +209,13 @@ def pow2_scaled(A):
 def dense_extreme(A, which):
     n = A.shape[0]
     idx = 0 if which == "SA" else n - 1
-    # dsyevr (MRRR on the tridiagonal) and dsyevx are the fastest LAPACK
-    # routes to one eigenpair; at n = 2000 (2 shared cores, interleaved
-    # medians) dsyevr took 0.157-0.228 s, dsyevx 0.215-0.226 s, all
-    # eigenvalues (eigvalsh) 0.239-0.251 s, all eigenpairs (dsyevd) 0.46 s.
-    # The tridiagonal reduction (4/3 n^3, half BLAS-2) dominates them all.
+    # dsyevr (MRRR on the tridiagonal) and dsyevx are the cheapest LAPACK
+    # routes to one eigenpair.  Every dense route first reduces A to
+    # tridiagonal form (4/3 n^3 flops, half of them BLAS-2), which dominates;
+    # one pair then costs O(n) on the tridiagonal plus O(n^2) to transform its
+    # vector back, all eigenvalues O(n^2), all eigenvectors (dsyevd) another
+    # O(n^3).  Timings of the four: docs/performance.rst, "Solver choices,
+    # measured" (benchmarks/bench_solver_choices.py --only dense).
     # Tiny and huge matrices are solved on A / 2**e (pow2_scaled).
     As, e = pow2_scaled(A)
     w, V = subset_eigh(As, idx, idx)

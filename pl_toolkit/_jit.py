@@ -89,14 +89,12 @@ def serial_and_parallel(py_func, *, cache=True):
 
 #: Below this many elements a parallel launch costs more than it saves:
 #: after a parallel region numba's OpenMP workers spin and collide with the
-#: BLAS threads of the next product, a 4-16 ms penalty per call on a 2-core
-#: machine (docs/threads.rst).  Measured there (medians of 15, quiet
-#: machine), the serial build at 2**20 against 2**15: ntk_gram at n = 200,
-#: d1 = 256 1.0 ms instead of 16 ms, at n = 500, d1 = 1000 16 ms instead of
-#: 29 ms; at n = 1000, d1 = 2000 (2M elements, parallel under both) the
-#: serial build was still 10-25% faster, so 2**20 is conservative for
-#: machines with more cores.  Serial and parallel builds agree bitwise, so
-#: the switch never changes a result.
+#: BLAS threads of the next product, a fixed penalty per call that exceeds
+#: the whole serial call on small arrays.  The measurements that set the
+#: cut-off (and show the serial build still ahead just above it on 2 cores,
+#: so 2**20 is conservative for machines with more cores) are in
+#: docs/threads.rst; benchmarks/bench_serial_cutoff.py repeats them.  Serial
+#: and parallel builds agree bitwise, so the switch never changes a result.
 PARALLEL_MIN_ELEMENTS = 1 << 20
 
 

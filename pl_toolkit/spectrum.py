@@ -53,13 +53,16 @@ __all__ = ["ConvergenceWarning", "EigResult", "lambda_min", "lambda_max", "sigma
            "LambdaMinTracker"]
 
 #: Largest dense array handled by the LAPACK subset solver under ``method="auto"``
-#: (``O(n^3)`` time, about 20 s at this size on 2 cores).
+#: (``4/3 n^3`` flops for the tridiagonal reduction, half of them BLAS-2, and a
+#: 512 MB working copy at this size; timings on the performance page).
 DENSE_MAX = 8000
 #: From this size on, ``lambda_min(A)`` of a dense array under ``method="auto"``
-#: tries shift-invert before the LAPACK subset solver.  Measured on 2000-unit
-#: NTKs of 784-dimensional data (2 cores; shift-invert / dsyevr time,
-#: ``benchmarks/bench_eig.py --crossover``): 1.47 at n = 3000 and 4000, 0.98
-#: at 5000, 0.73 at 8000 (another draw of the data: 1.66, 1.30, 0.67, 0.59).
+#: tries shift-invert before the LAPACK subset solver: a Cholesky factor
+#: (``n^3/3`` flops, all BLAS-3) and a few tens of triangular solves (``2 n^2``
+#: each) against the subset solver's ``4/3 n^3``, half BLAS-2.  The solve count
+#: and the BLAS-3 share decide where it wins; the crossover measured by
+#: ``benchmarks/bench_eig.py --crossover`` is in docs/performance.rst,
+#: "Solver choices, measured".
 SHIFT_INVERT_MIN = 5000
 _METHODS = ("auto", "dense", "lanczos", "shift-invert")
 

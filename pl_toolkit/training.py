@@ -231,14 +231,16 @@ _NEED_LMIN = tuple(q.name for q in QUANTITIES if q.needs_lambda_min)
 #: Largest ``n * d2`` for which the NTK is formed densely while tracking.  Dense
 #: wins by far at these sizes: the NTK's smallest eigenvalues are clustered and
 #: its condition number is 1e4-1e8, so matrix-free Lanczos needs thousands of
-#: products (measured on digits, n d2 = 5000: 47 s per lambda_min against 2.4 s
-#: to form K plus 2.5 s for a warm-started dense tracker update).  Memory:
+#: products of ``O(n d0 d1 + n d1 d2)`` each, against one Gram of
+#: ``O((n d2)^2 d1)`` and a dense solve of ``O((n d2)^3)`` (timings on digits,
+#: ``n d2 = 5000``: docs/performance.rst, "Solver choices, measured").  Memory:
 #: 8 (n d2)^2 bytes per matrix.
 _DENSE_NTK_MAX = 6000
 #: Largest ``n * d2`` for which laziness uses dense NTKs (``K_0`` is kept).  Above
 #: it, ``||K_t - K_0||_2`` comes from Lanczos on the difference of two NTK
 #: operators: ~10 products of ``O(n d0 d1)`` against ``O(n^2 d2^2 d1)`` to form
-#: ``K_t`` (measured on digits, n d2 = 5000: 2.5 s per dense Gram).
+#: ``K_t`` (the Gram's timing on digits is beside the tracker's, on the
+#: performance page).
 _DENSE_LAZINESS_MAX = 2000
 #: Largest ``n`` for which sigma_min(phi(W X)) is taken from an SVD of the features.
 _SVD_FEATURES_MAX = 200

@@ -34,9 +34,10 @@ def limit_threads(threads):
     """Run the body with at most ``threads`` BLAS and numba threads.
 
     Cells of a sweep run side by side, one per core; letting each of them
-    start a multi-threaded BLAS or numba pool on a shared machine made a
-    small GD step 20-40x slower (measured: 0.17 s vs 6.4 s for 50 steps of a
-    width-1024 net), so every cell is single-threaded by default.
+    start a multi-threaded BLAS or numba pool puts ``k`` threads per core
+    on ``k`` cores, whose spinning and waiting make small GD steps many
+    times slower (figures on the documentation's performance page), so
+    every cell is single-threaded by default.
     """
     import numba
 

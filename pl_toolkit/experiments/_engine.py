@@ -121,9 +121,9 @@ _FORMAT = "1"
 # Python 3.12+ warns about fork() in multi-threaded processes.
 #
 # "spawn" and "forkserver" both start workers from a fresh interpreter and
-# are safe.  Their cost is close: a 2-worker pool whose workers import
-# pl_toolkit took 0.30 s (spawn) vs 0.25 s (forkserver) from creation to the
-# last result, paid once per sweep.  "spawn" wins on the rest: it exists on
+# are safe.  Their cost is close (each worker imports pl_toolkit once; the
+# two are timed in docs/performance.rst, "Solver choices, measured") and is
+# paid once per sweep.  "spawn" wins on the rest: it exists on
 # every platform (Windows has nothing else, macOS defaults to it) and keeps
 # no process-global server whose preload list or environment would leak
 # from one sweep into the next.
@@ -1152,8 +1152,10 @@ def run_sweep(fn, cells, outdir, *, name, config=None, root_seed=0, workers=None
     so a sweep killed at any moment (SIGKILL included) loses only the cells
     that were running.  ``seconds`` is the time spent inside ``fn``.
 
-    The pool costs about 2 ms per cell (measured with 2 workers); merge
-    computations of a few milliseconds into larger cells.
+    The pool adds a fixed cost per cell (pickling the call and its result,
+    one database commit; the documentation's performance page gives a
+    measured figure); merge computations not much costlier than that into
+    larger cells.
 
     Workers inherit the environment: with many workers each running
     multi-threaded numba or BLAS code, set e.g. ``OMP_NUM_THREADS`` and
