@@ -6,77 +6,19 @@ maps each compiled kernel to its reference; one test walks it.
 """
 
 import numpy as np
-from scipy import special
 
-_SQRT2 = np.sqrt(2.0)
-_LOG2 = np.log(2.0)
+from .activations import BUILTIN_FORMS, forms_of
 
-
-def _sig(x):
-    return special.expit(x)
-
-
-def _dsig(x):
-    # s(x) s(-x) = e / (1 + e)^2, e = exp(-|x|): no cancellation in 1 - s(x).
-    e = np.exp(-np.abs(x))
-    return e / ((1.0 + e) * (1.0 + e))
-
-
-def _sech2(x):
-    # 4 e / (1 + e)^2 with e = exp(-2|x|): 1 - tanh(x)^2 cancels for |x| >~ 19.
-    e = np.exp(-2.0 * np.abs(x))
-    return 4.0 * e / ((1.0 + e) * (1.0 + e))
-
-
-def _shifted_softplus(x):
-    # log((1 + e^x) / 2) = log1p(expm1(x) / 2); x + log1p(e^-x) - log 2 where
-    # expm1 would overflow.  logaddexp(0, x) - log 2 loses x's digits near 0.
-    x = np.asarray(x, dtype=float)
-    small = x < 20.0
-    out = np.empty_like(x)
-    out[small] = np.log1p(0.5 * np.expm1(x[small]))
-    big = x[~small]
-    out[~small] = big + np.log1p(np.exp(-big)) - _LOG2
-    return out
-
-
-def _gaussian_tail(x, f):
-    # f(x) exp(-x^2 / 2)-type terms are 0 once exp underflows; computing them
-    # would give 0 * inf = nan for huge |x|.
-    x = np.asarray(x, dtype=float)
-    out = np.zeros_like(x)
-    ok = np.abs(x) <= 40.0
-    out[ok] = f(x[ok])
-    return out
-
-
-#: NumPy (phi, phi', phi'') of the built-in activations.
-ACTIVATIONS = {
-    "gelu": (lambda x: x * special.ndtr(x),
-             lambda x: special.ndtr(x) + _gaussian_tail(x, lambda t: t * np.exp(-0.5 * t * t))
-             / np.sqrt(2 * np.pi),
-             lambda x: _gaussian_tail(x, lambda t: np.exp(-0.5 * t * t) / np.sqrt(2 * np.pi)
-                                      * (2 - t * t))),
-    "tanh": (np.tanh, _sech2, lambda x: -2 * np.tanh(x) * _sech2(x)),
-    "sigmoid": (_sig, _dsig, lambda x: -_dsig(x) * np.tanh(0.5 * x)),
-    "softplus": (lambda x: np.logaddexp(0.0, x), _sig, _dsig),
-    "shifted_softplus": (_shifted_softplus, _sig, _dsig),
-    "silu": (lambda x: x * _sig(x), lambda x: _sig(x) + x * _dsig(x),
-             lambda x: _dsig(x) * (2 - x * np.tanh(0.5 * x))),
-    "erf": (special.erf, lambda x: _gaussian_tail(x, lambda t: 2 / np.sqrt(np.pi) * np.exp(-t * t)),
-            lambda x: _gaussian_tail(x, lambda t: -4 * t / np.sqrt(np.pi) * np.exp(-t * t))),
-    "quadratic": (lambda x: x * x, lambda x: 2 * x, lambda x: np.full_like(x, 2.0)),
-    "identity": (lambda x: x.copy(), np.ones_like, np.zeros_like),
-    "relu": (lambda x: np.maximum(x, 0.0), lambda x: (x > 0).astype(float), np.zeros_like),
-    "leaky_relu": (lambda x: np.where(x > 0, x, 0.01 * x), lambda x: np.where(x > 0, 1.0, 0.01),
-                   np.zeros_like),
-}
+#: NumPy ``(phi, phi', phi'')`` of the built-in activations: the NumPy forms
+#: of the activation table (``pl_toolkit.activations.BUILTIN_FORMS``).
+ACTIVATIONS = {name: row.numpy for name, row in BUILTIN_FORMS.items()}
 
 
 def activation_funcs(activation):
     """NumPy (phi, phi', phi'') for a built-in activation; vectorized user kernels otherwise."""
-    if activation.name in ACTIVATIONS and activation.code >= 0:
-        return ACTIVATIONS[activation.name]
+    row = forms_of(activation)
+    if row is not None:
+        return row.numpy
     # getattr: under NUMBA_DISABLE_JIT the scalar kernels are plain functions.
     vec = [np.vectorize(getattr(f, "py_func", f), otypes=[float]) for f in
            (activation.phi_scalar, activation.dphi_scalar, activation.ddphi_scalar)]

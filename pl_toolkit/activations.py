@@ -1,4 +1,4 @@
-"""Activation functions with their first two derivatives, compiled by numba.
+"""Activation functions with their first two derivatives: the one table of built-ins.
 
 Each activation is an :class:`Activation` record holding
 
@@ -11,20 +11,41 @@ Each activation is an :class:`Activation` record holding
   ``phi_ddot_max = sup|phi''|``, and whether the activation meets the
   assumption (and if not, why).
 
-Built-in activations are dispatched inside the kernels by an integer code so
-that their compiled code is cached; activations registered by users are
-compiled on first use in each process (closures cannot be cached).
+Every built-in activation is one row of ``BUILTIN_FORMS``
+(an :class:`ActivationForms` record), which holds all of its forms:
+
+* the numba scalar kernels (dispatched inside the array kernels by the
+  row's integer ``code``, so that their compiled code is cached);
+* the plain NumPy form, written independently of the kernels (the
+  reference of the tests and of ``backend="numpy"``);
+* the definition of ``phi`` as a SymPy-parsable string, which
+  ``derivations.hermite.activation_expr`` parses (the core never imports
+  SymPy);
+* ``phi`` and ``phi'`` as ball-arithmetic expressions over a small
+  vocabulary (``BALL_FUNCTIONS``), which the certified NTK route evaluates
+  with python-flint (:func:`ball_function`), or a :class:`NoForm` saying
+  why there is none;
+* the Assumption-2 constants, the parity and the notes.
+
+The registry is built from the table only after :func:`form_problems`
+finds every form present, so a row without one stops the import.
+Activations registered by users have the kernels and constants only; they
+are compiled on first use in each process (closures cannot be cached).
 """
 
+import ast
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import special
 
 from ._jit import jit, prange, scalar_kernel, serial_and_parallel, use_parallel
 from ._validation import as_float_array
 
-__all__ = ["Activation", "get_activation", "register_activation", "available_activations"]
+__all__ = ["Activation", "ActivationForms", "BALL_FUNCTIONS", "BUILTIN_FORMS", "LEAKY_SLOPE",
+           "NoForm", "available_activations", "ball_function", "form_problems", "forms_of",
+           "get_activation", "register_activation"]
 
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -204,11 +225,10 @@ def leaky_relu_d(x):
     return 1.0 if x > 0.0 else _LEAKY_SLOPE
 
 
-# Built-in codes, in the order of the dispatch chains below.
-_CODES = {"gelu": 0, "tanh": 1, "sigmoid": 2, "softplus": 3, "shifted_softplus": 4, "silu": 5,
-          "erf": 6, "quadratic": 7, "identity": 8, "relu": 9, "leaky_relu": 10}
-
-
+# The branches below follow the ``code`` of each row of BUILTIN_FORMS
+# (gelu 0, tanh 1, sigmoid 2, softplus 3, shifted_softplus 4, silu 5, erf 6,
+# quadratic 7, identity 8, relu 9, leaky_relu 10); the registry test checks
+# every row's kernels against the dispatch of its code.
 @scalar_kernel
 def _phi(code, x):
     if code == 0:
@@ -334,6 +354,306 @@ def _make_custom_kernels(phi, dphi, ddphi):
 
     return (serial_and_parallel(phi_dphi_kernel, cache=False),
             serial_and_parallel(apply_kernel, cache=False))
+
+
+# --------------------------------------------------------------------------
+# NumPy forms of the built-in activations (the independent references)
+# --------------------------------------------------------------------------
+# Written for clarity with NumPy and SciPy, independently of the scalar
+# kernels above: the tests compare the two, and backend="numpy" runs these.
+def _np_sigmoid(x):
+    return special.expit(x)
+
+
+def _np_sigmoid_d(x):
+    # s(x) s(-x) = e / (1 + e)^2, e = exp(-|x|): no cancellation in 1 - s(x).
+    e = np.exp(-np.abs(x))
+    return e / ((1.0 + e) * (1.0 + e))
+
+
+def _np_sech2(x):
+    # 4 e / (1 + e)^2 with e = exp(-2|x|): 1 - tanh(x)^2 cancels for |x| >~ 19.
+    e = np.exp(-2.0 * np.abs(x))
+    return 4.0 * e / ((1.0 + e) * (1.0 + e))
+
+
+def _np_shifted_softplus(x):
+    # log((1 + e^x) / 2) = log1p(expm1(x) / 2); x + log1p(e^-x) - log 2 where
+    # expm1 would overflow.  logaddexp(0, x) - log 2 loses x's digits near 0.
+    x = np.asarray(x, dtype=float)
+    small = x < 20.0
+    out = np.empty_like(x)
+    out[small] = np.log1p(0.5 * np.expm1(x[small]))
+    big = x[~small]
+    out[~small] = big + np.log1p(np.exp(-big)) - _LOG2
+    return out
+
+
+def _np_gaussian_tail(x, f):
+    # f(x) exp(-x^2 / 2)-type terms are 0 once exp underflows; computing them
+    # would give 0 * inf = nan for huge |x|.
+    x = np.asarray(x, dtype=float)
+    out = np.zeros_like(x)
+    ok = np.abs(x) <= 40.0
+    out[ok] = f(x[ok])
+    return out
+
+
+# --------------------------------------------------------------------------
+# The table's record and its checks
+# --------------------------------------------------------------------------
+#: Functions a ball form may call; each is the python-flint ``arb`` method
+#: of the same name.
+BALL_FUNCTIONS = ("erf", "erfc", "exp", "log", "sqrt", "tanh")
+
+
+@dataclass(frozen=True)
+class NoForm:
+    """A form that a built-in activation does not have, and why.
+
+    Attributes
+    ----------
+    reason : str
+        Why the form is absent; a route that needs the form says it.
+
+    Examples
+    --------
+    >>> from pl_toolkit.activations import BUILTIN_FORMS
+    >>> BUILTIN_FORMS["relu"].ball.reason
+    "phi' jumps at 0"
+    """
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class ActivationForms:
+    """Every form of one built-in activation: one row of ``BUILTIN_FORMS``.
+
+    Attributes
+    ----------
+    name : str
+        Registry name.
+    code : int
+        Branch of the compiled dispatch chains (``_phi``, ``_dphi``,
+        ``_ddphi``) that evaluates this activation.
+    kernels : tuple of 3 numba dispatchers
+        Scalar kernels ``(phi, phi', phi'')``.
+    numpy : tuple of 3 callables
+        ``(phi, phi', phi'')`` on float64 arrays, written with NumPy and
+        SciPy independently of the kernels.
+    sympy : str
+        The definition ``phi(x)``, parsable by SymPy (``Piecewise`` for the
+        kinked ones; the Assumption-2 derivatives are taken from it).
+    ball : tuple of 2 str, or NoForm
+        ``(phi(x), phi'(x))`` in the ball vocabulary: ``x``, ``pi``,
+        integer literals, ``+ - * /``, ``**`` with an integer literal
+        exponent, and calls of :data:`BALL_FUNCTIONS`.
+    phi_dot_max, phi_ddot_max : float
+        ``sup |phi'|`` and ``sup |phi''|`` (``inf`` if unbounded).
+    assumption2_reason : str, default ""
+        Why the activation fails Assumption 2; empty if it meets it.
+    parity : {'odd', 'even', None}
+        Symmetry of ``phi``.
+    notes : str, default ""
+        Further remarks.
+
+    Examples
+    --------
+    >>> from pl_toolkit.activations import BUILTIN_FORMS
+    >>> row = BUILTIN_FORMS["tanh"]
+    >>> row.sympy, row.ball
+    ('tanh(x)', ('tanh(x)', '1 - tanh(x)**2'))
+    """
+
+    name: str
+    code: int
+    kernels: tuple = field(repr=False)
+    numpy: tuple = field(repr=False)
+    sympy: str
+    ball: object
+    phi_dot_max: float
+    phi_ddot_max: float
+    assumption2_reason: str = ""
+    parity: object = None
+    notes: str = ""
+
+
+def _is_ball_call(node):
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id == "_ball")
+
+
+class _BallCompiler(ast.NodeTransformer):
+    """Check a ball form against the vocabulary and rewrite it for python-flint.
+
+    ``f(a)`` becomes ``_ball(a).f()``, an integer literal ``k`` the exact ball
+    ``_ball(k)`` (so ``1/3`` is a ball, never the float 0.333...), ``pi`` the
+    ball ``_pi()`` at the working precision; exponents of ``**`` stay
+    integers (an exact power, defined for negative bases).
+    """
+
+    def __init__(self, text):
+        self.text = text
+
+    def _refuse(self, what):
+        raise ValueError(f"ball form {self.text!r}: {what} is outside the ball vocabulary "
+                         f"(x, pi, integer literals, + - * /, ** with an integer exponent, "
+                         f"{', '.join(BALL_FUNCTIONS)})")
+
+    def generic_visit(self, node):
+        self._refuse(type(node).__name__)
+
+    def visit_Expression(self, node):
+        return ast.Expression(self.visit(node.body))
+
+    def visit_BinOp(self, node):
+        if isinstance(node.op, ast.Pow):
+            exp_ = node.right
+            if not (isinstance(exp_, ast.Constant) and type(exp_.value) is int):
+                self._refuse("a non-integer exponent")
+            return ast.BinOp(self.visit(node.left), node.op, exp_)
+        if not isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
+            self._refuse(type(node.op).__name__)
+        return ast.BinOp(self.visit(node.left), node.op, self.visit(node.right))
+
+    def visit_UnaryOp(self, node):
+        if not isinstance(node.op, (ast.USub, ast.UAdd)):
+            self._refuse(type(node.op).__name__)
+        return ast.UnaryOp(node.op, self.visit(node.operand))
+
+    def visit_Call(self, node):
+        if not (isinstance(node.func, ast.Name) and node.func.id in BALL_FUNCTIONS
+                and len(node.args) == 1 and not node.keywords):
+            self._refuse(f"the call {ast.unparse(node)}")
+        arg = self.visit(node.args[0])
+        if not _is_ball_call(arg):
+            arg = ast.Call(ast.Name("_ball", ast.Load()), [arg], [])
+        return ast.Call(ast.Attribute(arg, node.func.id, ast.Load()), [], [])
+
+    def visit_Name(self, node):
+        if node.id == "x":
+            return node
+        if node.id == "pi":
+            return ast.Call(ast.Name("_pi", ast.Load()), [], [])
+        self._refuse(f"the name {node.id!r}")
+
+    def visit_Constant(self, node):
+        if type(node.value) is not int:
+            self._refuse(f"the literal {node.value!r}")
+        return ast.Call(ast.Name("_ball", ast.Load()), [node], [])
+
+
+def _ball_source(text):
+    """Python source of the ball form ``text`` (a ValueError if it leaves the vocabulary)."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"ball form {text!r} is not a non-empty string")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"ball form {text!r} is not an expression: {exc.msg}") from None
+    return ast.unparse(ast.fix_missing_locations(_BallCompiler(text).visit(tree)))
+
+
+def ball_function(text, arb):
+    """Compile a ball form into a function on balls.
+
+    Parameters
+    ----------
+    text : str
+        An expression in ``x`` in the ball vocabulary (see
+        :class:`ActivationForms`).
+    arb : type
+        The ball type, python-flint's ``flint.arb``; the calls of
+        :data:`BALL_FUNCTIONS` are its methods of the same name.
+
+    Returns
+    -------
+    callable
+        ``z -> value``, a ball enclosing the expression at every point of
+        the ball ``z`` (at the working precision of ``flint.ctx``, read at
+        each call).
+
+    Raises
+    ------
+    ValueError
+        If ``text`` leaves the ball vocabulary.
+
+    Examples
+    --------
+    >>> import flint
+    >>> from pl_toolkit.activations import ball_function
+    >>> f = ball_function("x/3 + exp(-x**2)", flint.arb)
+    >>> f(flint.arb(0)).contains(flint.arb(1))
+    True
+    """
+    env = {"__builtins__": {}, "_ball": arb, "_pi": arb.pi}
+    # the source is built from a checked tree: names, calls and literals of the vocabulary only
+    return eval(f"lambda x: {_ball_source(text)}", env)
+
+
+def _callables(value, count):
+    return (isinstance(value, tuple) and len(value) == count
+            and all(callable(f) for f in value))
+
+
+def form_problems(table):
+    """What is missing or malformed in a table of built-in activations.
+
+    Parameters
+    ----------
+    table : dict of str to ActivationForms
+        Rows keyed by name, like ``BUILTIN_FORMS``.
+
+    Returns
+    -------
+    list of str
+        One line per problem (``"<name>: <problem>"``); empty when every
+        row has every form: three kernels, three NumPy functions, a SymPy
+        string, two ball forms in the vocabulary or a :class:`NoForm` with
+        its reason, and dispatch codes ``0, 1, ...`` each used once.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from pl_toolkit.activations import BUILTIN_FORMS, form_problems
+    >>> form_problems(BUILTIN_FORMS)
+    []
+    >>> fake = dataclasses.replace(BUILTIN_FORMS["tanh"], name="fake", code=len(BUILTIN_FORMS),
+    ...                            ball=None)
+    >>> form_problems({**BUILTIN_FORMS, "fake": fake})
+    ['fake: no ball form (two expressions, or NoForm with its reason)']
+    """
+    problems = []
+    for name, row in table.items():
+        if not isinstance(row, ActivationForms):
+            problems.append(f"{name}: not an ActivationForms record")
+            continue
+        if row.name != name:
+            problems.append(f"{name}: the row is named {row.name!r}")
+        if not _callables(row.kernels, 3):
+            problems.append(f"{name}: no scalar kernels (phi, phi', phi'')")
+        if not _callables(row.numpy, 3):
+            problems.append(f"{name}: no NumPy form (phi, phi', phi'')")
+        if not (isinstance(row.sympy, str) and row.sympy.strip()):
+            problems.append(f"{name}: no SymPy form (the definition of phi as a string)")
+        if isinstance(row.ball, NoForm):
+            if not (isinstance(row.ball.reason, str) and row.ball.reason.strip()):
+                problems.append(f"{name}: NoForm for the ball form without a reason")
+        elif isinstance(row.ball, tuple) and len(row.ball) == 2:
+            for text in row.ball:
+                try:
+                    _ball_source(text)
+                except ValueError as exc:
+                    problems.append(f"{name}: {exc}")
+        else:
+            problems.append(f"{name}: no ball form (two expressions, or NoForm with its reason)")
+        if row.parity not in ("odd", "even", None):
+            problems.append(f"{name}: parity {row.parity!r} is not 'odd', 'even' or None")
+    codes = sorted(row.code for row in table.values() if isinstance(row, ActivationForms))
+    if codes != list(range(len(codes))):
+        problems.append(f"dispatch codes {codes} are not 0..{len(codes) - 1}, each once")
+    return problems
 
 
 # --------------------------------------------------------------------------
@@ -473,46 +793,150 @@ class Activation:
         return (get_activation, (self.name,))
 
 
-_REGISTRY = {}
+#: The built-in activations, one :class:`ActivationForms` row each: every form
+#: of every built-in is written here and nowhere else.
+BUILTIN_FORMS = {row.name: row for row in (
+    ActivationForms(
+        "gelu", 0, (gelu, gelu_d, gelu_dd),
+        numpy=(lambda x: x * special.ndtr(x),
+               lambda x: special.ndtr(x) + _np_gaussian_tail(x, lambda t: t * np.exp(-0.5 * t * t))
+               / np.sqrt(2 * np.pi),
+               lambda x: _np_gaussian_tail(x, lambda t: np.exp(-0.5 * t * t) / np.sqrt(2 * np.pi)
+                                           * (2 - t * t))),
+        sympy="x*(1 + erf(x/sqrt(2)))/2",
+        ball=("x*erfc(-x/sqrt(2))/2", "erfc(-x/sqrt(2))/2 + x*exp(-x**2/2)/sqrt(2*pi)"),
+        # phi'' = pdf(x)(2 - x^2) vanishes at +-sqrt(2); phi'(sqrt 2) is the max.
+        phi_dot_max=0.5 * (1.0 + math.erf(1.0)) + math.exp(-1.0) / math.sqrt(math.pi),
+        phi_ddot_max=math.sqrt(2.0 / math.pi),
+        notes="Exact GELU x*Phi(x) (erf form). Odd Hermite coefficients c_k, k >= 3, vanish."),
+    ActivationForms(
+        "tanh", 1, (tanh, tanh_d, tanh_dd),
+        numpy=(np.tanh, _np_sech2, lambda x: -2 * np.tanh(x) * _np_sech2(x)),
+        sympy="tanh(x)",
+        ball=("tanh(x)", "1 - tanh(x)**2"),
+        phi_dot_max=1.0, phi_ddot_max=4.0 / (3.0 * math.sqrt(3.0)), parity="odd",
+        notes="Odd, so even Hermite coefficients vanish; the paper's Section 6 asks for a "
+              "non-odd activation, which conflicts with its own tanh example."),
+    ActivationForms(
+        "sigmoid", 2, (sigmoid, sigmoid_d, sigmoid_dd),
+        numpy=(_np_sigmoid, _np_sigmoid_d, lambda x: -_np_sigmoid_d(x) * np.tanh(0.5 * x)),
+        sympy="1/(1 + exp(-x))",
+        ball=("1/(1 + exp(-x))", "1/(1 + exp(-x))*(1 - 1/(1 + exp(-x)))"),
+        phi_dot_max=0.25, phi_ddot_max=1.0 / (6.0 * math.sqrt(3.0)),
+        assumption2_reason="phi(0) = 1/2 != 0"),
+    ActivationForms(
+        "softplus", 3, (softplus, softplus_d, softplus_dd),
+        numpy=(lambda x: np.logaddexp(0.0, x), _np_sigmoid, _np_sigmoid_d),
+        sympy="log(1 + exp(x))",
+        ball=("log(1 + exp(x))", "1/(1 + exp(-x))"),
+        phi_dot_max=1.0, phi_ddot_max=0.25,
+        assumption2_reason="phi(0) = log 2 != 0 (use shifted_softplus)",
+        notes="sup phi' = 1 is approached as x -> inf, not attained."),
+    ActivationForms(
+        "shifted_softplus", 4, (shifted_softplus, softplus_d, softplus_dd),
+        numpy=(_np_shifted_softplus, _np_sigmoid, _np_sigmoid_d),
+        sympy="log(1 + exp(x)) - log(2)",
+        ball=("log((1 + exp(x))/2)", "1/(1 + exp(-x))"),
+        phi_dot_max=1.0, phi_ddot_max=0.25,
+        notes="softplus(x) - log 2, so that phi(0) = 0."),
+    ActivationForms(
+        "silu", 5, (silu, silu_d, silu_dd),
+        numpy=(lambda x: x * _np_sigmoid(x), lambda x: _np_sigmoid(x) + x * _np_sigmoid_d(x),
+               lambda x: _np_sigmoid_d(x) * (2 - x * np.tanh(0.5 * x))),
+        sympy="x/(1 + exp(-x))",
+        ball=("x*(1/(1 + exp(-x)))",
+              "1/(1 + exp(-x)) + x*(1/(1 + exp(-x)))*(1 - 1/(1 + exp(-x)))"),
+        phi_dot_max=1.0998393201288669, phi_ddot_max=0.5,
+        notes="sup|phi'| attained at x = 2.3993572805154677 (root of phi''), computed with "
+              "mpmath at 30 digits; sup|phi''| = phi''(0) = 1/2."),
+    ActivationForms(
+        "erf", 6, (erf, erf_d, erf_dd),
+        numpy=(special.erf,
+               lambda x: _np_gaussian_tail(x, lambda t: 2 / np.sqrt(np.pi) * np.exp(-t * t)),
+               lambda x: _np_gaussian_tail(x, lambda t: -4 * t / np.sqrt(np.pi)
+                                           * np.exp(-t * t))),
+        sympy="erf(x)",
+        ball=("erf(x)", "2/sqrt(pi)*exp(-x**2)"),
+        phi_dot_max=2.0 / math.sqrt(math.pi), phi_ddot_max=math.sqrt(8.0 / (math.pi * math.e)),
+        parity="odd"),
+    ActivationForms(
+        "quadratic", 7, (quadratic, quadratic_d, quadratic_dd),
+        numpy=(lambda x: x * x, lambda x: 2 * x, lambda x: np.full_like(x, 2.0)),
+        sympy="x**2",
+        ball=("x**2", "2*x"),
+        phi_dot_max=math.inf, phi_ddot_max=2.0,
+        assumption2_reason="phi'(x) = 2x is unbounded", parity="even"),
+    ActivationForms(
+        "identity", 8, (identity, identity_d, identity_dd),
+        numpy=(lambda x: x.copy(), np.ones_like, np.zeros_like),
+        sympy="x",
+        ball=("x", "1"),
+        phi_dot_max=1.0, phi_ddot_max=0.0, parity="odd",
+        notes="Linear network; Hermite coefficients c_k vanish for k >= 2."),
+    ActivationForms(
+        "relu", 9, (relu, relu_d, relu_dd),
+        numpy=(lambda x: np.maximum(x, 0.0), lambda x: (x > 0).astype(float), np.zeros_like),
+        sympy="Piecewise((x, x > 0), (0, True))",
+        ball=NoForm("phi' jumps at 0"),
+        phi_dot_max=1.0, phi_ddot_max=math.inf,
+        assumption2_reason="not C^2: phi' jumps at 0",
+        notes="phi'(0) := 0; phi'' := 0 away from the kink."),
+    ActivationForms(
+        "leaky_relu", 10, (leaky_relu, leaky_relu_d, relu_dd),
+        numpy=(lambda x: np.where(x > 0, x, LEAKY_SLOPE * x),
+               lambda x: np.where(x > 0, 1.0, LEAKY_SLOPE), np.zeros_like),
+        sympy=f"Piecewise((x, x > 0), ({LEAKY_SLOPE!r}*x, True))",
+        ball=NoForm("phi' jumps at 0"),
+        phi_dot_max=1.0, phi_ddot_max=math.inf,
+        assumption2_reason="not C^2: phi' jumps at 0",
+        notes=f"Negative slope {LEAKY_SLOPE}; phi'(0) := {LEAKY_SLOPE}; phi'' := 0 away from 0."),
+)}
 
 
-def _builtin(name, phi, dphi, ddphi, dot_max, ddot_max, reason="", parity=None, notes=""):
-    _REGISTRY[name] = Activation(name=name, phi_scalar=phi, dphi_scalar=dphi, ddphi_scalar=ddphi,
-                                 phi_dot_max=float(dot_max), phi_ddot_max=float(ddot_max),
-                                 assumption2=not reason, assumption2_reason=reason,
-                                 parity=parity, notes=notes, code=_CODES[name])
+def _registry(table):
+    """Registry records of the rows of ``table``; a ValueError names every missing form."""
+    problems = form_problems(table)
+    if problems:
+        raise ValueError("activation table: " + "; ".join(problems))
+    return {name: Activation(name=name, phi_scalar=row.kernels[0], dphi_scalar=row.kernels[1],
+                             ddphi_scalar=row.kernels[2], phi_dot_max=float(row.phi_dot_max),
+                             phi_ddot_max=float(row.phi_ddot_max),
+                             assumption2=not row.assumption2_reason,
+                             assumption2_reason=row.assumption2_reason, parity=row.parity,
+                             notes=row.notes, code=row.code)
+            for name, row in table.items()}
 
 
-_builtin("gelu", gelu, gelu_d, gelu_dd,
-         # phi'' = pdf(x)(2 - x^2) vanishes at +-sqrt(2); phi'(sqrt 2) is the max.
-         0.5 * (1.0 + math.erf(1.0)) + math.exp(-1.0) / math.sqrt(math.pi),
-         math.sqrt(2.0 / math.pi),
-         notes="Exact GELU x*Phi(x) (erf form). Odd Hermite coefficients c_k, k >= 3, vanish.")
-_builtin("tanh", tanh, tanh_d, tanh_dd, 1.0, 4.0 / (3.0 * math.sqrt(3.0)), parity="odd",
-         notes="Odd, so even Hermite coefficients vanish; the paper's Section 6 asks for a "
-               "non-odd activation, which conflicts with its own tanh example.")
-_builtin("sigmoid", sigmoid, sigmoid_d, sigmoid_dd, 0.25, 1.0 / (6.0 * math.sqrt(3.0)),
-         reason="phi(0) = 1/2 != 0")
-_builtin("softplus", softplus, softplus_d, softplus_dd, 1.0, 0.25,
-         reason="phi(0) = log 2 != 0 (use shifted_softplus)",
-         notes="sup phi' = 1 is approached as x -> inf, not attained.")
-_builtin("shifted_softplus", shifted_softplus, softplus_d, softplus_dd, 1.0, 0.25,
-         notes="softplus(x) - log 2, so that phi(0) = 0.")
-_builtin("silu", silu, silu_d, silu_dd, 1.0998393201288669, 0.5,
-         notes="sup|phi'| attained at x = 2.3993572805154677 (root of phi''), computed with "
-               "mpmath at 30 digits; sup|phi''| = phi''(0) = 1/2.")
-_builtin("erf", erf, erf_d, erf_dd, 2.0 / math.sqrt(math.pi), math.sqrt(8.0 / (math.pi * math.e)),
-         parity="odd")
-_builtin("quadratic", quadratic, quadratic_d, quadratic_dd, math.inf, 2.0,
-         reason="phi'(x) = 2x is unbounded", parity="even")
-_builtin("identity", identity, identity_d, identity_dd, 1.0, 0.0, parity="odd",
-         notes="Linear network; Hermite coefficients c_k vanish for k >= 2.")
-_builtin("relu", relu, relu_d, relu_dd, 1.0, math.inf,
-         reason="not C^2: phi' jumps at 0",
-         notes="phi'(0) := 0; phi'' := 0 away from the kink.")
-_builtin("leaky_relu", leaky_relu, leaky_relu_d, relu_dd, 1.0, math.inf,
-         reason="not C^2: phi' jumps at 0",
-         notes=f"Negative slope {_LEAKY_SLOPE}; phi'(0) := {_LEAKY_SLOPE}; phi'' := 0 away from 0.")
+_REGISTRY = _registry(BUILTIN_FORMS)
+
+
+def forms_of(activation):
+    """The table row of a built-in activation; None for a user-registered one.
+
+    Parameters
+    ----------
+    activation : str or Activation
+        Registered activation.
+
+    Returns
+    -------
+    ActivationForms or None
+        The row of ``BUILTIN_FORMS``, or None for an activation registered
+        by :func:`register_activation` (it has no NumPy, SymPy or ball form).
+
+    Raises
+    ------
+    ValueError
+        If no activation of that name is registered.
+
+    Examples
+    --------
+    >>> from pl_toolkit.activations import forms_of
+    >>> forms_of("erf").sympy
+    'erf(x)'
+    """
+    act = get_activation(activation)
+    return BUILTIN_FORMS[act.name] if act.code >= 0 else None
 
 
 def available_activations():

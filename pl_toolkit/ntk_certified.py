@@ -19,6 +19,7 @@ import numpy as np
 
 from ._ball import SAFETY, U, arb_lambda_min, gamma, round_down
 from ._features import ntk_nonfinite_error
+from .activations import NoForm, ball_function, forms_of
 from .certified import lambda_min_certified
 from .network import check_layers, check_net
 
@@ -172,36 +173,22 @@ def _ntk_with_error(net, X, layers):
     return K, E * SAFETY
 
 
-def _arb_activation(name):
+def _arb_activation(activation):
+    """``(phi, phi')`` on balls: the ball forms of the activation table, compiled for flint."""
     import flint
-    arb = flint.arb
-    s2 = arb(2).sqrt()
-    s2pi = (2 * arb.pi()).sqrt()
 
-    def sig(z):
-        return 1 / (1 + (-z).exp())
-
-    table = {
-        "gelu": (lambda z: z * (-z / s2).erfc() / 2,
-                 lambda z: (-z / s2).erfc() / 2 + z * (-(z * z) / 2).exp() / s2pi),
-        "tanh": (lambda z: z.tanh(), lambda z: 1 - z.tanh() ** 2),
-        "erf": (lambda z: z.erf(), lambda z: 2 / arb.pi().sqrt() * (-(z * z)).exp()),
-        "identity": (lambda z: z, lambda z: arb(1)),
-        "quadratic": (lambda z: z * z, lambda z: 2 * z),
-        "sigmoid": (sig, lambda z: sig(z) * (1 - sig(z))),
-        "softplus": (lambda z: (1 + z.exp()).log(), sig),
-        "shifted_softplus": (lambda z: ((1 + z.exp()) / 2).log(), sig),
-        "silu": (lambda z: z * sig(z), lambda z: sig(z) + z * sig(z) * (1 - sig(z))),
-    }
-    if name not in table:
-        raise ValueError(f"net: method='arb' has no ball-arithmetic form of activation {name!r}")
-    return table[name]
+    row = forms_of(activation)
+    ball = row.ball if row is not None else NoForm("user-registered activations have none")
+    if isinstance(ball, NoForm):
+        raise ValueError(f"net: method='arb' has no ball-arithmetic form of activation "
+                         f"{activation.name!r} ({ball.reason})")
+    return tuple(ball_function(text, flint.arb) for text in ball)
 
 
 def _ntk_arb(net, X, layers):
     import flint
     arb, arb_mat = flint.arb, flint.arb_mat
-    phi, dphi = _arb_activation(net.activation.name)
+    phi, dphi = _arb_activation(net.activation)
 
     def build():
         n, d0 = X.shape
@@ -260,10 +247,10 @@ def ntk_lambda_min_certified(net, X, *, layers=("W", "V"), method="cholesky"):
     method : {"cholesky", "arb"}, default "cholesky"
         ``"cholesky"``: form ``fl(K)`` by BLAS, bound its error
         entrywise, certify ``fl(K)`` with :func:`lambda_min_certified`.
-        ``"arb"``: form ``K`` in ball arithmetic (python-flint, activations
-        gelu, tanh, erf, identity, quadratic, sigmoid, softplus,
-        shifted_softplus, silu) and enclose its eigenvalues; fully rigorous,
-        for ``n d2`` up to about 100.
+        ``"arb"``: form ``K`` in ball arithmetic (python-flint; the
+        built-in activations with a ball form in the activation table,
+        all but relu and leaky_relu) and enclose its eigenvalues; fully
+        rigorous, for ``n d2`` up to about 100.
 
     Returns
     -------
