@@ -76,6 +76,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 
+import numpy as np
 from sympy import Abs, cancel, factorial, sqrt
 
 from . import symbols as S
@@ -297,7 +298,10 @@ class MeasuredConstants:
                 if not isinstance(v, bool):
                     raise ValueError(f"{f.name} must be True or False, got {v!r}")
                 continue
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
+            # a flag or a text in a numeric field is a mix-up, not a number to convert
+            if isinstance(v, (bool, np.bool_, str, bytes)):
+                raise ValueError(f"{f.name} must be a number, got {v!r}")
+            if not isinstance(v, (int, float)):
                 try:
                     v = float(v)
                 except (TypeError, ValueError):
