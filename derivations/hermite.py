@@ -37,9 +37,12 @@ Examples
 from functools import lru_cache
 
 import mpmath
-from sympy import (Dummy, Integer, Poly, Rational, cancel, diff, erf, exp, expand, factorial,
-                   factorial2, hermite_prob, integrate, log, oo, pi, sqrt, symbols, tanh,
-                   together)
+from sympy import (Dummy, Integer, Poly, Rational, cancel, diff, exp, expand, factorial,
+                   factorial2, hermite_prob, integrate, lambdify, oo, pi, sqrt, symbols,
+                   sympify, together)
+from sympy.core.function import AppliedUndef
+
+from pl_toolkit.activations import BUILTIN_FORMS, forms_of
 
 from . import symbols as S
 from .steps import Step, is_zero
@@ -67,14 +70,14 @@ def gelu_expr(var=S.x):
     Returns
     -------
     sympy.Expr
-        GELU.
+        GELU: ``activation_expr("gelu", var)``, from the activation table.
 
     Examples
     --------
     >>> gelu_expr()
     x*(erf(sqrt(2)*x/2) + 1)/2
     """
-    return var * (1 + erf(var / sqrt(2))) / 2
+    return activation_expr("gelu", var)
 
 
 def tanh_expr(var=S.x):
@@ -88,14 +91,15 @@ def tanh_expr(var=S.x):
     Returns
     -------
     sympy.Expr
-        The hyperbolic tangent.
+        The hyperbolic tangent: ``activation_expr("tanh", var)``, from the
+        activation table.
 
     Examples
     --------
     >>> tanh_expr()
     tanh(x)
     """
-    return tanh(var)
+    return activation_expr("tanh", var)
 
 
 def gaussian_moment(m):
@@ -500,6 +504,10 @@ def gaussian_expectation_mpmath(f, omega=1.0, dps=30):
         return mpmath.quad(lambda z: f(om * z) * mpmath.npdf(z), [-mpmath.inf, 0, mpmath.inf])
 
 
+#: Activations with closed-form Hermite coefficients here (see :func:`closed_form_coefficients`).
+_CLOSED_FORM_NAMES = ("gelu", "tanh", "quadratic", "identity")
+
+
 def closed_form_coefficients(name, k_max, omega=1):
     """Closed-form ``c_k(omega)`` where they exist, None where they do not.
 
@@ -523,19 +531,27 @@ def closed_form_coefficients(name, k_max, omega=1):
     ValueError
         If ``name`` is not one of the four above.
 
+    Notes
+    -----
+    From the activation's SymPy form (:func:`activation_expr`): exact
+    Gaussian moments for the polynomials, Stein's lemma for GELU
+    (:func:`gelu_coefficient`), and for tanh the vanishing of the even
+    coefficients by parity (:func:`parity_vanishing`).
+
     Examples
     --------
     >>> closed_form_coefficients("tanh", 3)
     [0, None, 0, None]
     """
+    if name not in _CLOSED_FORM_NAMES:
+        raise ValueError(f"name must be gelu, tanh, quadratic or identity, got {name!r}")
     if name == "gelu":
         return [gelu_coefficient(kk, omega) for kk in range(k_max + 1)]
-    if name == "tanh":
-        return [Rational(0) if kk % 2 == 0 else None for kk in range(k_max + 1)]
-    if name in ("quadratic", "identity"):
-        p = S.x**2 if name == "quadratic" else S.x
-        return [hermite_coefficient_polynomial(p, kk, S.x, omega) for kk in range(k_max + 1)]
-    raise ValueError(f"name must be gelu, tanh, quadratic or identity, got {name!r}")
+    phi = activation_expr(name, S.x)
+    if phi.is_polynomial(S.x):
+        return [hermite_coefficient_polynomial(phi, kk, S.x, omega) for kk in range(k_max + 1)]
+    even_zero = parity_vanishing(phi, S.x)["even_k_vanish"]
+    return [Rational(0) if kk % 2 == 0 and even_zero else None for kk in range(k_max + 1)]
 
 
 # ------------------------------------------------------- small-omega expansion
@@ -550,7 +566,8 @@ def shifted_softplus_expr(var=S.x):
     Returns
     -------
     sympy.Expr
-        The shifted softplus.
+        The shifted softplus: ``activation_expr("shifted_softplus", var)``,
+        from the activation table.
 
     Notes
     -----
@@ -564,71 +581,95 @@ def shifted_softplus_expr(var=S.x):
     >>> shifted_softplus_expr()
     log(exp(x) + 1) - log(2)
     """
-    return log(1 + exp(var)) - log(2)
+    return activation_expr("shifted_softplus", var)
 
 
-_EXPRS = {"gelu": gelu_expr, "tanh": tanh_expr, "shifted_softplus": shifted_softplus_expr}
+def _row(name, what):
+    """The activation table's row of ``name``; a ValueError saying there is no ``what`` form."""
+    builtins = ", ".join(BUILTIN_FORMS)
+    try:
+        row = forms_of(name)
+    except ValueError:
+        raise ValueError(f"name: no {what} form for activation {name!r}: it is not a built-in "
+                         f"activation ({builtins})") from None
+    if row is None:
+        raise ValueError(f"name: no {what} form for activation {name!r}: it is user-registered "
+                         f"(only the built-in activations have one: {builtins})")
+    return row
 
 
 def activation_expr(name, var=S.x):
-    """The SymPy expression of a smooth activation with ``phi(0) = 0``.
+    """The SymPy expression of a built-in activation, from the activation table.
 
     Parameters
     ----------
-    name : {'gelu', 'tanh', 'shifted_softplus'}
-        Activation (the names of :func:`pl_toolkit.available_activations`).
-    var : sympy.Symbol
-        The variable of the activation.
+    name : str
+        A built-in activation (one of :func:`pl_toolkit.available_activations`
+        that is not user-registered; case and ``-``/``_`` as there).
+    var : sympy.Expr
+        The variable (or expression) the activation is applied to.
 
     Returns
     -------
     sympy.Expr
-        ``phi(var)``.
+        ``phi(var)``: the definition written in the activation table
+        (``pl_toolkit.activations.BUILTIN_FORMS``), parsed with ``x`` bound
+        to ``var`` and float literals made exact rationals; ``Piecewise``
+        for relu and leaky_relu.
 
     Raises
     ------
     ValueError
-        If ``name`` is not one of the three.
+        If ``name`` is not a built-in activation (a user-registered one has
+        no SymPy form), or the table's string names a symbol or function
+        SymPy does not know.
+
+    Notes
+    -----
+    The numeric core never imports SymPy, so the table holds each
+    definition as a string and this is the one place that parses it.
 
     Examples
     --------
     >>> activation_expr("tanh")
     tanh(x)
+    >>> activation_expr("leaky_relu")
+    Piecewise((x, x > 0), (x/100, True))
     """
-    if name not in _EXPRS:
-        raise ValueError(f"name must be one of {sorted(_EXPRS)}, got {name!r}")
-    return _EXPRS[name](var)
+    row = _row(name, "SymPy")
+    expr = sympify(row.sympy, locals={"x": var}, rational=True)
+    stray = expr.free_symbols - getattr(var, "free_symbols", set())
+    unknown = expr.atoms(AppliedUndef)
+    if stray or unknown:
+        raise ValueError(f"name: the SymPy form {row.sympy!r} of activation {row.name!r} uses "
+                         f"{sorted(map(str, stray | unknown))} besides x")
+    return expr
 
 
-def _gelu_mp(z):
-    return z * mpmath.ncdf(z)
-
-
-def _shifted_softplus_mp(z):
-    # log((1 + e^z) / 2) = log1p(expm1(z) / 2), no cancellation near 0
-    return mpmath.log1p(mpmath.expm1(z) / 2)
-
-
-_MPMATH = {"gelu": _gelu_mp, "tanh": mpmath.tanh, "shifted_softplus": _shifted_softplus_mp}
+@lru_cache(maxsize=None)
+def _lambdified_mpmath(name):
+    return lambdify(S.x, activation_expr(name, S.x), "mpmath")
 
 
 def activation_mpmath(name):
-    """The mpmath function of a smooth activation (for reference quadrature).
+    """The mpmath function of a built-in activation (for reference quadrature).
 
     Parameters
     ----------
-    name : {'gelu', 'tanh', 'shifted_softplus'}
-        Activation.
+    name : str
+        A built-in activation, as in :func:`activation_expr`.
 
     Returns
     -------
     callable
-        ``z -> phi(z)`` on mpmath numbers.
+        ``z -> phi(z)`` on mpmath numbers: :func:`activation_expr`
+        lambdified to mpmath (constants evaluated at the working
+        precision of each call).
 
     Raises
     ------
     ValueError
-        If ``name`` is not one of the three.
+        If ``name`` is not a built-in activation.
 
     Examples
     --------
@@ -637,9 +678,7 @@ def activation_mpmath(name):
     >>> print(mpmath.nstr(f(mpmath.mpf(1)), 8))
     0.84134475
     """
-    if name not in _MPMATH:
-        raise ValueError(f"name must be one of {sorted(_MPMATH)}, got {name!r}")
-    return _MPMATH[name]
+    return _lambdified_mpmath(_row(name, "mpmath").name)
 
 
 @lru_cache(maxsize=None)

@@ -249,8 +249,54 @@ def test_leading_order_errors():
         leading_order(gelu_expr())
     with pytest.raises(ValueError, match="terms"):
         gaussian_expectation_expansion(gelu_expr(), 0)
-    with pytest.raises(ValueError, match="name"):
-        activation_expr("relu")
-    with pytest.raises(ValueError, match="name"):
-        activation_mpmath("relu")
+    with pytest.raises(ValueError, match="^name: no SymPy form for activation 'relu6': it is "
+                                         "not a built-in"):
+        activation_expr("relu6")
+    with pytest.raises(ValueError, match="^name: no mpmath form for activation 'relu6'"):
+        activation_mpmath("relu6")
     assert leading_order(gelu_expr(), quantity="variance") == (Rational(1, 4), 2)
+
+
+def test_user_activation_has_no_sympy_form():
+    """A user-registered activation has kernels only: derivations say so, naming it."""
+    import math
+
+    from pl_toolkit import available_activations, get_activation, register_activation
+
+    def sin(x):
+        return math.sin(x)
+
+    def cos(x):
+        return math.cos(x)
+
+    def msin(x):
+        return -math.sin(x)
+
+    name = "test_user_sin_derivations"
+    if name not in available_activations():
+        register_activation(name, sin, cos, msin)
+    act = get_activation(name)
+    for f, what in ((activation_expr, "SymPy"), (activation_mpmath, "mpmath")):
+        with pytest.raises(ValueError, match=f"^name: no {what} form for activation "
+                                             f"'{name}': it is user-registered"):
+            f(name)
+        with pytest.raises(ValueError, match="user-registered"):
+            f(act)
+
+
+def test_every_builtin_has_a_sympy_and_mpmath_form():
+    """The SymPy forms are the activation table's, for every built-in; mpmath lambdifies them."""
+    from sympy import Symbol, sympify
+
+    from pl_toolkit.activations import BUILTIN_FORMS
+
+    for name, row in BUILTIN_FORMS.items():
+        expr = activation_expr(name)
+        assert expr.free_symbols == {S.x}
+        assert is_zero(expr - sympify(row.sympy, locals={"x": S.x}, rational=True))
+        y = Symbol("y", positive=True)
+        assert activation_expr(name, y).free_symbols == {y}
+        with mpmath.workdps(30):
+            z = mpmath.mpf(3) / 7
+            assert abs(activation_mpmath(name)(z) - expr.subs(S.x, Rational(3, 7)).evalf(40)) \
+                < mpmath.mpf(10) ** -28
