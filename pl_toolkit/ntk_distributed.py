@@ -364,7 +364,15 @@ class DistributedNTKOperator(LinearOperator):
         partials = [client.submit(_shard_vjp, net_f, blocks[i], self._feats[i],
                                   U[lo * d2:hi * d2], self.layers, pure=False, workers=[home[i]])
                     for i, (lo, hi) in enumerate(self.bounds)]
-        g = client.submit(_sum_in_order, partials, pure=False)
+        # one sum per worker over its shards, then one over the workers: each
+        # worker ships one partial gradient, not one per shard
+        groups = {}
+        for i, w in enumerate(home):
+            groups.setdefault(w, []).append(partials[i])
+        sums = [parts[0] if len(parts) == 1 else
+                client.submit(_sum_in_order, parts, pure=False, workers=[w])
+                for w, parts in groups.items()]
+        g = sums[0] if len(sums) == 1 else client.submit(_sum_in_order, sums, pure=False)
         outs = [client.submit(_shard_jvp, net_f, blocks[i], self._feats[i], g, self.layers,
                               pure=False, workers=[home[i]]) for i in range(len(self.bounds))]
         return np.concatenate(client.gather(outs), axis=0)
@@ -474,14 +482,17 @@ def distributed_ntk_operator(net, X, client, layers=("W", "V"), shards=None, *, 
     from the shards' Jacobians ``J_s``: ``J^T u = sum_s J_s^T u_s`` and
     ``(K u)_s = J_s g`` with ``g = J^T u``.  ``X`` is scattered once (one
     future per shard), the net once to every worker, and each worker keeps
-    its shards' ``phi(Z)`` and ``phi'(Z)`` (``2 n_s d1`` numbers).  A
-    product is ``s`` partial-gradient tasks, one ordered sum and ``s``
-    Jacobian-vector tasks: ``4 (n / s) d0 d1`` flops per shard (first
-    layer, ``d2 = 1``); it moves ``u`` and ``K u`` (``8 n d2`` bytes each)
-    and the ``s`` partial gradients and the summed ``g`` (``8 P`` bytes
-    each, ``P = d1 d0 + d1 + d2 d1 + d2`` parameters).  If a worker dies,
-    the shards it held are scattered again from the driver's ``X`` and
-    the product is repeated (:attr:`DistributedNTKOperator.recoveries`).
+    its shards' ``phi(Z)`` and ``phi'(Z)`` (``2 n_s d1`` numbers); each
+    shard's tasks run on the worker that holds it.  A product is ``s``
+    partial-gradient tasks, one sum per worker and one over the workers
+    (in a fixed order), and ``s`` Jacobian-vector tasks: ``4 (n / s) d0
+    d1`` flops per shard for the first layer (``4 (n / s) d1 d2`` more for
+    the second).  It moves ``u`` and ``K u`` (``8 n d2`` bytes each) and,
+    on ``w`` workers, ``w - 1`` partial gradients to the summing worker and
+    the summed ``g`` back to ``w - 1`` workers (``8 P`` bytes each, ``P =
+    d1 d0 + d1 + d2 d1 + d2`` parameters).  If a worker dies, the shards it
+    held are scattered again from the driver's ``X`` to the workers left
+    and the product is repeated (:attr:`DistributedNTKOperator.recoveries`).
 
     Examples
     --------

@@ -211,7 +211,8 @@ def test_gram_overflow_is_refused_and_leaves_no_file(client, rng, tmp_path):
 # A worker killed mid-solve
 # --------------------------------------------------------------------------
 @needs_dask
-def test_killed_worker_mid_solve_loses_no_correctness(rng, monkeypatch):
+def test_killed_worker_mid_solve_loses_no_correctness(client, rng, monkeypatch):
+    # last in the file: the module's cluster goes on with a restarted worker
     net, X = _problem(rng, n=40, seed=5)
     exact = np.linalg.eigvalsh(_reference_gram(net, X))[0]
     product = nd.DistributedNTKOperator._product
@@ -232,13 +233,13 @@ def test_killed_worker_mid_solve_loses_no_correctness(rng, monkeypatch):
         return product(self, U)
 
     monkeypatch.setattr(nd.DistributedNTKOperator, "_product", product_that_kills)
-    with _cluster() as cluster, distributed.Client(cluster, set_as_default=False) as c:
-        r = nd.distributed_ntk_lambda_min(net, X, c)
-        assert killed
-        recoveries = int(r.ran_on.split(", ")[-1].split()[0])
-        assert recoveries >= 1
-        assert r.converged and abs(r.value - exact) <= r.error_bound + 1e-12 * exact
-        # and a product after the loss still equals the local one
-        with nd.distributed_ntk_operator(net, X, c) as op:
-            u = rng.standard_normal(40)
-            np.testing.assert_allclose(op @ u, ntk_operator(net, X) @ u, **tol("same_math"))
+    r = nd.distributed_ntk_lambda_min(net, X, client)
+    assert killed
+    recoveries = int(r.ran_on.split(", ")[-1].split()[0])
+    assert recoveries >= 1
+    assert r.converged and abs(r.value - exact) <= r.error_bound + 1e-12 * exact
+    monkeypatch.undo()
+    # and products after the loss still equal the local ones
+    with nd.distributed_ntk_operator(net, X, client) as op:
+        u = rng.standard_normal(40)
+        np.testing.assert_allclose(op @ u, ntk_operator(net, X) @ u, **tol("same_math"))
