@@ -1,6 +1,9 @@
 """Infinite-width kernels: closed forms vs series vs quadrature, mpmath, Monte Carlo."""
 
+import importlib.util
+import json
 import math
+import pathlib
 
 import mpmath
 import numpy as np
@@ -206,33 +209,74 @@ def test_gelu_against_mpmath(method):
     assert abs(k.conjugate[0, 0] - float(sig_aa)) <= tol("mpmath")["atol"]
 
 
-def _mp_bivariate(f, sa, sb, rho, dps=20):
-    """E[f(u) f(v)] by 2-D mpmath quadrature of the definition (slow: ~30 s)."""
-    with mpmath.workdps(dps):
-        sa, sb, rho = mpmath.mpf(sa), mpmath.mpf(sb), mpmath.mpf(rho)
-        tau = mpmath.sqrt(1 - rho ** 2)
+#: E[f(u) f(v)] by 2-D mpmath quadrature of the definition, stored with the
+#: script that made them (a few minutes of mpmath); see that script's docstring.
+_MPMATH_FILE = pathlib.Path(__file__).parent / "data" / "infinite_width_mpmath.json"
+_MPMATH_SCRIPT = _MPMATH_FILE.with_name("make_infinite_width_mpmath.py")
 
-        def g(z1, z2):
-            return f(sa * z1) * f(sb * (rho * z1 + tau * z2)) * mpmath.npdf(z1) * mpmath.npdf(z2)
 
-        pts = [-mpmath.inf, -4, 0, 4, mpmath.inf]
-        return mpmath.quad(g, pts, pts)
+def _stored_bivariate():
+    return json.loads(_MPMATH_FILE.read_text())["entries"]
+
+
+def _stored_value(entries, name, which, point):
+    (e,) = [e for e in entries if (e["activation"], e["function"]) == (name, which)
+            and (e["sa"], e["sb"], e["rho"]) == point]
+    return float(e["value"])
+
+
+def _pair(sa, sb, rho):
+    """Two rows with norms ``sa``, ``sb`` and cosine ``rho``."""
+    return np.array([[sa, 0.0], [sb * rho, sb * math.sqrt(1 - rho ** 2)]])
+
+
+def _stored_points():
+    """The stored ``(sa, sb, rho)``, in the file's order."""
+    return list(dict.fromkeys((e["sa"], e["sb"], e["rho"]) for e in _stored_bivariate()))
+
+
+@pytest.mark.parametrize("name", ["tanh", "gelu"])
+@pytest.mark.parametrize("point", _stored_points(), ids="sa={0[0]}-sb={0[1]}-rho={0[2]}".format)
+def test_series_against_mpmath(name, point):
+    # (1.3, 0.7, 0.6) is x = [[1.3, 0], [0.42, 0.56]]; omega1 = 1, so sa, sb are the norms
+    entries = _stored_bivariate()
+    x = _pair(*point)
+    omega1, omega2 = 1.0, 0.9
+    k = infinite_width_kernels(x, name, omega1, omega2)
+    sig = _stored_value(entries, name, "phi", point)
+    sigd = _stored_value(entries, name, "dphi", point)
+    assert abs(k.conjugate[0, 1] - sig) <= tol("mpmath")["atol"]
+    first = omega2 ** 2 * (x[0] @ x[1]) * sigd
+    assert abs(k.ntk_first_layer[0, 1] - first) <= tol("mpmath")["atol"]
+
+
+def test_stored_mpmath_values_are_complete_and_resolved():
+    doc = json.loads(_MPMATH_FILE.read_text())
+    keys = {(e["activation"], e["function"], e["sa"], e["sb"], e["rho"]) for e in doc["entries"]}
+    assert len(keys) == len(doc["entries"]) == 2 * 2 * len(_stored_points())
+    # each stored integral is resolved far below the tolerance it is used at
+    for e in doc["entries"]:
+        assert float(e["quad_error"]) < tol("mpmath")["atol"] / 100, e
+        assert math.isfinite(float(e["value"]))
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("make_infinite_width_mpmath", _MPMATH_SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,f,df", [
-    ("tanh", mpmath.tanh, lambda x: 1 / mpmath.cosh(x) ** 2),
-    ("gelu", lambda x: x * mpmath.ncdf(x), lambda x: mpmath.ncdf(x) + x * mpmath.npdf(x)),
-])
-def test_series_against_mpmath(name, f, df):
-    x = np.array([[1.3, 0.0], [0.42, 0.56]])  # norms 1.3, 0.7; rho = 0.6
-    omega1, omega2 = 1.0, 0.9
-    k = infinite_width_kernels(x, name, omega1, omega2)
-    sig = _mp_bivariate(f, 1.3, 0.7, 0.6)
-    sigd = _mp_bivariate(df, 1.3, 0.7, 0.6)
-    assert abs(k.conjugate[0, 1] - float(sig)) <= tol("mpmath")["atol"]
-    first = omega2 ** 2 * (x[0] @ x[1]) * float(sigd)
-    assert abs(k.ntk_first_layer[0, 1] - first) <= tol("mpmath")["atol"]
+@pytest.mark.parametrize("name,which,index", [("tanh", "phi", 0), ("gelu", "dphi", 1)])
+def test_stored_mpmath_values_recomputed(name, which, index):
+    gen = _generator()
+    point = gen.POINTS[index]
+    f = gen.ACTIVATIONS[name][0 if which == "phi" else 1]
+    value, err = gen.bivariate(f, *point)
+    stored = _stored_value(_stored_bivariate(), name, which, point)
+    assert abs(float(value) - stored) <= tol("mpmath")["atol"]
+    assert float(err) < tol("mpmath")["atol"] / 100
 
 
 # --------------------------------------------------------------------------
