@@ -383,9 +383,9 @@ class DistributedNTKOperator(LinearOperator):
         check_finite(U, "u")
         last = None
         for attempt in range(RETRIES + 1):
-            if attempt:
-                self._restore()
             try:
+                if attempt:
+                    self._restore()
                 out = self._product(U)
                 break
             except self._lost as exc:   # a worker (and the shards it held) went away
@@ -828,7 +828,10 @@ def _fill(client, distributed, data, out, rows, cols, pairs, args, d2, sym):
             if tries[pair] > RETRIES:
                 raise RuntimeError("the cluster kept losing data while computing NTK tile "
                                    f"{pair}; gave up after {RETRIES} retries") from exc
-            data.restore()
+            try:
+                data.restore()
+            except lost:
+                pass                      # the resubmitted tile fails again, and counts
             submit(pair)
             continue
         i, j = pair

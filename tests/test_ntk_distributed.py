@@ -6,6 +6,7 @@ of them kills a worker process in the middle of an eigen-solve.
 """
 
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -210,6 +211,35 @@ def test_gram_overflow_is_refused_and_leaves_no_file(client, rng, tmp_path):
 # --------------------------------------------------------------------------
 # A worker killed mid-solve
 # --------------------------------------------------------------------------
+def _exit_soon(delay):
+    # built here, so that cloudpickle sends it by value (workers cannot import tests)
+    def exit_soon():
+        import os
+        import threading
+        threading.Timer(delay, os._exit, args=(1,)).start()
+    return exit_soon
+
+
+@needs_dask
+def test_killed_worker_while_the_gram_file_is_filled(client, rng, tmp_path, monkeypatch):
+    net, X = _problem(rng, n=30, d2=2)
+    fill = nd._fill
+    lost = []
+
+    def fill_after_a_loss(client_, distributed_, data, *args):
+        client_.run(_exit_soon(0.05), workers=[data.home[0]])
+        deadline = time.monotonic() + 30
+        while data.blocks[0].status == "finished" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        lost.append(data.blocks[0].status)
+        return fill(client_, distributed_, data, *args)
+
+    monkeypatch.setattr(nd, "_fill", fill_after_a_loss)
+    out = nd.distributed_ntk_gram(net, X, client, out=tmp_path / "K.npy", tile=8)
+    assert lost and lost[0] != "finished"
+    np.testing.assert_allclose(out, ntk_gram(net, X), **tol("same_math"))
+
+
 @needs_dask
 def test_killed_worker_mid_solve_loses_no_correctness(client, rng, monkeypatch):
     # last in the file: the module's cluster goes on with a restarted worker
@@ -218,17 +248,11 @@ def test_killed_worker_mid_solve_loses_no_correctness(client, rng, monkeypatch):
     product = nd.DistributedNTKOperator._product
     killed = []
 
-    def exit_soon():
-        # defined here, so that it is pickled by value for the worker
-        import os
-        import threading
-        threading.Timer(0.02, os._exit, args=(1,)).start()
-
     def product_that_kills(self, U):
         if self.matvecs == 5 and not killed:
             # the worker holding the first shard exits while this product runs
             victim = self.placement()[0][0]
-            self.client.run(exit_soon, workers=[victim])
+            self.client.run(_exit_soon(0.02), workers=[victim])
             killed.append(victim)
         return product(self, U)
 
