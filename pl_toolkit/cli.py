@@ -405,6 +405,7 @@ def cmd_run(args):
 
 
 def _add_run_args(p):
+    from .experiments._plots import PLOT_FORMATS
     from .experiments.run import RunConfig
 
     d = RunConfig()
@@ -470,6 +471,9 @@ def _add_run_args(p):
              "when the NTK has more than 1000 rows)")
     g = p.add_argument_group("output")
     add(g, "--out", "out", default=None, metavar="DIR", help=f"report directory (default: {d.out})")
+    add(g, "--plot-format", "plot_format", choices=PLOT_FORMATS, default=None,
+        help="file format of the figures: png (150 dpi), svg or pdf "
+             f"(default: {d.plot_format})")
     add(g, "--overwrite", "overwrite", action="store_true",
         help="write into a non-empty folder that pl-toolkit did not write")
     g.add_argument("--json", action="store_true", help="print a JSON summary instead of the table")

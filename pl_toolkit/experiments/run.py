@@ -5,8 +5,8 @@ trains the network ``x -> V phi(W x)`` from a standard initialization with
 gradient descent, measures every constant of the theory along the run,
 evaluates every inequality of :mod:`derivations.check` at those constants
 (as implied constants, never as "verified"), builds the theory ledger, and
-writes a report directory (``report.md``, ``report.json``, PNG plots and the
-trajectory itself).
+writes a report directory (``report.md``, ``report.json``, the figures -- PNG
+at 150 dpi, or SVG or PDF -- and the trajectory itself).
 
 The numeric core never imports SymPy; the theory check imports
 :mod:`derivations` when the report is built.
@@ -24,7 +24,8 @@ from .._json import strict_json
 from ..convergence import DEFAULT_EPS, ConvergenceCriterion
 from ..formulas import eq21_width
 from ..step_size import check_step_rule, resolve_step_size
-from ._common import claim_output_dir, output_file, record_outputs
+from ._common import claim_output_dir, output_file
+from ._plots import PLOT_FORMATS
 
 __all__ = ["RunConfig", "RunResult", "run_experiment", "load_config", "default_width",
            "auto_track_every"]
@@ -60,8 +61,13 @@ def default_width(n, d0, factor):
 
 #: Step-size rules of the main job (:mod:`pl_toolkit.step_size`).
 RUN_RULES = ("1/beta", "theory")
-#: Files the main job writes into its ``out`` folder.
+#: Files the main job writes into its ``out`` folder (figures: ``*.png`` by default).
 _OUT_FILES = ("report.json", "report.md", "trajectory.npz", "data.npz", "*.png")
+
+
+def _out_files(plot_format):
+    """The files of :data:`_OUT_FILES`, the figures in ``plot_format``."""
+    return _OUT_FILES[:-1] + (f"*.{plot_format}",)
 #: Built-in data sets that draw their own inputs (``--d0``/``--d2`` apply to them).
 SYNTHETIC = ("sphere", "teacher")
 #: Sample count of built-in data when ``n`` is not given.
@@ -203,6 +209,8 @@ class RunConfig:
         dense NTK eigen-solve).
     out : str
         Report directory.
+    plot_format : {"png", "svg", "pdf"}
+        File format of the figures (PNG at 150 dpi by default).
     overwrite : bool
         Allow writing into a non-empty folder that this toolkit did not
         write.
@@ -246,6 +254,7 @@ class RunConfig:
     data_seed: int = 0
     lemma1_directions: object = None
     out: str = "pl_report"
+    plot_format: str = "png"
     overwrite: bool = False
 
     def __post_init__(self):
@@ -320,6 +329,9 @@ class RunConfig:
             _check_int(self.lemma1_directions, "lemma1_directions", 0, 1000)
         if not isinstance(self.out, str) or not self.out:
             raise ValueError(f"out must be a folder path, got {self.out!r}")
+        if self.plot_format not in PLOT_FORMATS:
+            raise ValueError(f"plot_format must be one of {', '.join(PLOT_FORMATS)}, got "
+                             f"{self.plot_format!r}")
         if not isinstance(self.overwrite, bool):
             raise ValueError(f"overwrite must be true or false, got {self.overwrite!r}")
 
@@ -723,7 +735,8 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
     n, d0, d2 = ds.n, ds.d0, ds.d2
     d1 = default_width(n, d0, cfg.width_factor) if cfg.d1 is None else cfg.d1
     _memory_check(n, d0, d1, d2, None if cfg.d1 is not None else cfg.width_factor)
-    claim_output_dir(cfg.out, tool="run", files=_OUT_FILES, overwrite=cfg.overwrite)
+    claim_output_dir(cfg.out, tool="run", files=_out_files(cfg.plot_format),
+                     overwrite=cfg.overwrite)
     net0 = ShallowNet.init(d0, d1, d2, activation=cfg.activation, init=cfg.init, seed=cfg.seed)
     act = net0.activation
     h0 = float(loss(net0, X, Y))
@@ -896,11 +909,10 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
             ledger=json.loads(ledger.to_json()),
             width_conditions=widths,
         )
-        from ._report_plots import write_plots
+        from ._plots import write_run_plots
 
-        plots = write_plots(traj, report, cfg.out, lemma1=lemma1)
-        record_outputs(cfg.out, plots)
-        files.update(plots)
+        files.update(write_run_plots(traj, report, cfg.out, lemma1=lemma1,
+                                     plot_format=cfg.plot_format))
         report["seconds"] = time.perf_counter() - t_start
         report["files"] = {k: os.path.basename(v) for k, v in files.items()}
         with output_file(cfg.out, "report.json") as tmp, open(tmp, "w") as fh:
@@ -1129,8 +1141,10 @@ def _markdown(report, checks_md, ledger_md):
     lines += ["", "## Theorem checks", "", checks_md.strip(), "", "## Theory ledger", "",
               ledger_md.strip(), "", "## Plots", ""]
     for key, name in report.get("files", {}).items():
-        if name.endswith(".png"):
+        if name.endswith((".png", ".svg")):
             lines.append(f"![{key}]({name})")
+        elif name.endswith(".pdf"):
+            lines.append(f"[{key} (PDF)]({name})")
     lines += ["", "## Configuration (the values used)", "", "```json",
               json.dumps(strict_json(cfg), indent=2), "```", ""]
     return "\n".join(lines)
