@@ -44,6 +44,7 @@ from .._validation import check_positive_float, check_positive_int
 from ..convergence import DEFAULT_EPS
 from ._common import (add_common_args, claim_output_dir, limit_threads, output_file,
                       progress_flag, sweep_output_dir, worker_thread_env, write_json)
+from ._plots import PLOT_FORMATS, check_plot_format, plot_file
 
 __all__ = ["SWEEP_DEFAULTS", "D0_DEFAULTS", "LOCALITY_DEFAULTS", "REFERENCE_EXPONENTS",
            "geometric_grid", "sweep_cell", "cell_success", "ThresholdSearch", "run_searches",
@@ -89,7 +90,8 @@ _CELL_FORMAT = "threshold-search/2"
 # any other use of the root seed.
 _DATA_TAG = 0x5EED_DA7A
 _MODES = ("n", "d0", "locality")
-#: Report files a sweep writes beside the engine's database.
+#: Report files a sweep writes beside the engine's database (the figure in
+#: the default format; ``.svg`` or ``.pdf`` on request).
 REPORT_FILES = ("sweep.json", "sweep.md", "sweep_thresholds.png")
 _RADII = ("paper", "followup")
 _INITS = ("lecun", "he", "xavier")
@@ -1235,12 +1237,18 @@ def _run_chains(searches, chains, outdir, task, *, cell_fn, root_seed, workers,
     return results, state
 
 
-def _owned(outdir, overwrite, resume):
+def _report_files(plot_format="png"):
+    """:data:`REPORT_FILES` with the figure in ``plot_format``."""
+    return REPORT_FILES[:-1] + (plot_file("sweep_thresholds", plot_format),)
+
+
+def _owned(outdir, overwrite, resume, plot_format="png"):
     # The folder is claimed (never clobbering a file pl-toolkit did not write)
     # and locked for the cells and the reports.
     if not isinstance(overwrite, bool):
         raise ValueError(f"overwrite must be true or false, got {overwrite!r}")
-    return sweep_output_dir(outdir, tool="sweep", files=REPORT_FILES, overwrite=overwrite,
+    files = _report_files(check_plot_format(plot_format))
+    return sweep_output_dir(outdir, tool="sweep", files=files, overwrite=overwrite,
                             resume=bool(resume), arg="outdir", flag="overwrite=True")
 
 
@@ -1392,14 +1400,16 @@ def run_width_sweep(outdir, *, d0=SWEEP_DEFAULTS["d0"], n_grid=SWEEP_DEFAULTS["n
                     d1_min=1, d1_max=SWEEP_DEFAULTS["d1_max"], d1_start=None, rel_tol=0.0,
                     check_above=2, check_below=2, budget_widths=1, n_boot=2000, root_seed=0,
                     workers=None, dask_scheduler=None, resume=False, overwrite=False,
-                    progress=False, threads_per_cell=1, plot=True, log=None, cell_fn=None):
+                    progress=False, threads_per_cell=1, plot=True, plot_format="png", log=None,
+                    cell_fn=None):
     """Exact convergence width thresholds against ``n`` at fixed ``d0`` (``sweep --mode n``).
 
     Parameters
     ----------
     outdir : str or path-like
         Output directory: ``sweep.sqlite`` (engine), ``sweep.json``,
-        ``sweep.md`` and, with ``plot``, ``sweep_thresholds.png``.
+        ``sweep.md`` and, with ``plot``, ``sweep_thresholds.png`` (or
+        ``.svg``, ``.pdf``: ``plot_format``).
     d0 : int, default 64
         Input dimension.
     n_grid : sequence of int, default (64, 128, 256, 512, 1024)
@@ -1442,7 +1452,9 @@ def run_width_sweep(outdir, *, d0=SWEEP_DEFAULTS["d0"], n_grid=SWEEP_DEFAULTS["n
     threads_per_cell : int, default 1
         BLAS/numba threads inside a cell.
     plot : bool, default True
-        Write ``sweep_thresholds.png``.
+        Write the figure ``sweep_thresholds``.
+    plot_format : {"png", "svg", "pdf"}, default "png"
+        Its file format (PNG at 150 dpi).
     log : callable, optional
         Called with one line per round.
     cell_fn : callable, optional
@@ -1503,7 +1515,7 @@ def run_width_sweep(outdir, *, d0=SWEEP_DEFAULTS["d0"], n_grid=SWEEP_DEFAULTS["n
             k = (n, s, "converged")
             chains[k] = (_base_cell(task, n, d0, s), "converged")
             searches[k] = ThresholdSearch(d1_start=start, **sp)
-    with _owned(outdir, overwrite, resume):
+    with _owned(outdir, overwrite, resume, plot_format):
         t0 = time.perf_counter()
         results, state = _run_chains(searches, chains, outdir, task,
                                      cell_fn=cell_fn or sweep_cell, root_seed=task["data_root"],
@@ -1533,7 +1545,8 @@ def run_width_sweep(outdir, *, d0=SWEEP_DEFAULTS["d0"], n_grid=SWEEP_DEFAULTS["n
                       reference_curves=_reference_block(task, x_name="n"),
                       searches=_search_records(results, chains))
         report["premises"] = check_premises(n_grid, d0, seeds, root_seed=task["data_root"])
-        return _finish(report, outdir, task, seeds, sp, n_boot, state, run_seconds, plot,
+        return _finish(report, outdir, task, seeds, sp, n_boot, state, run_seconds,
+                       plot_format if plot else None,
                        dict(n_grid=n_grid, d0=d0, d1_start=d1_start))
 
 
@@ -1586,7 +1599,8 @@ def _reference_block(task, x_name):
                 corrected_21=ref["corrected"], anchoring=anchor, note=note)
 
 
-def _finish(report, outdir, task, seeds, sp, n_boot, state, run_seconds, plot, extra_cfg):
+def _finish(report, outdir, task, seeds, sp, n_boot, state, run_seconds, plot_format,
+            extra_cfg):
     from ..convergence import ConvergenceCriterion
 
     report["criterion"] = ConvergenceCriterion(task["eps"]).to_dict()
@@ -1610,9 +1624,9 @@ def _finish(report, outdir, task, seeds, sp, n_boot, state, run_seconds, plot, e
     outdir = os.fspath(outdir)
     with output_file(outdir, "sweep.json") as tmp:
         write_json(tmp, report)
-    if plot:
-        with output_file(outdir, "sweep_thresholds.png") as tmp:
-            _plot(report, tmp)
+    if plot_format is not None:
+        with output_file(outdir, plot_file("sweep_thresholds", plot_format)) as tmp:
+            _plot(report, tmp, plot_format)
     with output_file(outdir, "sweep.md") as tmp:
         with open(tmp, "w") as fh:
             fh.write(_markdown(report))
@@ -1628,7 +1642,7 @@ def run_d0_sweep(outdir, *, n=D0_DEFAULTS["n"], d0_grid=D0_DEFAULTS["d0_grid"],
                  d1_max=D0_DEFAULTS["d1_max"], d1_start=None, rel_tol=0.0, check_above=2,
                  check_below=2, budget_widths=1, n_boot=2000, root_seed=0, workers=None,
                  dask_scheduler=None, resume=False, overwrite=False, progress=False,
-                 threads_per_cell=1, plot=True, log=None, cell_fn=None):
+                 threads_per_cell=1, plot=True, plot_format="png", log=None, cell_fn=None):
     """Exact convergence width thresholds against ``d0`` at fixed ``n`` (``sweep --mode d0``).
 
     Parameters
@@ -1647,7 +1661,7 @@ def run_d0_sweep(outdir, *, n=D0_DEFAULTS["n"], d0_grid=D0_DEFAULTS["d0_grid"],
         See ``ThresholdSearch``.
     n_boot, root_seed, workers, dask_scheduler, resume, overwrite, progress
         As for :func:`run_width_sweep`.
-    threads_per_cell, plot, log, cell_fn
+    threads_per_cell, plot, plot_format, log, cell_fn
         As for :func:`run_width_sweep`.
 
     Returns
@@ -1685,7 +1699,7 @@ def run_d0_sweep(outdir, *, n=D0_DEFAULTS["n"], d0_grid=D0_DEFAULTS["d0_grid"],
             k = (d0, s, "converged")
             chains[k] = (_base_cell(task, n, d0, s), "converged")
             searches[k] = ThresholdSearch(d1_start=start, **sp)
-    with _owned(outdir, overwrite, resume):
+    with _owned(outdir, overwrite, resume, plot_format):
         t0 = time.perf_counter()
         results, state = _run_chains(searches, chains, outdir, task,
                                      cell_fn=cell_fn or sweep_cell, root_seed=task["data_root"],
@@ -1727,7 +1741,8 @@ def run_d0_sweep(outdir, *, n=D0_DEFAULTS["n"], d0_grid=D0_DEFAULTS["d0_grid"],
                       searches=_search_records(results, chains))
         report["premises"] = [p for d0 in d0_grid
                               for p in check_premises([n], d0, seeds, root_seed=task["data_root"])]
-        return _finish(report, outdir, task, seeds, sp, n_boot, state, run_seconds, plot,
+        return _finish(report, outdir, task, seeds, sp, n_boot, state, run_seconds,
+                       plot_format if plot else None,
                        dict(n=n, d0_grid=d0_grid, d1_start=d1_start))
 
 
@@ -1743,8 +1758,8 @@ def run_locality_sweep(outdir, *, d0=LOCALITY_DEFAULTS["d0"],
                        rel_tol=LOCALITY_DEFAULTS["rel_tol"], check_above=1, check_below=1,
                        budget_widths=1, radius="paper", n_boot=2000, root_seed=0,
                        workers=None, dask_scheduler=None, resume=False, overwrite=False,
-                       progress=False, threads_per_cell=1, plot=True, log=None,
-                       cell_fn=None):
+                       progress=False, threads_per_cell=1, plot=True, plot_format="png",
+                       log=None, cell_fn=None):
     """The locality width measured directly, beside the convergence width (``--mode locality``).
 
     Parameters
@@ -1777,7 +1792,7 @@ def run_locality_sweep(outdir, *, d0=LOCALITY_DEFAULTS["d0"],
         are recorded in every cell.
     n_boot, root_seed, workers, dask_scheduler, resume, overwrite, progress
         As for :func:`run_width_sweep`.
-    threads_per_cell, plot, log, cell_fn
+    threads_per_cell, plot, plot_format, log, cell_fn
         As for :func:`run_width_sweep`.
 
     Returns
@@ -1826,7 +1841,7 @@ def run_locality_sweep(outdir, *, d0=LOCALITY_DEFAULTS["d0"],
                 d1_start=max(1, math.ceil(counting_bound(n, d0))), **sp_conv)
             chains[(n, s, crit)] = (base, crit)
             searches[(n, s, crit)] = ThresholdSearch(d1_start=locality_start, **sp)
-    with _owned(outdir, overwrite, resume):
+    with _owned(outdir, overwrite, resume, plot_format):
         t0 = time.perf_counter()
         results, state = _run_chains(searches, chains, outdir, task,
                                      cell_fn=cell_fn or sweep_cell, root_seed=task["data_root"],
@@ -1887,7 +1902,8 @@ def run_locality_sweep(outdir, *, d0=LOCALITY_DEFAULTS["d0"],
             monotonicity=_monotonicity_summary(results),
             searches=_search_records(results, chains))
         report["premises"] = check_premises(n_grid, d0, seeds, root_seed=task["data_root"])
-        return _finish(report, outdir, task, seeds, sp, n_boot, state, run_seconds, plot,
+        return _finish(report, outdir, task, seeds, sp, n_boot, state, run_seconds,
+                       plot_format if plot else None,
                        dict(n_grid=n_grid, d0=d0, locality_start=locality_start, radius=radius))
 
 
@@ -2076,9 +2092,11 @@ def _scatter_seeds(ax, rows, x_name, bound_key="bound", color="C0", label="per s
             else:
                 xs.append(r[x_name] * jit)
                 ys.append(v)
-    ax.plot(xs, ys, ".", color=color, alpha=0.5, label=label)
+    if xs:
+        ax.plot(xs, ys, ".", color=color, alpha=0.5, linestyle="none", label=label)
     if xc:
-        ax.plot(xc, yc, "^", mfc="none", mec="k", label="censored (above the bound)")
+        ax.plot(xc, yc, "^", mfc="none", mec="k", linestyle="none",
+                label="censored (above the bound)")
 
 
 def _fit_label(name, f):
@@ -2088,7 +2106,7 @@ def _fit_label(name, f):
             f"{_fmt(f['ci_high'], '.2f')}]")
 
 
-def _median_line(ax, rows, x_name, f, scale=1.0, color="C0", name="median d1*"):
+def _median_line(ax, rows, x_name, f, scale=1.0, color="C0", name=r"median $d_1^*$"):
     xs = [r[x_name] for r in rows if r["d1_star"] is not None]
     ys = [r["d1_star"] * scale for r in rows if r["d1_star"] is not None]
     if xs:
@@ -2096,122 +2114,138 @@ def _median_line(ax, rows, x_name, f, scale=1.0, color="C0", name="median d1*"):
     return (xs[0], ys[0]) if xs else None
 
 
-def _reference_lines(ax, xx, x_name, ref, cfg, anchor, scale):
-    # (21) anchored at the first median (its constant is unknown), and (21) at
-    # this initialization with its derived constant, drawn as is; scale(x)
-    # turns a width into the panel's quantity (1 or d0).
+#: Axis labels of the swept quantities.
+_X_LABELS = {"n": r"samples $n$", "d0": r"input dimension $d_0$"}
+_X_SYMBOLS = {"n": "n", "d0": "d_0"}
+
+
+def _reference_curves(xx, x_name, ref, cfg, anchor, scale):
+    """``(name, detail, y)`` of eq. (21)'s curves on a panel whose quantity is ``scale(x) d1``.
+
+    The paper's (21) and the d0-corrected one, anchored at the first median
+    (their constants are unknown), and the corrected (21) with the constant
+    the derivations give, drawn as is.
+    """
     xx = np.asarray(xx, dtype=float)
     sc = np.array([scale(v) for v in xx])
+    sym = _X_SYMBOLS[x_name]
+    out = []
     if anchor is not None:
         x0, y0 = anchor
         s0 = scale(x0)
-        for key, style, lab in (("paper_21", "k--", "paper (21)"),
-                                ("corrected_21", "r:", "d0-corrected (21)")):
+        for key, name in (("paper_21", "paper's (21)"), ("corrected_21", "$d_0$-corrected (21)")):
             r = ref[key]
             if r is None:
                 continue
             e = r[x_name]
-            ax.plot(xx, y0 / s0 * (xx / x0) ** e * sc, style, lw=1.2,
-                    label=f"{lab}: d1 ~ {x_name}^{e:g}, anchored at the first median")
+            out.append((name, rf"$d_1 \propto {sym}^{{{e:g}}}$, anchored at the first median",
+                        y0 / s0 * (xx / x0) ** e * sc))
     corr = ref["corrected_21"]
     if corr is not None and corr["constant"] is not None:
         if x_name == "n":
             w = corr["constant"] * xx ** corr["n"] * float(cfg["d0"]) ** corr["d0"]
         else:
             w = corr["constant"] * float(cfg["n"]) ** corr["n"] * xx ** corr["d0"]
-        ax.plot(xx, w * sc, "r-", lw=0.8, alpha=0.7,
-                label=f"(21) at {cfg['init']} init, derived constant {corr['constant']:.3g} "
-                      "(sufficient)")
+        out.append((f"(21) at {cfg['init']} init",
+                    f"derived constant {corr['constant']:.3g} (sufficient)", w * sc))
+    return out
 
 
-def _plot(rep, path):
-    import matplotlib
+def _budget_title(rep):
+    cfg = rep["config"]
+    return ("budget T = " + (cfg["steps_rule"].replace("ceil(0.1 n^2)", "n^2/10")
+                             if cfg["steps_rule"] != "fixed" else str(cfg["steps"]))
+            + " steps")
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(12, 4.8))
-    ax, ax2 = fig.subplots(1, 2)
-    cfg, mode = rep["config"], rep["mode"]
-    if mode in ("n", "d0"):
-        x_name = mode
-        conv = rep["thresholds"]["converged"]
-        rows = conv["per_n"] if mode == "n" else conv["per_d0"]
-        x = np.array([r[x_name] for r in rows], dtype=float)
-        xx = np.geomspace(x[0], x[-1], 50)
-        _scatter_seeds(ax, rows, x_name)
-        anchor = _median_line(ax, rows, x_name, conv["fit_d1"])
-        if mode == "n":
-            cb = xx / (cfg["d0"] + 1)
-            ax.plot(xx, cb, color="0.4", lw=1.5, label="counting bound n d2/(d0 + d2)")
+def _figure(rep):
+    """The figure ``sweep_thresholds`` of a sweep report, legends placed."""
+    from ._plots import new_figure, place_legends, style
+
+    with style():
+        fig, (ax, ax2) = new_figure(1, 2, size=(12.8, 4.6))
+        for a in (ax, ax2):
+            a.set_xscale("log")
+            a.set_yscale("log")
+        if rep["mode"] in ("n", "d0"):
+            _threshold_panels(ax, ax2, rep)
         else:
-            cb = cfg["n"] / (xx + 1)
-            ax.plot(xx, cb, color="0.4", lw=1.5, label="counting bound n d2/(d0 + d2)")
-        ref = rep["reference_curves"]
-        _reference_lines(ax, xx, x_name, ref, cfg, anchor, lambda v: 1.0)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel(x_name)
-        ax.set_ylabel("threshold width d1*")
-        fixed = f"d0 = {cfg['d0']}" if mode == "n" else f"n = {cfg['n']}"
-        ax.set_title(f"convergence width ({fixed}, T = {_budget_text(rep)})", fontsize=9)
-        ax.legend(fontsize=7)
-        # the parameter count d0 d1*
-        if mode == "n":
-            d0 = cfg["d0"]
-            anchor = _median_line(ax2, rows, "n", conv["fit_d0_d1"], scale=d0,
-                                  name="median d0 d1*")
-            ax2.plot(xx, xx * d0 / (d0 + 1), color="0.4", lw=1.5,
-                     label="counting bound n d0 d2/(d0 + d2)")
-            _reference_lines(ax2, xx, "n", ref, cfg, anchor, lambda v: float(d0))
-        else:
-            n = cfg["n"]
-            pts = [(r["d0"], r["d0"] * r["d1_star"]) for r in rows if r["d1_star"] is not None]
-            anchor = None
-            if pts:
-                ax2.plot(*zip(*pts), "o-", color="C0", label="median d0 d1*")
-                anchor = pts[0]
-            ax2.plot(xx, n * xx / (xx + 1), color="0.4", lw=1.5,
-                     label="counting bound n d0 d2/(d0 + d2)")
-            _reference_lines(ax2, xx, "d0", ref, cfg, anchor, lambda v: v)
-        ax2.set_ylabel("parameter count d0 d1*")
-        ax2.set_title("parameter count at the threshold", fontsize=9)
-        ax2.set_xscale("log")
-        ax2.set_yscale("log")
-        ax2.set_xlabel(x_name)
-        ax2.legend(fontsize=7)
+            _locality_panels(ax, ax2, rep)
+        place_legends(fig)
+    return fig
+
+
+def _threshold_panels(ax, ax2, rep):
+    from ._plots import reference_lines
+
+    cfg, x_name = rep["config"], rep["mode"]
+    conv = rep["thresholds"]["converged"]
+    rows = conv["per_n"] if x_name == "n" else conv["per_d0"]
+    x = np.array([r[x_name] for r in rows], dtype=float)
+    xx = np.geomspace(x[0], x[-1], 50)
+    ref = rep["reference_curves"]
+    # the width d1*
+    _scatter_seeds(ax, rows, x_name)
+    anchor = _median_line(ax, rows, x_name, conv["fit_d1"])
+    cb = xx / (cfg["d0"] + 1) if x_name == "n" else cfg["n"] / (xx + 1)
+    reference_lines(ax, [("counting bound", r"$n\,d_2 / (d_0 + d_2)$", cb)]
+                    + _reference_curves(xx, x_name, ref, cfg, anchor, lambda v: 1.0), xx)
+    ax.set_xlabel(_X_LABELS[x_name])
+    ax.set_ylabel(r"threshold width $d_1^*$")
+    fixed = rf"$d_0 = {cfg['d0']}$" if x_name == "n" else rf"$n = {cfg['n']}$"
+    ax.set_title(f"convergence width at {fixed}, {_budget_title(rep)}")
+    # the parameter count d0 d1*
+    if x_name == "n":
+        d0 = cfg["d0"]
+        anchor = _median_line(ax2, rows, "n", conv["fit_d0_d1"], scale=d0,
+                              name=r"median $d_0\,d_1^*$")
+        cb2, scale = xx * d0 / (d0 + 1), (lambda v: float(d0))
     else:
-        th = rep["thresholds"]
-        for key, color, name in (("locality", "C3", "locality width"),
-                                 ("converged", "C0", "convergence width")):
-            rows = th[key]["per_n"]
-            _scatter_seeds(ax, rows, "n", color=color, label=f"{name}, per seed")
-            _median_line(ax, rows, "n", th[key]["fit_d1"], color=color, name=name)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("n")
-        ax.set_ylabel("threshold width")
-        gm = rep["ratio"]["geometric_mean"]
-        ax.set_title(f"locality / convergence width: {_fmt(gm['value'])} "
-                     f"[{_fmt(gm['ci_low'])}, {_fmt(gm['ci_high'])}] (d0 = {cfg['d0']})")
-        ax.legend(fontsize=7)
-        for j, e in enumerate(rep["distance_law"]["per_n"]):
-            for k, pts in enumerate(e["points"]):
-                if pts:
-                    d, r = zip(*pts)
-                    ax2.plot(d, r, "o-", ms=3, color=f"C{j}",
-                             label=f"n = {e['n']}" if k == 0 else None)
-        ax2.axhline(1.0, color="k", lw=1)
-        ax2.set_xscale("log")
-        ax2.set_yscale("log")
-        ax2.set_xlabel("d1")
-        ax2.set_ylabel(f"max distance / rho_Phi ({rep['radius']['defines_threshold']})")
-        ax2.set_title(f"distance law: median slope {_fmt(rep['distance_law']['median_slope'])}")
-        ax2.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close("all")
+        pts = [(r["d0"], r["d0"] * r["d1_star"]) for r in rows if r["d1_star"] is not None]
+        anchor = pts[0] if pts else None
+        if pts:
+            ax2.plot(*zip(*pts), "o-", color="C0", label=r"median $d_0\,d_1^*$")
+        cb2, scale = cfg["n"] * xx / (xx + 1), (lambda v: v)
+    reference_lines(ax2, [("counting bound", r"$n\,d_0 d_2 / (d_0 + d_2)$", cb2)]
+                    + _reference_curves(xx, x_name, ref, cfg, anchor, scale), xx)
+    ax2.set_xlabel(_X_LABELS[x_name])
+    ax2.set_ylabel(r"parameter count $d_0\,d_1^*$")
+    ax2.set_title("parameter count at the threshold")
+
+
+def _locality_panels(ax, ax2, rep):
+    from ._plots import reference_lines
+
+    cfg = rep["config"]
+    th = rep["thresholds"]
+    for key, color, name in (("locality", "C3", "locality width"),
+                             ("converged", "C0", "convergence width")):
+        rows = th[key]["per_n"]
+        _scatter_seeds(ax, rows, "n", color=color, label=f"{name}, per seed")
+        _median_line(ax, rows, "n", th[key]["fit_d1"], color=color, name=name)
+    ax.set_xlabel(_X_LABELS["n"])
+    ax.set_ylabel(r"threshold width $d_1^*$")
+    gm = rep["ratio"]["geometric_mean"]
+    ax.set_title(rf"locality / convergence width {_fmt(gm['value'])} "
+                 rf"[{_fmt(gm['ci_low'])}, {_fmt(gm['ci_high'])}] at $d_0 = {cfg['d0']}$")
+    for j, e in enumerate(rep["distance_law"]["per_n"]):
+        for k, pts in enumerate(e["points"]):
+            if pts:
+                d, r = zip(*pts)
+                ax2.plot(d, r, "o-", ms=3, color=f"C{j}",
+                         label=f"$n = {e['n']}$, per seed" if k == 0 else None)
+    form = rep["radius"]["defines_threshold"]
+    reference_lines(ax2, [(r"$\rho_\Phi$", f"{form} form, the locality boundary", 1.0)])
+    ax2.set_xlabel(r"width $d_1$")
+    ax2.set_ylabel(rf"largest distance $\|\Theta_t - \Theta_0\| \,/\, \rho_\Phi$ ({form})")
+    ax2.set_title(f"distance law: median slope {_fmt(rep['distance_law']['median_slope'])}")
+
+
+def _plot(rep, path, plot_format="png"):
+    """Write the figure of a sweep report to ``path`` in ``plot_format``."""
+    from ._plots import save_figure
+
+    save_figure(_figure(rep), path, plot_format)
 
 
 # --------------------------------------------------------------------------
@@ -2396,7 +2430,9 @@ def configure_parser(p):
                         "beta_Phi) or the follow-up's (default: paper; both are recorded)")
     g.add_argument("--bootstrap", type=_flag_int("--bootstrap"), default=d["n_boot"],
                    metavar="B", help="bootstrap replicates (default: %(default)s)")
-    g.add_argument("--no-plot", action="store_true", help="skip sweep_thresholds.png")
+    g.add_argument("--no-plot", action="store_true", help="skip the figure sweep_thresholds")
+    g.add_argument("--plot-format", choices=PLOT_FORMATS, default="png",
+                   help="file format of the figure: png (150 dpi), svg or pdf (default: png)")
     add_common_args(p, "pl_sweep")
     p.set_defaults(func=command, seeds=None)
     for a in p._actions:
@@ -2499,8 +2535,8 @@ def command(args):
                   else list((LOCALITY_DEFAULTS if mode == "locality" else SWEEP_DEFAULTS)
                             ["n_grid"]))
     # Claim the folder before the API does, so that a refusal names the flags.
-    claim_output_dir(args.out, tool="sweep", files=REPORT_FILES, overwrite=args.overwrite,
-                     resume=args.resume, engine=True)
+    claim_output_dir(args.out, tool="sweep", files=_report_files(args.plot_format),
+                     overwrite=args.overwrite, resume=args.resume, engine=True)
     log = None
     if not args.quiet and not args.json:
         def log(line):
@@ -2514,7 +2550,7 @@ def command(args):
                   dask_scheduler=args.dask_scheduler, resume=args.resume,
                   overwrite=args.overwrite, progress=progress_flag(args),
                   threads_per_cell=args.threads_per_cell,
-                  plot=not args.no_plot, log=log)
+                  plot=not args.no_plot, plot_format=args.plot_format, log=log)
     ca = args.check_above
     cb = args.check_below
     if mode == "n":
