@@ -62,6 +62,7 @@ from .._validation import check_positive_float, check_positive_int
 from ._common import (add_common_args, claim_output_dir, limit_threads, output_file,
                       parse_float_list, progress_flag, sweep_output_dir, t_interval,
                       worker_thread_env, write_json)
+from ._plots import PLOT_FORMATS, check_plot_format, plot_file
 
 __all__ = ["PAPER_OMEGA2", "PAPER_HE_OMEGA2", "PAPER_OMEGA2_FACTORS", "PAPER_TEST_ACC",
            "PAPER_TRAIN_ACC", "INIT_SCALE_DEFAULTS", "sgd_lr_from_paper", "pytorch_default_biases",
@@ -101,6 +102,12 @@ _NAME = "pl_toolkit.init_scale"
 _DATA_FILE = "init_scale_data.npz"
 #: Every file ``init-scale`` writes into its folder, besides the engine's.
 REPORT_FILES = ("init_scale.json", "init_scale.md", "init_scale.png", _DATA_FILE)
+
+
+def _report_files(plot_format="png"):
+    """:data:`REPORT_FILES` with the figure in ``plot_format`` (``.png``, ``.svg``, ``.pdf``)."""
+    return tuple(plot_file("init_scale", plot_format) if name == "init_scale.png" else name
+                 for name in REPORT_FILES)
 _LOSSES = ("mse", "nll")
 _BIASES = ("pytorch", "none")
 _SCALINGS = ("standardize", "unit", "mnist")
@@ -952,7 +959,8 @@ def run_init_scale(outdir, *, data="digits", width=1000, epochs=None, max_update
                    input_scaling=None, biases=None, student_loss="mse", teacher_loss="nll",
                    laziness_points=200, check_every=10, activation="gelu", root_seed=0,
                    workers=None, dask_scheduler=None, resume=False, progress=False,
-                   threads_per_cell=1, plot=True, n_boot=2000, overwrite=False):
+                   threads_per_cell=1, plot=True, plot_format="png", n_boot=2000,
+                   overwrite=False):
     """Run the initialization-scale experiment (Figure 1) and write its report files.
 
     Parameters
@@ -960,7 +968,7 @@ def run_init_scale(outdir, *, data="digits", width=1000, epochs=None, max_update
     outdir : str or path-like
         Output directory: ``sweep.sqlite`` (engine), ``init_scale_data.npz``
         (scaled data and teacher labels), ``init_scale.json``,
-        ``init_scale.md``, ``init_scale.png``.
+        ``init_scale.md``, ``init_scale.png`` (or ``.svg``, ``.pdf``).
     data : str, default "digits"
         ``"mnist"`` (the paper's protocol; needs the ``mnist`` extra),
         ``"digits"`` or a data file with class labels.
@@ -1013,6 +1021,9 @@ def run_init_scale(outdir, *, data="digits", width=1000, epochs=None, max_update
         Passed to the sweep engine.
     threads_per_cell : int, default 1
     plot : bool, default True
+        Write the figure ``init_scale``.
+    plot_format : {"png", "svg", "pdf"}, default "png"
+        Its file format (PNG at 150 dpi).
     n_boot : int, default 2000
         Bootstrap replicates of Spearman's rho.
     overwrite : bool, default False
@@ -1107,6 +1118,7 @@ def run_init_scale(outdir, *, data="digits", width=1000, epochs=None, max_update
     threads_per_cell = check_positive_int(threads_per_cell, "threads_per_cell")
     root_seed = check_positive_int(root_seed, "root_seed", minimum=0)
     n_boot = check_positive_int(n_boot, "n_boot")
+    plot_format = check_plot_format(plot_format)
     get_activation(activation)
     if omega2_grid is not None:
         omega2_grid = [check_positive_float(w, "omega2_grid") for w in omega2_grid]
@@ -1127,7 +1139,7 @@ def run_init_scale(outdir, *, data="digits", width=1000, epochs=None, max_update
                          "run; pass resume=True (--resume) to continue it or choose another "
                          "outdir")
 
-    with _owned(outdir, overwrite, resume):
+    with _owned(outdir, overwrite, resume, plot_format):
         t0 = time.perf_counter()
         data_file = os.path.abspath(os.path.join(outdir, _DATA_FILE))
         settings = dict(data=str(data), n_test=n_test, data_seed=data_seed,
@@ -1202,20 +1214,21 @@ def run_init_scale(outdir, *, data="digits", width=1000, epochs=None, max_update
         with output_file(outdir, "init_scale.json") as tmp:
             write_json(tmp, rep)
         if plot:
-            with output_file(outdir, "init_scale.png") as tmp:
-                _plot(rep, tmp)
+            with output_file(outdir, plot_file("init_scale", plot_format)) as tmp:
+                _plot(rep, tmp, plot_format)
         with output_file(outdir, "init_scale.md") as tmp:
             with open(tmp, "w") as fh:
                 fh.write(_markdown(rep))
     return rep
 
 
-def _owned(outdir, overwrite, resume):
+def _owned(outdir, overwrite, resume, plot_format="png"):
     # Claimed (never clobbering a file pl-toolkit did not write) and locked
     # for the cells and the reports.
     if not isinstance(overwrite, bool):
         raise ValueError(f"overwrite must be true or false, got {overwrite!r}")
-    return sweep_output_dir(outdir, tool="init-scale", files=REPORT_FILES, overwrite=overwrite,
+    files = _report_files(plot_format)
+    return sweep_output_dir(outdir, tool="init-scale", files=files, overwrite=overwrite,
                             resume=bool(resume), arg="outdir", flag="overwrite=True")
 
 
@@ -1393,57 +1406,67 @@ def _markdown(rep):
     return "\n".join(lines)
 
 
-def _plot(rep, path):
-    import matplotlib
+def _figure(rep):
+    """The figure ``init_scale`` of a report (Figure 1 and its diagnostics), legends placed."""
+    from ._plots import errorbar, new_figure, place_legends, reference_lines, style
 
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    with style():
+        fig, (ax, ax_u, ax2) = new_figure(1, 3, size=(15.0, 4.6))
+        per = rep["per_omega2"]
+        cfg = rep["config"]
+        w2 = [p["omega2"] for p in per]
+        he2 = cfg["he_omega2"]
+        he = [("He", rf"$\omega_2 = \sqrt{{2/d_1}} = {he2:.3g}$", he2)]
+        # accuracies, inside [0, 1]
+        for key, lab, mk in (("train_acc", "train (teacher labels)", "o"),
+                             ("test_acc", "test (teacher labels)", "s"),
+                             ("test_acc_true", "test (true labels)", "^")):
+            errorbar(ax, w2, [p[key]["mean"] for p in per], [p[key]["half_width"] for p in per],
+                     lower=0.0, upper=1.0, fmt=mk + "-", ms=4, label=lab)
+        iso = rep["isotonic_test_acc"]
+        if iso is not None:
+            ax.plot(iso["x"], iso["fitted"], color="C1", ls=":", lw=1,
+                    label="isotonic fit (test, teacher labels)")
+        paper = [(p["omega2"], p["paper_test_acc"]) for p in per
+                 if p["paper_test_acc"] is not None]
+        if paper:
+            ax.plot(*zip(*paper), "x--", color="0.45", lw=1,
+                    label="the paper's test accuracy (MNIST 60k)")
+        reference_lines(ax, he, orientation="vertical")
+        ax.set_ylabel("accuracy (mean, 95% t-interval over seeds)")
+        ax.set_title(r"accuracy against $\omega_2$")
+        # SGD updates, inside [0, budget]
+        budget = cfg["max_updates"]
+        ax_u.set_yscale("log")
+        errorbar(ax_u, w2, [p["updates"]["mean"] if p["runs"] else None for p in per],
+                 [p["updates"]["half_width"] if p["runs"] else None for p in per],
+                 lower=0.0, upper=budget, fmt="o-", ms=4, label="updates used")
+        reference_lines(ax_u, [("budget", f"{budget} updates", budget)], first=1)
+        reference_lines(ax_u, he, orientation="vertical")
+        ax_u.set_ylabel(r"SGD updates until train accuracy $\geq$ target")
+        ax_u.set_title("updates used")
+        # laziness, relative changes >= 0
+        ax2.set_yscale("log")
+        for key, lab, mk in (
+                ("weight_change_W", r"first layer $\|W_T - W_0\|_F / \|W_0\|_F$", "o"),
+                ("weight_change_V", r"second layer $\|V_T - V_0\|_F / \|V_0\|_F$", "s"),
+                ("ntk_change", r"NTK $\|K_T - K_0\|_2 / \|K_0\|_2$", "^")):
+            errorbar(ax2, w2, [p[key]["mean"] for p in per], [p[key]["half_width"] for p in per],
+                     fmt=mk + "-", ms=4, label=lab)
+        reference_lines(ax2, he, orientation="vertical")
+        ax2.set_ylabel("relative change at the end of training")
+        ax2.set_title("laziness")
+        for a in (ax, ax_u, ax2):
+            a.set_xlabel(r"$\omega_2$ at fixed $\omega_1 \omega_2$ (He's product)")
+        place_legends(fig)
+    return fig
 
-    fig = Figure(figsize=(15, 4.5))
-    ax, ax_u, ax2 = fig.subplots(1, 3)
-    per = rep["per_omega2"]
-    w2 = np.array([p["omega2"] for p in per])
-    for key, lab, mk in (("train_acc", "train (teacher labels)", "o"),
-                         ("test_acc", "test (teacher labels)", "s"),
-                         ("test_acc_true", "test (true labels)", "^")):
-        m = np.array([p[key]["mean"] for p in per])
-        h = np.array([p[key]["half_width"] for p in per])
-        ax.errorbar(w2, m, yerr=h, fmt=mk + "-", capsize=3, ms=4, label=lab)
-    iso = rep["isotonic_test_acc"]
-    if iso is not None:
-        ax.plot(iso["x"], iso["fitted"], "k:", lw=1, label="isotonic fit (test)")
-    paper = [(p["omega2"], p["paper_test_acc"]) for p in per if p["paper_test_acc"] is not None]
-    if paper:
-        ax.plot(*zip(*paper), "x--", color="gray", label="paper, test (MNIST 60k)")
-    he2 = rep["config"]["he_omega2"]
-    ax.axvline(he2, color="k", ls="--", lw=1, label=f"He omega2 = {he2:.3g}")
-    ax.set_xlabel("omega2 (omega1 omega2 fixed at He)")
-    ax.set_ylabel("accuracy (95% t-interval over seeds)")
-    ax.set_title("accuracy vs omega2")
-    ax.legend(fontsize=7)
-    ups = [(p["omega2"], p["updates"]["mean"], p["updates"]["half_width"]) for p in per
-           if p["runs"]]
-    if ups:
-        x, m, h = (np.array(v) for v in zip(*ups))
-        ax_u.errorbar(x, m, yerr=h, fmt="o-", capsize=3, ms=4, label="updates used")
-    ax_u.axhline(rep["config"]["max_updates"], color="r", ls=":", lw=1, label="budget")
-    ax_u.set_xlabel("omega2")
-    ax_u.set_yscale("log")
-    ax_u.set_title("SGD updates until train acc >= target")
-    ax_u.legend(fontsize=7)
-    for key, lab, mk in (("weight_change_W", "||dW||/||W0||", "o"),
-                         ("weight_change_V", "||dV||/||V0||", "s"),
-                         ("ntk_change", "||K_T - K_0||/||K_0||", "^")):
-        m = np.array([p[key]["mean"] for p in per])
-        h = np.array([p[key]["half_width"] for p in per])
-        ax2.errorbar(w2, m, yerr=h, fmt=mk + "-", capsize=3, ms=4, label=lab)
-    ax2.axvline(he2, color="k", ls="--", lw=1)
-    ax2.set_xlabel("omega2")
-    ax2.set_yscale("log")
-    ax2.set_title("laziness (relative change, end of training)")
-    ax2.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+
+def _plot(rep, path, plot_format="png"):
+    """Write the figure of an init-scale report to ``path`` in ``plot_format``."""
+    from ._plots import save_figure
+
+    save_figure(_figure(rep), path, plot_format)
 
 
 # --------------------------------------------------------------------------
@@ -1563,7 +1586,9 @@ def configure_parser(p):
     g.add_argument("--n-boot", type=int, default=d["n_boot"],
                    help="bootstrap replicates of Spearman's rho (default: 2000)")
     g.add_argument("--activation", default=d["activation"], help="activation (default: gelu)")
-    g.add_argument("--no-plot", action="store_true", help="skip init_scale.png")
+    g.add_argument("--no-plot", action="store_true", help="skip the figure init_scale")
+    g.add_argument("--plot-format", choices=PLOT_FORMATS, default="png",
+                   help="file format of the figure: png (150 dpi), svg or pdf (default: png)")
     add_common_args(p, "pl_init_scale")
     # --seeds takes a count or seed indices here (the shared flag takes a count).
     for action in p._actions:
@@ -1670,8 +1695,8 @@ def command(args):
 
         raw_arrays()   # the missing-extra error before the folder is claimed
     # Claim the folder before the API does, so that a refusal names the flags.
-    claim_output_dir(args.out, tool="init-scale", files=REPORT_FILES, overwrite=args.overwrite,
-                     resume=args.resume, engine=True)
+    claim_output_dir(args.out, tool="init-scale", files=_report_files(args.plot_format),
+                     overwrite=args.overwrite, resume=args.resume, engine=True)
     rep = run_init_scale(args.out, data=args.data, width=args.width, epochs=args.epochs,
                          max_updates=args.max_updates, target_train_acc=target,
                          teacher_epochs=args.teacher_epochs, seeds=seeds, omega2_grid=grid,
@@ -1684,7 +1709,8 @@ def command(args):
                          workers=args.workers, dask_scheduler=args.dask_scheduler,
                          resume=args.resume, progress=progress_flag(args),
                          threads_per_cell=args.threads_per_cell, plot=not args.no_plot,
-                         n_boot=args.n_boot, overwrite=args.overwrite)
+                         plot_format=args.plot_format, n_boot=args.n_boot,
+                         overwrite=args.overwrite)
     if args.json:
         from .._json import dumps
 
