@@ -96,11 +96,23 @@ def sample_points(name):
 def test_builtin_names_registered():
     names = available_activations()
     assert names == sorted(names)
-    assert set(BUILTINS) <= set(names)
+    assert set(BUILTINS) == {n for n in names if get_activation(n).code >= 0}
+    # every built-in has its textbook definition here
+    assert set(SYMPY_ACTIVATIONS) == set(BUILTINS)
     for name in BUILTINS:
         act = get_activation(name)
         assert isinstance(act, pl_toolkit.Activation)
         assert act.name == name
+
+
+@pytest.mark.parametrize("name", BUILTINS)
+def test_table_definition_is_the_textbook_one(name):
+    """The activation table's SymPy string against the definition written here."""
+    from pl_toolkit.activations import BUILTIN_FORMS
+
+    table = sp.sympify(BUILTIN_FORMS[name].sympy, locals={"x": x_}, rational=True)
+    diff = sp.expand_log((table - SYMPY_ACTIVATIONS[name]).rewrite(sp.exp), force=True)
+    assert sp.simplify(diff) == 0
 
 
 def test_get_activation_normalizes_and_passes_records():

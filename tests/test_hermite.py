@@ -67,6 +67,7 @@ def _normalized_error(name, ks, omega):
 def test_builtins_are_covered():
     builtins = [a for a in available_activations() if get_activation(a).code >= 0]
     assert sorted(BUILTINS) == sorted(builtins)
+    assert sorted(MP_PHI) == sorted(builtins)  # an independent definition of each
 
 
 @pytest.mark.parametrize("name", BUILTINS)
