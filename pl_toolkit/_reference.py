@@ -1,8 +1,11 @@
 """Plain NumPy references for every compiled kernel.
 
 These are written for clarity, not speed: they serve as the independent
-route in tests and as ``backend="numpy"``.  The registry ``REFERENCES``
-maps each compiled kernel to its reference; one test walks it.
+route in tests and as ``backend="numpy"``.  The activations' NumPy forms
+are those of the activation table (``pl_toolkit.activations.BUILTIN_FORMS``,
+written there beside the kernels they check); the comparisons of each
+compiled kernel with its reference are registered in
+``tests/test_kernels_vs_reference.py``, and one test walks them.
 """
 
 import numpy as np
