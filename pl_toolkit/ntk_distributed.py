@@ -188,8 +188,12 @@ def _shard_jvp(net, X, feats, g, layers):
 
 
 @quiet_overflow
-def _gram_tile(net, Xa, Xb, layers, parallel):
-    """The NTK block ``J(Xa) J(Xb)^T`` (``Xb=None``: the symmetric ``J(Xa) J(Xa)^T``)."""
+def _gram_tile(net, Xa, Xb, layers, parallel, cross):
+    """The NTK block ``J(Xa) J(Xb)^T`` (``Xb=None``: the symmetric ``J(Xa) J(Xa)^T``).
+
+    ``cross``: the tile belongs to the cross kernel of ``X`` and ``X2``
+    (an overflow then names both; otherwise both blocks are rows of ``X``).
+    """
     sym = Xb is None
     d2 = net.d2
     scale = np.asarray(net.V[0]) if d2 == 1 else None
@@ -204,7 +208,9 @@ def _gram_tile(net, Xa, Xb, layers, parallel):
     out = S if (use_w and d2 == 1) else np.empty(shape)
     COMBINE[use_parallel(parallel, out.size)](S, XX, KV, d2, use_w, use_v, out)
     if not np.all(np.isfinite(out)):
-        raise gram_overflow(net, Xa, Xb, None, layers)
+        if cross:
+            raise gram_overflow(net, Xa, Xb, None, layers)
+        raise gram_overflow(net, Xa if sym else np.concatenate([Xa, Xb]), None, None, layers)
     return out
 
 
@@ -767,16 +773,19 @@ def distributed_ntk_gram(net, X, client, X2=None, *, layers=("W", "V"), out=None
     def args(i, j):
         sym = X2c is None and i == j
         return (data.net_future, data.blocks[i], None if sym else data.blocks[ncol0 + j],
-                layers, parallel)
+                layers, parallel, X2c is not None)
 
     if out is None:
         return _gram_array(rows, cols, pairs, args, d2, X2c is None)
     try:
         _fill(client, distributed, data, out, rows, cols, pairs, args, d2, X2c is None)
-    except BaseException:
+    except BaseException as exc:
         if created is not None:
             del out
             os.remove(created)
+        if isinstance(exc, ValueError) and "overflows float64" in str(exc):
+            # a tile names its own blocks; name the whole inputs instead
+            raise gram_overflow(net, X, X2c, None, layers) from None
         raise
     finally:
         client.cancel(data.futures())
