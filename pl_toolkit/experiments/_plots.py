@@ -630,9 +630,8 @@ def place_legends(fig, ncols=1):
                               borderaxespad=0.0, ncols=ncols)
                     outside.add(ax)
                     moved = True
-            if not moved:
+            if not moved:     # inside legends leave the layout as it was: done
                 break
-        fig.draw_without_rendering()
     return {ax: ("outside" if ax in outside else "inside") for ax in labelled}
 
 

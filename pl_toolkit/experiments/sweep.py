@@ -2153,9 +2153,8 @@ def _reference_curves(xx, x_name, ref, cfg, anchor, scale):
 
 def _budget_title(rep):
     cfg = rep["config"]
-    return ("budget T = " + (cfg["steps_rule"].replace("ceil(0.1 n^2)", "n^2/10")
-                             if cfg["steps_rule"] != "fixed" else str(cfg["steps"]))
-            + " steps")
+    return ("budget T = " + (cfg["steps_rule"] if cfg["steps_rule"] != "fixed"
+                             else str(cfg["steps"])) + " steps")
 
 
 def _figure(rep):
