@@ -111,8 +111,8 @@ class EigResult:
         ill-conditioned or singular matrix): the value is then as accurate
         as floating point allows, ``error_bound``.
     method : str
-        ``"dense"``, ``"lanczos"``, ``"shift-invert"``, ``"svd"``,
-        ``"gram-lanczos"`` or, for the tracker, ``"tracked"``.
+        ``"dense"``, ``"lanczos"``, ``"shift-invert"``, ``"mixed"``,
+        ``"svd"``, ``"gram-lanczos"`` or, for the tracker, ``"tracked"``.
     error_bound : float
         A bound on ``|value - lambda|`` (see above for which ``lambda``):
         ``n eps (n max|A|)`` for dense eigensolvers (``max(p, q) eps
@@ -134,6 +134,10 @@ class EigResult:
         ``error_bound`` and usually right, but not guaranteed: the Ritz gap
         over-estimates the true gap while a neighbouring eigenvalue is
         unresolved.  Dense solves: equal to ``error_bound``.
+    route_reason : str
+        Why this route was taken, when a chooser picked it (for instance
+        :func:`pl_toolkit.ntk_lambda_min` names the sizes and the memory
+        budget behind its choice, and any fallback); ``""`` otherwise.
 
     Examples
     --------
@@ -158,6 +162,7 @@ class EigResult:
     error_bound: float = float("nan")
     reason: str = ""
     error_estimate: float = float("nan")
+    route_reason: str = ""
 
     def __post_init__(self):
         object.__setattr__(self, "vector", readonly(self.vector))

@@ -11,18 +11,21 @@ These routes know the network; the eigensolvers they use are the generic
 ones of :mod:`pl_toolkit.spectrum` (through :mod:`pl_toolkit._eigen`).
 """
 
+import ctypes
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.linalg as sla
 
 from . import _features as _shared
 from . import ntk as _ntk
-from ._eigen import (EigResult, check_v0, cholesky_lower_inplace, default_ncv, dense_extreme,
+from ._eigen import (ETA, EigResult, check_v0, cholesky_lower_inplace, default_ncv, dense_extreme,
                      factor_norm_estimate, inverse_lanczos, iterative_extreme, pow2_exponent,
-                     scale_lower_inplace, shift_invert_result)
+                     scale_lower_inplace, shift_invert_result, warn_unconverged)
 from ._features import ntk_nonfinite_error
-from ._lanczos import ldexp
+from ._lanczos import ldexp, rounding_floor, safe_norm
 from ._validation import check_positive_float, check_positive_int
 from .network import check_layers, check_net
 from .spectrum import lambda_max, lambda_min
@@ -30,7 +33,7 @@ from .spectrum import lambda_max, lambda_min
 __all__ = ["JACOBIAN_DENSE_MAX", "NTK_MEMORY_DEFAULT", "JacobianSpectrum",
            "jacobian_singular_values", "ntk_lambda_min"]
 
-_NTK_METHODS = ("auto", "dense", "shift-invert", "lanczos")
+_NTK_METHODS = ("auto", "dense", "shift-invert", "mixed", "lanczos")
 
 
 def _check_ntk_method(method):
@@ -196,6 +199,472 @@ def _ntk_operator_bytes(n, d0, d1, d2, store):
     return 8 * (kept + n * d0 + (ncv + ncv // 2 + 4) * N) + 4 * _shared.CHUNK_BYTES
 
 
+# --------------------------------------------------------------------------
+# method="mixed": the NTK in float32, its factor as the inner solver of a
+# float64 iteration on the matrix-free operator
+# --------------------------------------------------------------------------
+#: Ritz vectors of the float32 NTK that start the float64 iteration of
+#: ``method="mixed"`` (and the block size of its Lanczos on the float32 inverse).
+MIXED_BLOCK = 16
+#: Block steps of Lanczos on the float32 inverse at most.
+MIXED_STEPS = 20
+#: Relative Ritz residual (on the inverse) at which those Ritz vectors are accepted.
+MIXED_RITZ_TOL = 1e-3
+#: Correction vectors per float64 step, and the inner iteration's budget and tolerance.
+MIXED_CORRECTIONS = 1
+MIXED_INNER_STEPS = 8
+MIXED_INNER_TOL = 1e-3
+
+_EPS32 = float(np.finfo(np.float32).eps)
+
+
+def _mixed_basis_bytes(N, block=MIXED_BLOCK, steps=MIXED_STEPS):
+    """Bytes of the float64 bases of the mixed route (Lanczos basis, then ``Q`` and ``K Q``)."""
+    k = min(block, N)
+    return 8 * N * max((steps + 2) * k, 2 * (3 * k + 2 * MIXED_CORRECTIONS) + 4 * k)
+
+
+def _ntk_block_store_bytes(n, d0, d1, d2, store):
+    """Bytes kept by :class:`_BlockNTK` (features or preactivations, data with a bias column)."""
+    kept = (2 if store == "features" else 1) * n * d1
+    return 8 * (kept + n * (d0 + 1))
+
+
+def _ntk_mixed_bytes(n, d0, d1, d2, store="preactivations"):
+    """Peak bytes of ``method="mixed"``: the float32 NTK, then the float64 operator and bases."""
+    N = n * d2
+    forming = _shared.ntk_upper_bytes(n, d1, d2, dtype=np.float32, d0=d0)
+    solving = (4 * N * N + _ntk_block_store_bytes(n, d0, d1, d2, store)
+               + _mixed_basis_bytes(N) + 4 * _shared.CHUNK_BYTES)
+    return max(forming, solving)
+
+
+class _BlockNTK:
+    """Float64 products ``K U`` of the empirical NTK with blocks ``U`` of ``k`` columns.
+
+    With ``A_p = phi'(Z) o V[p]`` (rows scaled by output ``p``'s weights),
+    ``Xa = [X, 1]`` (the column of ones only with ``b1``) and column ``j``
+    of ``U`` viewed as ``U_j`` of shape ``(n, d2)``:
+
+    ``g_j = sum_p A_p^T (U_j[:, p] o Xa)``  (``d1 x (d0 + 1)``, the first layer's VJP),
+    ``(K U_j)[:, q] = rowsum(Xa o (A_q g_j)) + H (U_j^T H)[q]^T (+ 1^T U_j[:, q])``.
+
+    All ``k`` columns go through two GEMMs of ``n x d1 x k (d0 + 1)`` per
+    output and two of ``n x d1 x k d2`` -- the flops of ``k`` products, in
+    one pass over the features instead of ``k``.  ``products`` counts
+    columns.
+    """
+
+    def __init__(self, net, X, layers, store):
+        self.net, self.X = net, X
+        self.use_w, self.use_v = "W" in layers, "V" in layers
+        n = X.shape[0]
+        self.Xa = X if net.b1 is None else np.hstack([X, np.ones((n, 1))])
+        self.store = store
+        # for d2 = 1 the kernel returns A = phi'(Z) o v directly
+        self._scale = np.asarray(net.V[0]) if net.d2 == 1 else None
+        if store == "features":
+            self._H, self._A = _shared.features(net, X, True, self._scale)
+        else:
+            self._Z = _shared.preactivations(net, X)
+        self.products = 0
+        self.shape = (n * net.d2, n * net.d2)
+
+    def _features(self, c):
+        if self.store == "features":
+            return self._H[c], self._A[c]
+        return _shared.features_of(self.net, self._Z[c].copy(), True, self._scale)
+
+    def _rows(self, k):
+        d = max(self.net.d1, k * self.Xa.shape[1], k * self.net.d2)
+        return max(1, _shared.CHUNK_BYTES // (8 * d))
+
+    def __call__(self, U):
+        net, Xa = self.net, self.Xa
+        n, d2, d1 = Xa.shape[0], net.d2, net.d1
+        da = Xa.shape[1]
+        U = np.asarray(U, dtype=np.float64)
+        k = U.shape[1]
+        U3 = U.reshape(n, d2, k)
+        self.products += k
+        rows = self._rows(k)
+        chunks = [slice(i, min(i + rows, n)) for i in range(0, n, rows)]
+        gW = np.zeros((d1, k * da)) if self.use_w else None
+        gV = np.zeros((d2 * k, d1)) if self.use_v else None
+        H = A = Y = None
+        for c in chunks:                           # pass 1: the VJPs of all k columns
+            H = A = Y = None
+            H, A = self._features(c)
+            if self.use_v:
+                gV += U3[c].reshape(-1, d2 * k).T @ H
+            if self.use_w:
+                for p in range(d2):
+                    Ap = A if d2 == 1 else A * net.V[p]
+                    Y = (U3[c, p, :, None] * Xa[c, None, :]).reshape(-1, k * da)
+                    gW += Ap.T @ Y
+        H = A = Y = None
+        out = np.zeros((n, d2, k))
+        for c in chunks:                           # pass 2: the JVPs
+            H = A = Y = None
+            H, A = self._features(c)
+            if self.use_v:
+                out[c] += (H @ gV.T).reshape(-1, d2, k)
+            if self.use_w:
+                for q in range(d2):
+                    Aq = A if d2 == 1 else A * net.V[q]
+                    Y = (Aq @ gW).reshape(-1, k, da)
+                    out[c, q, :] += np.einsum("rkc,rc->rk", Y, Xa[c])
+        H = A = Y = None
+        if self.use_v and net.b2 is not None:
+            out += U3.sum(axis=0)
+        out = out.reshape(n * d2, k)
+        if not np.all(np.isfinite(out)):
+            raise ntk_nonfinite_error(net, self.X)
+        return out
+
+
+# -- the float32 NTK and its Cholesky factor ---------------------------------
+def _capi(module, name):
+    """A ctypes function of SciPy's Cython BLAS/LAPACK (every argument a pointer)."""
+    cap = module.__pyx_capi__[name]
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    get_ptr = ctypes.pythonapi.PyCapsule_GetPointer
+    get_ptr.restype, get_ptr.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    return ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * _CAPI_ARGS[name])(
+        get_ptr(cap, get_name(cap)))
+
+
+_CAPI_ARGS = {"spotrf": 5, "strsm": 11, "ssyrk": 10}
+#: Panel width of the blocked float32 Cholesky factorization.
+CHOLESKY_PANEL = 2048
+
+
+def cholesky32_lower_inplace(F, panel=CHOLESKY_PANEL):
+    """Cholesky factor of the lower triangle of Fortran-ordered float32 ``F``, in place.
+
+    Right-looking blocked ``spotrf``: per panel of ``panel`` columns one
+    small ``spotrf``, one ``strsm`` for the column below it and one
+    ``ssyrk`` update of the trailing triangle, all through SciPy's Cython
+    BLAS and LAPACK on views of ``F`` (leading dimension ``N``), so nothing
+    is copied and the work is in the rank-``panel`` update, a GEMM.
+    Returns LAPACK's ``info``: 0 on success, ``k > 0`` if the leading minor
+    of order ``k`` is not positive definite (``F`` is then partly
+    overwritten).
+    """
+    from scipy.linalg import cython_blas, cython_lapack
+
+    N = F.shape[0]
+    if not (F.dtype == np.float32 and F.flags.f_contiguous and F.shape == (N, N)):
+        raise ValueError("F must be a square Fortran-ordered float32 array")
+    potrf = _capi(cython_lapack, "spotrf")
+    trsm, syrk = _capi(cython_blas, "strsm"), _capi(cython_blas, "ssyrk")
+    base = F.ctypes.data
+
+    def at(i, j):
+        return ctypes.c_void_p(base + 4 * (i + j * N))
+
+    def i32(v):
+        return ctypes.byref(ctypes.c_int(v))
+
+    def f32(v):
+        return ctypes.byref(ctypes.c_float(v))
+
+    L, R, T, NT = (ctypes.c_char_p(s) for s in (b"L", b"R", b"T", b"N"))
+    info = ctypes.c_int(0)
+    for j in range(0, N, panel):
+        jb = min(panel, N - j)
+        potrf(L, i32(jb), at(j, j), i32(N), ctypes.byref(info))
+        if info.value:
+            return j + info.value
+        m = N - j - jb
+        if m:
+            trsm(R, L, T, NT, i32(m), i32(jb), f32(1.0), at(j, j), i32(N), at(j + jb, j),
+                 i32(N))
+            syrk(L, NT, i32(m), i32(jb), f32(-1.0), at(j + jb, j), i32(N), f32(1.0),
+                 at(j + jb, j + jb), i32(N))
+    return 0
+
+
+def _mixed_shifts(N):
+    """Diagonal shifts (relative to ``max K_ii``) tried for the float32 factor, in order."""
+    return (0.0, 16.0 * math.sqrt(N) * _EPS32, 4.0 * N * _EPS32)
+
+
+def _float32_factor(net, X, layers, shift):
+    """``(F, e)``: the float32 Cholesky factor of ``K / 2**e + shift I`` (lower, in place).
+
+    ``F`` is None when the factorization failed (``e`` is then ``info``).
+    Raises the float32 overflow ValueError of ``ntk_gram_upper``.
+    """
+    F = _shared.ntk_gram_upper(net, X, layers, dtype=np.float32).T   # Fortran: K lower
+    diag = np.einsum("ii->i", F)
+    dmax = float(np.max(diag))
+    if not (math.isfinite(dmax) and np.all(np.isfinite(diag))):
+        del F, diag
+        raise ntk_nonfinite_error(net, X)
+    # K / 2**e: max K_ii in [1/2, 1), far from float32's overflow and underflow
+    e = pow2_exponent(dmax)
+    if e:
+        with np.errstate(all="ignore"):      # the strictly upper part holds scratch
+            np.ldexp(F, -e, out=F)
+    if shift:
+        diag += np.float32(shift)
+    del diag
+    info = cholesky32_lower_inplace(F)
+    if info or not np.all(np.isfinite(np.einsum("ii->i", F))):
+        del F
+        return None, info or F.shape[0]
+    return F, e
+
+
+class _Solver32:
+    """``B -> (K32 + shift)^{-1} B`` in user units by the float32 factor; counts solves."""
+
+    def __init__(self, F, e):
+        self.F, self.e = F, e
+        self.calls = self.vectors = 0
+
+    def __call__(self, B):
+        B = np.atleast_2d(np.asarray(B).T).T
+        self.calls += 1
+        self.vectors += B.shape[1]
+        Y, info = sla.lapack.spotrs(self.F, np.asfortranarray(B, dtype=np.float32), lower=1)
+        # (K / 2**e)^{-1} = 2**e K^{-1}: back to user units, exactly
+        return np.ldexp(Y.astype(np.float64), -self.e)
+
+
+def _tall_qr(W):
+    """``(Q, R)`` of a tall ``W``: Cholesky QR twice (two GEMMs), Householder QR if that fails."""
+    R = np.eye(W.shape[1])
+    V = W
+    try:
+        for _ in range(2):
+            Rk = sla.cholesky(V.T @ V, lower=False, check_finite=False)
+            V = sla.solve_triangular(Rk, V.T, trans="T", lower=False, check_finite=False).T
+            R = Rk @ R
+        if np.all(np.isfinite(V)) and np.max(np.abs(V.T @ V - np.eye(V.shape[1]))) <= 1e-12:
+            return V, R
+    except (np.linalg.LinAlgError, ValueError):
+        pass
+    return np.linalg.qr(W)
+
+
+def _orthonormalize(Q, W, rng):
+    """The columns of ``W`` made orthonormal and orthogonal to the orthonormal ``Q`` (or None).
+
+    Classical Gram-Schmidt twice, then QR; a column that was (numerically) in
+    the span of the others is replaced by a random one.
+    """
+    W = np.array(W, dtype=np.float64)
+    for _ in range(3):
+        scale = np.linalg.norm(W, axis=0)
+        if Q is not None and Q.shape[1]:
+            for _ in range(2):
+                W -= Q @ (Q.T @ W)
+        W, R = _tall_qr(W)
+        lost = np.abs(np.diagonal(R)) <= 1e-8 * np.maximum(scale, 1e-300)
+        if not np.any(lost):
+            break
+        W[:, lost] = rng.standard_normal((W.shape[0], int(lost.sum())))
+    return W
+
+
+def _lowest_ritz_of_inverse(solve, N, k, v0, rng, steps=MIXED_STEPS, ritz_tol=MIXED_RITZ_TOL):
+    """Block Lanczos on ``S = (K32 + shift)^{-1}``: orthonormal ``(N, k)`` lowest Ritz vectors.
+
+    Full reorthogonalisation; the projected matrix is ``Q^T S Q`` from the
+    orthogonalisation coefficients.  Stops when the ``k`` largest Ritz pairs
+    ``(nu, z)`` of ``S`` have ``||S z - nu z|| <= ritz_tol nu`` (the Krylov
+    relation's residual) or after ``steps`` block solves; one more solve then
+    damps the vectors' components along large eigenvalues of ``K``.
+    """
+    b = k
+    start = rng.standard_normal((N, b))
+    if v0 is not None:
+        start[:, 0] = v0
+    Q = np.empty((N, (steps + 1) * b))
+    Q[:, :b] = _orthonormalize(None, start, rng)
+    T = np.zeros(((steps + 1) * b, (steps + 1) * b))
+    m = b
+    for s in range(steps):
+        lo = s * b
+        W = solve(Q[:, lo:lo + b])
+        h = Q[:, :m].T @ W
+        W -= Q[:, :m] @ h
+        h2 = Q[:, :m].T @ W
+        W -= Q[:, :m] @ h2
+        h += h2
+        T[:m, lo:lo + b] = h
+        T[lo:lo + b, :m] = h.T
+        Wn = _orthonormalize(Q[:, :m], W, rng)
+        B = Wn.T @ W
+        nu, Z = sla.eigh(0.5 * (T[:m, :m] + T[:m, :m].T), check_finite=False)
+        nu, Z = nu[::-1][:k], Z[:, ::-1][:, :k]
+        rho = np.linalg.norm(B @ Z[lo:lo + b, :], axis=0)
+        done = bool(np.all(rho <= ritz_tol * np.abs(nu))) or s == steps - 1 or m + b > N
+        if done:
+            break
+        Q[:, m:m + b] = Wn
+        T[m:m + b, lo:lo + b] = B
+        T[lo:lo + b, m:m + b] = B.T
+        m += b
+    Y = solve(Q[:, :m] @ Z)
+    return _orthonormalize(None, Y, rng)
+
+
+def _deflated_corrections(solve, Q, thetas, R, steps=MIXED_INNER_STEPS, rtol=MIXED_INNER_TOL):
+    """Approximate ``t_i = -(K32 - theta_i)^{-1} r_i`` on the orthogonal complement of ``Q``.
+
+    On that complement (nearly an invariant subspace of ``K32`` containing
+    its lowest eigenvectors) ``K32 - theta_i`` is positive definite, and
+    ``(K32 - theta)^{-1} = (I - theta S)^{-1} S`` with ``S = K32^{-1}``
+    (``theta`` here includes the factor's shift): conjugate gradients on
+    ``P (I - theta S) P`` (``P`` the projector), one block solve with the
+    float32 factor per step for all columns.
+    """
+    def proj(V):
+        for _ in range(2):
+            V = V - Q @ (Q.T @ V)
+        return V
+
+    b = -proj(solve(R))
+    x = np.zeros_like(b)
+    r = b.copy()
+    d = r.copy()
+    rr = np.sum(r * r, axis=0)
+    stop = np.sqrt(rr) * rtol
+    active = rr > 0
+    for _ in range(steps):
+        if not np.any(active):
+            break
+        Ad = d - thetas * proj(solve(d))
+        dAd = np.sum(d * Ad, axis=0)
+        active &= dAd > 0             # not positive definite there: keep what we have
+        alpha = np.where(active, rr / np.where(active, dAd, 1.0), 0.0)
+        x += alpha * d
+        r -= alpha * Ad
+        rr_new = np.sum(r * r, axis=0)
+        active &= np.sqrt(rr_new) > stop
+        d = r + np.where(active, rr_new / np.where(rr > 0, rr, 1.0), 0.0) * d
+        rr = rr_new
+    empty = ~np.any(x, axis=0)
+    x[:, empty] = b[:, empty]
+    return x
+
+
+def _kato_temple(rho, gap):
+    return rho if not (gap > rho) else min(rho, rho * rho / gap)
+
+
+def _norm_estimate(product, N):
+    """``||K||_2`` from below: two power steps from the constant vector (two products)."""
+    x = np.full((N, 1), 1.0 / math.sqrt(N))
+    est = 0.0
+    for _ in range(2):
+        y = product(x)
+        ny = safe_norm(y)
+        if not ny > 0:
+            break
+        est = max(est, ny)
+        x = y / ny
+    return est
+
+
+def _mixed_refine(product, solve, Y, shift, tol, maxiter, anorm, rng):
+    """Float64 Rayleigh-Ritz on ``Y`` and deflated corrections until the smallest pair converges.
+
+    ``product`` is the float64 block operator, ``solve`` the float32 inverse
+    of ``K32 + shift I``.  Returns ``(vector, gap, status, anorm)``: the unit
+    Ritz vector of the smallest Ritz value, the gap to the next Ritz value,
+    ``"tolerance"``, ``"rounding"`` or ``"maxiter"``, and the ``||K||``
+    estimate raised by the norms of the products seen.
+    """
+    N, k = Y.shape
+    sqrt_tol = math.sqrt(tol)
+    Q = Y
+    P = product(Q)
+    anorm = max(anorm, float(np.max(np.linalg.norm(P, axis=0))))
+    limit = 3 * k + 2 * MIXED_CORRECTIONS
+    status = "maxiter"
+    while True:
+        G = Q.T @ P
+        theta, C = sla.eigh(0.5 * (G + G.T), check_finite=False)
+        u = Q @ C[:, 0]
+        rho = safe_norm(P @ C[:, 0] - theta[0] * u)
+        gap = float(theta[1] - theta[0]) if len(theta) > 1 else math.inf
+        floor = rounding_floor(N, anorm, theta[0]) + N * ETA
+        target = max(tol * abs(theta[0]), floor)
+        if _kato_temple(rho, gap) <= target and rho <= max(sqrt_tol * abs(theta[0]), target):
+            status = "tolerance" if tol * abs(theta[0]) >= floor else "rounding"
+            break
+        p = min(MIXED_CORRECTIONS, len(theta), N - Q.shape[1])
+        if p < 1 or product.products + p + 1 > maxiter:
+            break
+        R = P @ C[:, :p] - (Q @ C[:, :p]) * theta[:p]
+        corrections = _deflated_corrections(solve, Q, theta[:p] + shift, R)
+        if Q.shape[1] + p > limit:            # restart from the k lowest Ritz vectors
+            Q, P = Q @ C[:, :k], P @ C[:, :k]
+        Tn = _orthonormalize(Q, corrections, rng)
+        PT = product(Tn)
+        anorm = max(anorm, float(np.max(np.linalg.norm(PT, axis=0))))
+        Q, P = np.hstack([Q, Tn]), np.hstack([P, PT])
+    return u / safe_norm(u), gap, status, anorm
+
+
+def _mixed_lambda_min(net, X, layers, tol, v0, maxiter, max_memory):
+    """``method="mixed"``: ``(EigResult or None, note)``; None when no float32 factor exists.
+
+    The note says which shift the float32 factor needed (or why there is
+    none) and how many float32 solves were spent.
+    """
+    n = X.shape[0]
+    N = n * net.d2
+    notes = []
+    F = None
+    for shift in _mixed_shifts(N):
+        try:
+            F, e = _float32_factor(net, X, layers, shift)
+        except ValueError as exc:
+            if "float32" not in str(exc):
+                raise
+            # "<name> has entries up to ...: ... overflows float32" (names X or net)
+            return None, str(exc).split(" (largest finite value")[0]
+        if F is not None:
+            break
+        notes.append(f"the float32 Cholesky factor of K + {shift:.2g} 2^e I failed at column {e}")
+    if F is None:
+        return None, "; ".join(notes)
+    solve = _Solver32(F, e)
+    shift_user = ldexp(shift, e)
+    rng = np.random.default_rng(np.random.SeedSequence(0))
+    k = max(1, min(MIXED_BLOCK, N // 4))
+    Y = _lowest_ritz_of_inverse(solve, N, k, v0, rng)
+    fits = _ntk_mixed_bytes(n, net.d0, net.d1, net.d2, "features") <= max_memory
+    product = _BlockNTK(net, X, layers, "features" if fits else "preactivations")
+    if maxiter is None:
+        maxiter = 10 * k + 100
+    anorm = _norm_estimate(product, N)
+    vec, gap, status, anorm = _mixed_refine(product, solve, Y, shift_user, tol, maxiter, anorm,
+                                            rng)
+    calls, vectors = solve.calls, solve.vectors
+    del solve, F
+    Kv = product(vec[:, None])[:, 0]
+    value = float(vec @ Kv)
+    residual = safe_norm(Kv - value * vec)
+    anorm = max(anorm, safe_norm(Kv))
+    floor = rounding_floor(N, anorm, value) + N * ETA
+    if status == "tolerance" and tol * abs(value) < floor:
+        status = "rounding"
+    notes.append(f"float32 factor of K + {shift_user:.3g} I; {vectors} float32 solves in "
+                 f"{calls} block solves")
+    res = EigResult(value=value, vector=vec, residual=residual, matvecs=product.products,
+                    converged=status == "tolerance", method="mixed",
+                    error_bound=residual + floor, reason=status,
+                    error_estimate=max(_kato_temple(residual, gap), floor))
+    return res, "; ".join(notes)
+
+
 def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=None, maxiter=None,
                    max_memory=NTK_MEMORY_DEFAULT):
     """Smallest eigenpair of the empirical NTK, choosing the fastest exact route for its size.
@@ -311,54 +780,110 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
     n = X.shape[0]
     N = n * net.d2
     v0 = check_v0(v0, N)
-    if method == "auto":
-        if N <= JACOBIAN_DENSE_MAX:
-            method = "dense"
-        elif _ntk_dense_bytes(n, net.d1, net.d2) <= max_memory:
-            method = "shift-invert"
-        else:
-            method = "lanczos"
-        strict = False
+    strict = method != "auto"
+    if strict:
+        reason = f"method={method!r} requested"
     else:
-        strict = True
+        method, reason = _choose_route(n, net.d0, net.d1, net.d2, max_memory)
     if method == "dense":
         K = _ntk.ntk_gram(net, X, layers=layers)
         if not np.all(np.isfinite(K)):
             raise ntk_nonfinite_error(net, X)
-        return dense_extreme(K, "SA")
+        return dataclasses.replace(dense_extreme(K, "SA"), route_reason=reason)
     if method == "shift-invert":
-        F = _shared.ntk_gram_upper(net, X, layers).T  # Fortran order: K in the lower triangle
-        diag = np.diagonal(F)
-        # |K_ij| <= sqrt(K_ii K_jj) for the PSD NTK, and every sum forming
-        # K_ij is bounded by the same Cauchy-Schwarz products: a finite
-        # diagonal means a finite triangle (checked again on the factor).
-        if not np.all(np.isfinite(diag)):
-            del F, diag
-            raise ntk_nonfinite_error(net, X)
-        # work on K / 2**e, max |K_ij| = max K_ii in [1/2, 1) after scaling (exact)
-        e = pow2_exponent(float(np.max(diag)))
-        del diag
-        scale_lower_inplace(F, e)
-        info = cholesky_lower_inplace(F)
-        if info or not np.all(np.isfinite(np.diagonal(F))):
-            del F
-            if strict:
-                raise ValueError("the NTK is not numerically positive definite "
-                                 f"(Cholesky failed at column {info or N}); "
-                                 "use method='lanczos' or 'dense'")
-        else:
-            vec, solves, status, estimate = inverse_lanczos(F, tol, v0, maxiter)
-            anorm = ldexp(factor_norm_estimate(F, 0.0), e)
-            del F
-            Kv = _ntk.ntk_operator(net, X, layers, store="preactivations") @ vec
-            if not np.all(np.isfinite(Kv)):
-                raise ntk_nonfinite_error(net, X)
-            return shift_invert_result(vec, Kv, solves + 1, status, ldexp(estimate, e), tol, anorm)
+        res, info = _shift_invert_route(net, X, layers, tol, v0, maxiter)
+        if res is not None:
+            return dataclasses.replace(res, route_reason=reason)
+        if strict:
+            raise ValueError("the NTK is not numerically positive definite "
+                             f"(Cholesky failed at column {info}); "
+                             "use method='lanczos' or 'dense'")
+        reason += (f"; the float64 Cholesky factorization failed at column {info} "
+                   "(lambda_min at rounding level): matrix-free Lanczos instead")
+    if method == "mixed":
+        res, note = _mixed_lambda_min(net, X, layers, tol, v0, maxiter, max_memory)
+        if res is not None:
+            res = dataclasses.replace(res, route_reason=f"{reason}; {note}")
+            if not res.converged:
+                warn_unconverged(res, tol, "mixed-precision refinement",
+                                 f"{res.matvecs} float64 products")
+            return res
+        if strict:
+            if "overflows float32" in note:
+                raise ValueError(f"{note}; method='mixed' forms the NTK in float32: "
+                                 "use method='shift-invert' or 'lanczos'")
+            raise ValueError("the NTK is not numerically positive definite in float32 "
+                             f"({note}); use method='lanczos' or 'shift-invert'")
+        reason += f"; {note}: matrix-free Lanczos instead"
     features = _ntk_operator_bytes(n, net.d0, net.d1, net.d2, "features") <= max_memory
     op = _ntk.ntk_operator(net, X, layers, store="features" if features else "preactivations")
     try:
-        return iterative_extreme(op, "SA", tol, v0, maxiter, name="the NTK operator")
+        res = iterative_extreme(op, "SA", tol, v0, maxiter, name="the NTK operator")
     except ValueError as exc:
         if "returned NaN or Inf" in str(exc):
             raise ntk_nonfinite_error(net, X) from None
         raise
+    return dataclasses.replace(res, route_reason=reason)
+
+
+def _shift_invert_route(net, X, layers, tol, v0, maxiter):
+    """Shift-invert Lanczos on the float64 NTK factored in place: ``(EigResult or None, info)``.
+
+    None (with LAPACK's ``info``) when the Cholesky factorization fails.
+    """
+    F = _shared.ntk_gram_upper(net, X, layers).T  # Fortran order: K in the lower triangle
+    diag = np.diagonal(F)
+    # |K_ij| <= sqrt(K_ii K_jj) for the PSD NTK, and every sum forming
+    # K_ij is bounded by the same Cauchy-Schwarz products: a finite
+    # diagonal means a finite triangle (checked again on the factor).
+    if not np.all(np.isfinite(diag)):
+        del F, diag
+        raise ntk_nonfinite_error(net, X)
+    # work on K / 2**e, max |K_ij| = max K_ii in [1/2, 1) after scaling (exact)
+    e = pow2_exponent(float(np.max(diag)))
+    del diag
+    scale_lower_inplace(F, e)
+    info = cholesky_lower_inplace(F)
+    if info or not np.all(np.isfinite(np.diagonal(F))):
+        return None, info or F.shape[0]
+    vec, solves, status, estimate = inverse_lanczos(F, tol, v0, maxiter)
+    anorm = ldexp(factor_norm_estimate(F, 0.0), e)
+    del F
+    Kv = _ntk.ntk_operator(net, X, layers, store="preactivations") @ vec
+    if not np.all(np.isfinite(Kv)):
+        raise ntk_nonfinite_error(net, X)
+    return shift_invert_result(vec, Kv, solves + 1, status, ldexp(estimate, e), tol, anorm), 0
+
+
+def _gib(nbytes):
+    return f"{nbytes / 2 ** 30:.3g} GiB"
+
+
+def _ntk_gram_bytes(n, d1, d2):
+    """Peak bytes of the dense route: ``ntk_gram`` (features, factors, output) and LAPACK's copy."""
+    N = n * d2
+    return 8 * (3 * N * N + 2 * n * n + 2 * n * d1)
+
+
+def _choose_route(n, d0, d1, d2, max_memory):
+    """``(method, reason)`` of ``method="auto"``: the first route that fits, by size and budget."""
+    N = n * d2
+    budget = f"max_memory = {_gib(max_memory)}"
+    dense = _ntk_gram_bytes(n, d1, d2)
+    if N > JACOBIAN_DENSE_MAX:
+        why = f"n d2 = {N} > {JACOBIAN_DENSE_MAX} (dense LAPACK only up to there)"
+    elif dense > max_memory:
+        why = f"the dense route needs {_gib(dense)} > {budget}"
+    else:
+        return "dense", (f"n d2 = {N} <= {JACOBIAN_DENSE_MAX} and the dense route needs "
+                         f"{_gib(dense)} <= {budget}")
+    si = _ntk_dense_bytes(n, d1, d2)
+    if si <= max_memory:
+        return "shift-invert", (f"{why}; shift-invert on the float64 NTK needs {_gib(si)} "
+                                f"<= {budget}")
+    mixed = _ntk_mixed_bytes(n, d0, d1, d2)
+    if mixed <= max_memory:
+        return "mixed", (f"{why}; shift-invert needs {_gib(si)} > {budget}; the float32 NTK "
+                         f"(mixed) needs {_gib(mixed)} <= {budget}")
+    return "lanczos", (f"{why}; shift-invert needs {_gib(si)} and the float32 NTK (mixed) "
+                       f"{_gib(mixed)}, both > {budget}: matrix-free Lanczos")
