@@ -95,8 +95,9 @@ def _try_cholesky(K, s):
         return False, diag_b
     # B.T is Fortran-ordered without a copy, and its upper triangle is the
     # lower triangle of K: R^T R = tril-symmetrised K - s I.  (Both triangles
-    # cost n^3/3 flops; the upper factor of the Fortran view is the faster
-    # one in OpenBLAS: docs/performance.rst, "Solver choices, measured".)
+    # cost n^3/3 flops; the upper factor of the Fortran view was the faster
+    # one in threaded OpenBLAS, never the slower: docs/performance.rst,
+    # "Solver choices, measured".)
     potrf = sla.get_lapack_funcs("potrf", (B,))
     c, info = potrf(B.T, lower=False, overwrite_a=True, clean=False)
     # a non-finite entry of the factor (overflow) propagates to a later diagonal entry
