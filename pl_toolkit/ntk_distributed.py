@@ -47,6 +47,9 @@ _MISSING = "client= needs the 'dask' extra (dask.distributed): pip install pl_to
 #: How often a product (or a tile) is repeated after losing data on the cluster.
 RETRIES = 3
 
+#: Seconds to wait for a worker when the cluster has none left (nannies restart them).
+WORKER_WAIT = 60
+
 
 def _distributed():
     try:
@@ -71,7 +74,7 @@ def _check_client(client):
     if not isinstance(client, distributed.Client):
         raise ValueError("client must be a distributed.Client (e.g. "
                          "Client('tcp://scheduler:8786')), got " f"{type(client).__name__}")
-    workers = client.scheduler_info().get("workers", {})
+    workers = client.nthreads()
     if not workers:
         raise ValueError("client: the cluster has no workers (start some, or wait for them "
                          "with client.wait_for_workers)")
@@ -105,9 +108,15 @@ class _Scattered:
 
     def restore(self):
         client = self.client
-        alive = sorted(client.scheduler_info().get("workers", {}))
+        alive = sorted(client.nthreads())
         if not alive:
-            raise RuntimeError("the cluster has no workers left")
+            # a nanny restarts a dead worker within seconds: wait for one
+            try:
+                client.wait_for_workers(1, timeout=WORKER_WAIT)
+            except (TimeoutError, _distributed().TimeoutError):
+                raise RuntimeError("the cluster has no workers left (none came back in "
+                                   f"{WORKER_WAIT} s)") from None
+            alive = sorted(client.nthreads())
         sent = set()
         if self.net_future is None or self.net_future.status != "finished":
             self.net_future = client.scatter(self.net, broadcast=True, hash=False)
@@ -633,8 +642,8 @@ def distributed_ntk_lambda_min(net, X, client, *, layers=("W", "V"), method="lan
             if "returned NaN or Inf" in str(exc):
                 raise ntk_nonfinite_error(net, X) from None
             raise
-        workers = len(client.scheduler_info().get("workers", {}))
-        address = client.scheduler_info().get("address", "?")
+        workers = len(client.nthreads())
+        address = client.scheduler.address
         where = (f"{address}: {workers} workers, {len(op.bounds)} shards, "
                  f"{op.recoveries} recoveries")
     return DistributedEigResult(**asdict(res), ran_on=where)

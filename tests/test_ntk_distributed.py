@@ -230,6 +230,7 @@ def _exit_soon(delay):
 
 @needs_dask
 def test_killed_worker_while_the_gram_file_is_filled(client, rng, tmp_path, monkeypatch):
+    client.wait_for_workers(2, timeout=60)
     net, X = _problem(rng, n=30, d2=2)
     fill = nd._fill
     lost = []
@@ -251,6 +252,7 @@ def test_killed_worker_while_the_gram_file_is_filled(client, rng, tmp_path, monk
 @needs_dask
 def test_killed_worker_mid_solve_loses_no_correctness(client, rng, monkeypatch):
     # last in the file: the module's cluster goes on with a restarted worker
+    client.wait_for_workers(2, timeout=60)
     net, X = _problem(rng, n=40, seed=5)
     exact = np.linalg.eigvalsh(_reference_gram(net, X))[0]
     product = nd.DistributedNTKOperator._product
