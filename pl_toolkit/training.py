@@ -258,11 +258,6 @@ def _new_lambda_min_tracker(tol=1e-8):
     return LambdaMinTracker(method="auto", tol=tol)
 
 
-#: The former private names of Evaluation and minibatches, still used by
-#: tests/test_training.py; they go when those tests import pl_toolkit._objective.
-_Eval, _batches = Evaluation, minibatches
-
-
 def _minibatch_gradient(net, X, Y, idx, layers=("W", "V")):
     """Loss and gradient of the minibatch loss ``(n/b) sum_{a in B} ||r_a||^2``."""
     n = X.shape[0]

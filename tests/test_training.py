@@ -19,7 +19,7 @@ from test_ntk import one_thread
 import pl_toolkit
 from pl_toolkit import (ShallowNet, Trajectory, gradient, lemma3_constants, loss, ntk_gram,
                         residual, train)
-from pl_toolkit import _reference
+from pl_toolkit import _objective, _reference
 from pl_toolkit import training as training_module
 
 ALL_LAYERS = [("W", "V"), ("W",), ("V",)]
@@ -61,7 +61,7 @@ class Recorder:
 @pytest.mark.parametrize("layers", ALL_LAYERS)
 def test_step_gradient_matches_finite_differences(rng, layers):
     net, X, Y = problem(rng, n=6, d1=7, d2=2, bias=True)
-    ev = training_module._Eval(net, X, Y, layers)
+    ev = _objective.Evaluation(net, X, Y, layers)
     assert ev.h == pytest.approx(loss(net, X, Y), rel=tol("same_math")["rtol"])
     theta, step = net.parameters(layers), 1e-6
     fd = np.empty_like(theta)
@@ -80,7 +80,7 @@ def test_sgd_gradient_unbiased_over_an_epoch(rng):
     # average minibatch gradient (n/b scaling) is exactly the full gradient.
     net, X, Y = problem(rng, n=12, d1=10, d2=2)
     b = 4
-    gen = training_module._batches(12, b, np.random.default_rng(0))
+    gen = _objective.minibatches(12, b, np.random.default_rng(0))
     batches = [next(gen) for _ in range(12 // b)]
     np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(12))
     hs, gs = zip(*(training_module._minibatch_gradient(net, X, Y, idx) for idx in batches))
@@ -92,7 +92,7 @@ def test_sgd_gradient_unbiased_in_expectation(rng):
     # b does not divide n (the remainder of each epoch is dropped): each batch
     # is still a uniform b-subset, so the mean over many draws -> full gradient.
     net, X, Y = problem(rng, n=11, d1=10, d2=1)
-    gen = training_module._batches(11, 3, np.random.default_rng(1))
+    gen = _objective.minibatches(11, 3, np.random.default_rng(1))
     draws = 6000
     gs = np.array([training_module._minibatch_gradient(net, X, Y, next(gen))[1]
                    for _ in range(draws)])
