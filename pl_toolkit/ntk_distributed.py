@@ -124,8 +124,9 @@ class _Scattered:
         missing = [i for i, f in enumerate(self.blocks)
                    if f is None or f.status != "finished" or self.home[i] not in alive]
         load = {w: 0 for w in alive}
+        lost = set(missing)
         for i, w in enumerate(self.home):
-            if i not in missing:
+            if i not in lost:
                 load[w] += 1
         by_worker = {}
         for i in missing:
@@ -374,8 +375,8 @@ class DistributedNTKOperator(LinearOperator):
     def _product(self, U):
         client, d2 = self.client, self.net.d2
         net_f, blocks, home = self._data.net_future, self._data.blocks, self._data.home
-        # Each shard's tasks run where its rows and features are (strictly: the
-        # scheduler would otherwise copy them around to balance small tasks).
+        # Each shard's computations run where its rows and features are (strictly:
+        # the scheduler would otherwise copy them around to balance small jobs).
         partials = [client.submit(_shard_vjp, net_f, blocks[i], self._feats[i],
                                   U[lo * d2:hi * d2], self.layers, pure=False, workers=[home[i]])
                     for i, (lo, hi) in enumerate(self.bounds)]
@@ -498,9 +499,9 @@ def distributed_ntk_operator(net, X, client, layers=("W", "V"), shards=None, *, 
     ``(K u)_s = J_s g`` with ``g = J^T u``.  ``X`` is scattered once (one
     future per shard), the net once to every worker, and each worker keeps
     its shards' ``phi(Z)`` and ``phi'(Z)`` (``2 n_s d1`` numbers); each
-    shard's tasks run on the worker that holds it.  A product is ``s``
-    partial-gradient tasks, one sum per worker and one over the workers
-    (in a fixed order), and ``s`` Jacobian-vector tasks: ``4 (n / s) d0
+    shard's computations run on the worker that holds it.  A product is
+    ``s`` partial gradients, one sum per worker and one over the workers
+    (in a fixed order), and ``s`` Jacobian-vector products: ``4 (n / s) d0
     d1`` flops per shard for the first layer (``4 (n / s) d1 d2`` more for
     the second).  It moves ``u`` and ``K u`` (``8 n d2`` bytes each) and,
     on ``w`` workers, ``w - 1`` partial gradients to the summing worker and
