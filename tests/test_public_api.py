@@ -29,6 +29,7 @@ PUBLIC_MODULES = {
     "pl_toolkit.certified",
     "pl_toolkit.ntk_spectrum",
     "pl_toolkit.ntk_certified",
+    "pl_toolkit.ntk_distributed",
     "pl_toolkit.hermite",
     "pl_toolkit.infinite_width",
     "pl_toolkit.khatri_rao",

@@ -36,12 +36,7 @@ NETWORK_MODULES = {"pl_toolkit.network", "pl_toolkit.ntk", "pl_toolkit.activatio
 GENERIC_MODULES = ("pl_toolkit.spectrum", "pl_toolkit.certified")
 
 #: Import edges not counted yet, each with its reason; to be removed with it.
-ALLOWED_EDGES = {
-    ("pl_toolkit._mnist", "pl_toolkit.data"):
-        "_mnist builds data.Dataset (and uses data.normalize_rows) inside functions, and "
-        "data.load_dataset calls _mnist.mnist: it goes when Dataset and normalize_rows move to "
-        "a module below both",
-}
+ALLOWED_EDGES = {}
 
 #: Underscore names used across modules, each with its reason; to be removed with it.
 ALLOWED_PRIVATE = {}
