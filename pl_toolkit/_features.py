@@ -28,7 +28,7 @@ With ``Z = X W^T + b1``, ``H = phi(Z)``, ``G = phi'(Z)`` (all ``(n, d1)``):
 
 import numpy as np
 
-from ._jit import prange, serial_and_parallel, use_parallel
+from ._jit import jit, prange, serial_and_parallel, use_parallel
 from ._validation import FLOAT64_MAX, max_abs, overflow_error, quiet_overflow
 from .activations import _phi_dphi as phi_dphi_scalar
 from .hermite import (_check_scale as check_scale,
@@ -36,12 +36,13 @@ from .hermite import (_check_scale as check_scale,
                       _normalized_coefficient_matrix as normalized_coefficient_matrix)
 
 __all__ = ["check_scale", "gaussian_second_moment", "normalized_coefficient_matrix",
-           "phi_dphi_scalar", "CHUNK_BYTES", "COMBINE", "EMPTY", "FACTOR_NAMES", "FLOAT32_MAX",
-           "check_dtype", "diagonals_rule_out_overflow", "factor_diagonals", "features",
-           "features_of",
-           "fill_phi_dphi", "forward", "gram_factors", "gram_overflow", "inputs", "ntk_gram_upper",
-           "ntk_nonfinite_error", "ntk_upper_bytes", "preactivations", "preactivations_as",
-           "scaled_jacobian_rows",
+           "phi_dphi_scalar", "CHUNK_BYTES", "COMBINE", "COMBINE_INTO", "EMPTY", "FACTOR_NAMES",
+           "FLOAT32_MAX", "TILE_ROWS", "check_dtype", "diagonals_rule_out_overflow",
+           "factor_diagonals",
+           "features", "features_of", "fill_phi_dphi", "forward", "gram_factors",
+           "gram_overflow", "inputs", "ntk_gram_tiled", "ntk_gram_upper", "ntk_nonfinite_error",
+           "ntk_upper_bytes", "preactivations", "preactivations_as", "scaled_jacobian_rows",
+           "tile_rows",
            "vjp_from_features", "z_bounded", "z_slots"]
 
 
@@ -212,7 +213,146 @@ def combine(S, XX, KV, d2, use_w, use_v, out):
 COMBINE = serial_and_parallel(combine)
 
 
+def combine_into(S, XX, KV, d2, use_w, use_v, m, p, out, r0, c0, mirror):
+    # COMBINE's arithmetic for an (m, p) tile, written straight into
+    # out[r0:r0+m, c0:c0+p] and, if mirror, transposed into out[c0:c0+p, r0:r0+m]
+    # (the tile is small enough that the transposed writes stay in cache).
+    if d2 == 1 and use_w and use_v:
+        for i in range(m):
+            for j in range(p):
+                v = S[i, j] * XX[i, j] + KV[i, j]
+                out[r0 + i, c0 + j] = v
+                if mirror:
+                    out[c0 + j, r0 + i] = v
+        return
+    for i in range(m):
+        a = i // d2
+        q0 = i - a * d2
+        for j in range(p):
+            b = j // d2
+            q = j - b * d2
+            v = 0.0
+            if use_w:
+                v += S[i, j] * XX[a, b]
+            if use_v and q0 == q:
+                v += KV[a, b]
+            out[r0 + i, c0 + j] = v
+            if mirror:
+                out[c0 + j, r0 + i] = v
+
+
+COMBINE_INTO = jit()(combine_into)
+
+
 EMPTY = np.zeros((1, 1))
+
+
+#: Sample rows per tile of :func:`ntk_gram_tiled` (``d2 = 1``; ``TILE_ROWS // d2`` otherwise).
+TILE_ROWS = 256
+
+
+def tile_rows(n, d2, tile=TILE_ROWS):
+    """Sample rows per tile: ``tile // d2``, or for small ``n`` a quarter of it (>= 64 rows).
+
+    Four row blocks let two workers share the work; below 64 rows one tile
+    is cheaper than several.  It depends on the shape only, never on the
+    number of workers.
+    """
+    b = max(1, int(tile) // d2)
+    return min(b, max(max(1, 64 // d2), -(-n // 4)))
+
+
+def _features_into(net, X, H, G, lo, hi, scale, dtype, name):
+    """``H[lo:hi] = phi(Z)``, ``G[lo:hi] = phi'(Z) * scale`` for rows ``lo:hi`` of ``X``.
+
+    ``Z`` is formed in ``H[lo:hi]`` (no temporary) and checked as
+    :func:`preactivations` checks it, naming ``name``.
+    """
+    Hb, Gb = H[lo:hi], G[lo:hi]
+    Xb = X[lo:hi]
+    if np.dtype(dtype) == np.float64:
+        np.matmul(Xb, net.W.T, out=Hb)
+        if net.b1 is not None:
+            Hb += net.b1
+        if not z_bounded(net, Xb) and not np.all(np.isfinite(Hb)):
+            raise overflow_error(f"the preactivations {name} W^T + b1",
+                                 [(name, X), ("net.W", net.W), ("net.b1", net.b1)])
+    else:
+        try:
+            preactivations_as(net, Xb, dtype, out=Hb, name=name)
+        except ValueError:
+            preactivations_as(net, X, dtype, name=name)   # the message names all of X
+            raise
+    fill_phi_dphi(net.activation, Hb, Hb, Gb, False, scale)
+
+
+@quiet_overflow
+def ntk_gram_tiled(net, X, X2, layers, *, workers=1, dtype=np.float64, tile=TILE_ROWS):
+    """The NTK Gram matrix (or cross kernel with ``X2``) formed tile by tile on ``workers``.
+
+    Returns ``(K, factor_diags)``: the C-ordered ``(n d2, n2 d2)`` array
+    (``n2 = n`` without ``X2``) and, for the symmetric kernel, the
+    diagonals of ``S``, ``XX`` and ``KV`` (None for a cross kernel).
+
+    Two kinds of tasks, run by :func:`pl_toolkit._threads.run_tasks`:
+    the features of a block of ``tile`` rows (``Z`` formed in the buffer
+    of ``H``, then ``phi`` and ``phi'`` in one pass of the serial kernel),
+    then one task per output tile ``(I, J)`` (only ``I <= J`` when
+    symmetric): its products ``A_I A_J^T``, ``X_I X_J^T``, ``H_I H_J^T``
+    (``syrk`` on diagonal tiles), their combination (:data:`COMBINE`)
+    while the factors are in cache, and the write of the tile and, when
+    symmetric, of its transpose.  Call it inside
+    :func:`pl_toolkit._threads.one_blas_thread`: each product is then one
+    single-threaded BLAS call, whichever worker runs it, so the result
+    does not depend on ``workers``.  Besides ``K`` it keeps ``H`` and
+    ``G`` (``n d1`` each) and three tile-square factors per worker, against
+    three ``n d2``-square factors for the untiled product.
+    """
+    from ._threads import run_tasks
+
+    dtype = check_dtype(dtype)
+    d1, d2 = net.d1, net.d2
+    use_w, use_v = "W" in layers, "V" in layers
+    sym = X2 is None
+    scale = np.asarray(net.V[0]) if d2 == 1 else None
+    sets = [(X, "X")] if sym else [(X, "X"), (X2, "X2")]
+    feats = [(np.empty((Xi.shape[0], d1), dtype), np.empty((Xi.shape[0], d1), dtype))
+             for Xi, _ in sets]
+    b = tile_rows(X.shape[0], d2, tile)
+    blocks = [[(i, min(i + b, Xi.shape[0])) for i in range(0, Xi.shape[0], b)] for Xi, _ in sets]
+    run_tasks(lambda t: _features_into(net, sets[t[0]][0], *feats[t[0]], *t[1], scale, dtype,
+                                       sets[t[0]][1]),
+              [(s, blk) for s in range(len(sets)) for blk in blocks[s]], workers)
+    (H1, G1), (H2, G2) = feats[0], feats[-1]
+    A1, A2 = scaled_jacobian_rows(G1, net.V), scaled_jacobian_rows(G2, net.V)
+    Xd = [Xi if dtype is np.float64 else Xi.astype(dtype) for Xi, _ in sets]
+    Xa, Xb = Xd[0], Xd[-1]
+    rows, cols = blocks[0], blocks[-1]
+    out = np.empty((X.shape[0] * d2, Xb.shape[0] * d2), dtype)
+    diags = {}
+
+    def one_tile(ij):
+        i, j = ij
+        (r0, r1), (c0, c1) = rows[i], cols[j]
+        if sym and i == j:          # the same arrays twice: NumPy uses syrk
+            S, XX, KV = gram_factors(net, Xa[r0:r1], Xa[r0:r1], H1[r0:r1], H1[r0:r1],
+                                     A1[r0 * d2:r1 * d2], A1[r0 * d2:r1 * d2], use_w, use_v)
+            diags[i] = factor_diagonals(S, XX, KV)
+        else:
+            S, XX, KV = gram_factors(net, Xa[r0:r1], Xb[c0:c1], H1[r0:r1], H2[c0:c1],
+                                     A1[r0 * d2:r1 * d2], A2[c0 * d2:c1 * d2], use_w, use_v)
+        COMBINE_INTO(S, XX, KV, d2, use_w, use_v, (r1 - r0) * d2, (c1 - c0) * d2, out,
+                     r0 * d2, c0 * d2, sym and i != j)
+
+    if sym:
+        tiles = [(i, j) for j in range(len(cols)) for i in range(j)]
+        tiles += [(i, i) for i in range(len(rows))]      # the half-size tiles last
+    else:
+        tiles = [(i, j) for i in range(len(rows)) for j in range(len(cols))]
+    run_tasks(one_tile, tiles, workers)
+    factor_diags = ([np.concatenate(d) for d in zip(*(diags[i] for i in range(len(rows))))]
+                    if sym else None)
+    return out, factor_diags
 
 
 def scaled_jacobian_rows(G, V):

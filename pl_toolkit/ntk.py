@@ -30,9 +30,10 @@ from . import _features as _shared
 from . import _reference
 from ._features import (COMBINE, check_dtype, diagonals_rule_out_overflow, factor_diagonals,
                         features, features_of, forward, gram_factors, gram_overflow, inputs,
-                        preactivations, preactivations_as, scaled_jacobian_rows,
+                        ntk_gram_tiled, preactivations, preactivations_as, scaled_jacobian_rows,
                         vjp_from_features, z_bounded)
 from ._jit import use_parallel
+from ._threads import one_blas_thread, worker_count
 from ._validation import check_finite, check_result_finite, quiet_overflow
 from .network import check_layers, check_net as _check_net
 
@@ -438,6 +439,14 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
         return _check_gram(net, X, X2c, K, None, layers)
     sym = X2c is None
     d2 = net.d2
+    if not blocks:
+        n2 = X.shape[0] if sym else X2c.shape[0]
+        with one_blas_thread() as blas_threads:
+            # Workers pay off above about 2**24 multiply-adds (a few milliseconds).
+            workers = worker_count(parallel and X.shape[0] * n2 * d2 * d2 * net.d1 >= 1 << 24,
+                                   blas_threads)
+            out, diags = ntk_gram_tiled(net, X, X2c, layers, workers=workers, dtype=dtype)
+        return _check_gram(net, X, X2c, out, diags, layers, dtype)
     # For d2 = 1 the first-layer rows A = phi'(Z) o v come straight from the kernel.
     scale = np.asarray(net.V[0]) if d2 == 1 else None
     H1, G1 = features_of(net, preactivations_as(net, X, dtype), parallel, scale)
@@ -454,10 +463,6 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
     diags = factor_diagonals(S, XX, KV) if sym else None
     shape = (X.shape[0] * d2, Xb.shape[0] * d2)
     combine = COMBINE[use_parallel(parallel, shape[0] * shape[1])]
-    if not blocks:
-        out = S if (use_w and d2 == 1) else np.empty(shape, dtype=dtype)
-        combine(S, XX, KV, d2, use_w, use_v, out)
-        return _check_gram(net, X, X2c, out, diags, layers, dtype)
     KW_full = np.zeros(shape, dtype=dtype)
     KV_full = np.zeros(shape, dtype=dtype)
     if use_w:

@@ -412,3 +412,67 @@ def test_one_bias_only(rng, d2, which):
     H, _ = own_features(net, X)
     CK = H @ H.T + (1.0 if which == "b2" else 0.0)
     np.testing.assert_allclose(parts.V, np.kron(CK, np.eye(d2)), **tol("analytic_jacobian"))
+
+
+# --------------------------------------------------------------------------
+# The tiled Gram matrix on worker threads
+# --------------------------------------------------------------------------
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+    return [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+
+
+@pytest.mark.parametrize("d2,bias,layers", [(1, True, ("W", "V")), (2, False, ("W", "V")),
+                                            (1, False, ("V",)), (3, True, ("W",))])
+def test_tiled_gram_does_not_depend_on_workers(rng, d2, bias, layers):
+    # Several tiles (n > 4 * 64 rows), every tile one single-threaded BLAS call.
+    from pl_toolkit import _threads
+    net = make_net(rng, "gelu", d0=5, d1=40, d2=d2, bias=bias)
+    X, X2 = rng.standard_normal((300, 5)), rng.standard_normal((170, 5))
+    for args in ((X, None), (X, X2)):
+        with _threads.one_blas_thread():
+            K1, d1_ = _features.ntk_gram_tiled(net, *args, layers, workers=1)
+            K2, d2_ = _features.ntk_gram_tiled(net, *args, layers, workers=2)
+            K3, _ = _features.ntk_gram_tiled(net, *args, layers, workers=3)
+        assert np.array_equal(K1, K2) and np.array_equal(K1, K3)
+        ref = _reference.ntk_gram(net, args[0], args[1], layers=layers)
+        np.testing.assert_allclose(K1, ref, **tol("kernel_vs_reference"))
+        if args[1] is None:
+            assert np.array_equal(K1, K1.T)             # both triangles from one tile
+            for a, b in zip(d1_, d2_):
+                assert np.array_equal(a, b)
+    # Through the public function: parallel and serial agree bitwise.
+    assert np.array_equal(ntk_gram(net, X, parallel=True), ntk_gram(net, X, parallel=False))
+
+
+def test_blas_threads_restored(rng):
+    pytest.importorskip("threadpoolctl")
+    from pl_toolkit import _threads
+    before = _blas_threads()
+    net = make_net(rng, "tanh", d0=4, d1=30)
+    ntk_gram(net, rng.standard_normal((300, 4)))
+    assert _blas_threads() == before
+    with _threads.one_blas_thread() as k:
+        assert k == max(before)
+        assert set(_blas_threads()) == {1}
+        with _threads.one_blas_thread() as k2:      # nested: the saved counts are kept
+            assert k2 == k
+        assert set(_blas_threads()) == {1}
+    assert _blas_threads() == before
+    with pytest.raises(ValueError, match="X"):          # an error inside a task
+        ntk_gram(net, np.full((300, 4), 1e200))
+    assert _blas_threads() == before
+
+
+def test_concurrent_calls(rng):
+    from concurrent.futures import ThreadPoolExecutor
+    net = make_net(rng, "silu", d0=4, d1=30, d2=2, bias=True)
+    Xs = [rng.standard_normal((200 + 20 * i, 4)) for i in range(4)]
+    expected = [ntk_gram(net, X) for X in Xs]
+    before = _blas_threads()
+    with ThreadPoolExecutor(4) as ex:
+        got = list(ex.map(lambda X: ntk_gram(net, X), Xs))
+    # Not bitwise: a BLAS call from another thread may round its last bit differently.
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, **tol("same_math"))
+    assert _blas_threads() == before
