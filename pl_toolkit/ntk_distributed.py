@@ -538,6 +538,16 @@ class DistributedEigResult(EigResult):
 
     Attributes
     ----------
+    value, residual, error_bound, error_estimate : float
+        As in :class:`pl_toolkit.EigResult`.
+    vector : ndarray of shape (n d2,)
+        As in :class:`pl_toolkit.EigResult` (read-only).
+    matvecs : int
+        Products of the distributed operator.
+    converged : bool
+        As in :class:`pl_toolkit.EigResult`.
+    method, reason, route_reason : str
+        As in :class:`pl_toolkit.EigResult`; ``method`` is ``"lanczos"``.
     ran_on : str
         The scheduler's address, the number of workers and shards, and how
         often lost shards were re-sent during the solve.

@@ -151,6 +151,15 @@ def test_lambda_min_agrees_with_dense_and_local_lanczos(client, rng, d2):
     assert np.linalg.norm(K @ r.vector - r.value * r.vector) <= r.error_bound
 
 
+def test_result_documents_every_field():
+    import dataclasses
+    import inspect
+    doc = inspect.getdoc(nd.DistributedEigResult).split("Attributes\n----------\n")[1]
+    listed = {name.strip() for line in doc.splitlines()
+              if line and not line[0].isspace() for name in line.split(" : ")[0].split(",")}
+    assert listed >= {f.name for f in dataclasses.fields(nd.DistributedEigResult)}
+
+
 # --------------------------------------------------------------------------
 # The Gram
 # --------------------------------------------------------------------------
