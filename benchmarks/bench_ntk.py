@@ -16,12 +16,21 @@ For each (n, d0, d1), d2 = 1, float64, GELU, this prints the median over
   and jax installed), compared with ``ntk_gram`` of the same net with zero
   biases (``stax.Dense`` has biases).
 
-Ratios are printed, not absolute targets: the machine is shared and noisy.
+* with ``--float32``, ``ntk_gram(..., dtype=np.float32)`` against the same
+  float32 floor (GEMM and SYRKs on float32 arrays), and its accuracy
+  against float64: the largest entry error relative to ``max |K|`` and the
+  relative errors of ``lambda_min`` and ``lambda_max`` (dense ``eigvalsh``
+  of both, in float64).
+
+``ntk_gram`` and the floor are timed alternately (one call of each per
+round), so that load from other processes falls on both alike; the load
+average is printed before and after.  Ratios are printed, not absolute
+targets: the machine is shared and noisy.
 
 Usage::
 
     python benchmarks/bench_ntk.py [--repeat 5] [--sizes 2000,100,4000 2000,784,2000]
-                                   [--nt-python /path/to/nt-venv/bin/python]
+                                   [--float32] [--nt-python /path/to/nt-venv/bin/python]
 """
 
 import argparse
@@ -89,11 +98,26 @@ def median_time(fn, repeat):
     return float(np.median(ts))
 
 
-def blas_floor_ops(X, W):
+def interleaved_times(fns, repeat):
+    """Medians of ``repeat`` rounds, each calling every function of ``fns`` once in turn."""
+    for fn in fns.values():
+        fn()  # warm (compilation, page faults)
+    ts = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            ts[k].append(time.perf_counter() - t)
+    return {k: float(np.median(v)) for k, v in ts.items()}
+
+
+def blas_floor_ops(X, W, dtype=np.float64):
     """The BLAS floor of ``ntk_gram(net, X)`` as a callable: one GEMM and three SYRKs."""
     n, d1 = X.shape[0], W.shape[0]
-    H = np.random.default_rng(1).standard_normal((n, d1))
-    A = np.random.default_rng(2).standard_normal((n, d1))
+    H = np.random.default_rng(1).standard_normal((n, d1)).astype(dtype, copy=False)
+    A = np.random.default_rng(2).standard_normal((n, d1)).astype(dtype, copy=False)
+    X = X.astype(dtype, copy=False)
+    W = W.astype(dtype, copy=False)
 
     def floor():
         X @ W.T
@@ -127,23 +151,46 @@ def run_nt(python, X, W, v, repeat):
         return times, kernels
 
 
+def float32_accuracy(net, X):
+    """Print the float32 NTK's errors against float64: entries, lambda_min, lambda_max."""
+    K = pl.ntk_gram(net, X)
+    K32 = pl.ntk_gram(net, X, dtype=np.float32).astype(np.float64)
+    u32 = np.finfo(np.float32).eps / 2
+    entry = np.max(np.abs(K32 - K)) / np.max(np.abs(K))
+    w = np.linalg.eigvalsh(K)
+    w32 = np.linalg.eigvalsh(K32)
+    lo, hi = abs(w32[0] - w[0]) / w[0], abs(w32[-1] - w[-1]) / w[-1]
+    print(f"  float32 accuracy: max|dK|/max|K| {entry:.2e} ({entry / u32:.1f} u32, "
+          f"sqrt(d1) u32 = {np.sqrt(net.d1) * u32:.1e}); lambda_min rel err {lo:.2e}, "
+          f"lambda_max rel err {hi:.2e}; ||dK||_2 / lambda_min "
+          f"{np.linalg.norm(K32 - K, 2) / w[0]:.2e}, cond(K) {w[-1] / w[0]:.2e}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--sizes", nargs="*", default=["2000,100,4000", "2000,784,2000"])
     ap.add_argument("--nt-python", default=None,
                     help="python of an environment with neural-tangents")
+    ap.add_argument("--float32", action="store_true",
+                    help="also time dtype=np.float32 and measure its accuracy against float64")
     args = ap.parse_args(argv)
-    print(f"pl_toolkit {pl.__version__}, numpy {np.__version__}, median of {args.repeat} runs")
+    print(f"pl_toolkit {pl.__version__}, numpy {np.__version__}, median of {args.repeat} runs; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     for spec in args.sizes:
         n, d0, d1 = (int(x) for x in spec.split(","))
         rng = np.random.default_rng(np.random.SeedSequence(0))
         X = rng.standard_normal((n, d0))
         X /= np.linalg.norm(X, axis=1, keepdims=True)
         net = pl.ShallowNet.init(d0, d1, 1, activation="gelu", seed=1)
-        t_pl = median_time(lambda: pl.ntk_gram(net, X), args.repeat)
-        t_serial = median_time(lambda: pl.ntk_gram(net, X, parallel=False), args.repeat)
-        t_floor = blas_floor(X, np.asarray(net.W), args.repeat)
+        W = np.asarray(net.W)
+        fns = {"pl": lambda: pl.ntk_gram(net, X), "floor": blas_floor_ops(X, W),
+               "serial": lambda: pl.ntk_gram(net, X, parallel=False)}
+        if args.float32:
+            fns["pl32"] = lambda: pl.ntk_gram(net, X, dtype=np.float32)
+            fns["floor32"] = blas_floor_ops(X, W, np.float32)
+        t = interleaved_times(fns, args.repeat)
+        t_pl, t_floor, t_serial = t["pl"], t["floor"], t["serial"]
         t_np = median_time(lambda: pl.ntk_gram(net, X, backend="numpy"), max(1, args.repeat // 2))
         print(f"\n(n, d0, d1) = ({n}, {d0}, {d1}), d2 = 1, GELU, float64")
         print(f"  ntk_gram (parallel)      {t_pl:8.3f} s   {t_pl / t_floor:5.2f} x BLAS floor")
@@ -152,6 +199,11 @@ def main(argv=None):
         print(f"  BLAS floor               {t_floor:8.3f} s")
         print(f"  NumPy closed form        {t_np:8.3f} s   "
               f"{t_np / t_pl:5.2f} x slower than ntk_gram")
+        if args.float32:
+            print(f"  ntk_gram float32         {t['pl32']:8.3f} s   "
+                  f"{t['pl32'] / t['floor32']:5.2f} x float32 BLAS floor ({t['floor32']:.3f} s), "
+                  f"{t_pl / t['pl32']:4.2f} x faster than float64")
+            float32_accuracy(net, X)
         if args.nt_python:
             times, kernels = run_nt(args.nt_python, X, np.asarray(net.W), np.asarray(net.V[0]),
                                     args.repeat)
@@ -166,6 +218,7 @@ def main(argv=None):
                     label = {3: "STRUCTURED_DERIVATIVES", 1: "JACOBIAN_CONTRACTION"}[impl]
                     print(f"  neural-tangents {label:23s}{t:8.3f} s   "
                           f"ntk_gram is {t / t_b:5.2f} x faster; max rel diff {err:.1e}")
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

@@ -373,11 +373,13 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
     backend : {"numba", "numpy"}, default "numba"
         Compiled kernels, or the plain NumPy reference.
     parallel : bool, default True
-        Use the row-parallel kernels (results are bitwise equal).
+        Share the tiles among ``min(numba.get_num_threads(), BLAS
+        threads)`` worker threads; ``False`` runs every tile in the calling
+        thread (BLAS included).  Results are bitwise equal either way.
     dtype : {np.float64, np.float32}, default np.float64
         Working precision of the numba backend.  ``np.float32`` forms the
         preactivations, features, Gram factors and their combination in
-        float32 (half the memory, about twice the speed) for exploratory
+        float32 (half the memory, fewer cycles per product) for exploratory
         work; its accuracy is in the Notes.  It is never the precision for
         eigenvalues that are reported: use float64 for those.
 
@@ -405,7 +407,26 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
     + sum_r v_r^2 phi'(w_r x_a) phi'(w_r x_b) (x_a . x_b)``.
     The first sum is the conjugate kernel, whose smallest eigenvalue is
     ``mu_Phi^2`` of Lemma 3 (eq. 18) at initialization.  Cost: one GEMM for
-    the preactivations and two symmetric rank-``d1`` products.
+    the preactivations, one pass of ``phi`` and ``phi'`` over ``n x d1`` and
+    two symmetric rank-``d1`` products (plus the rank-``d0`` ``X X^T``).
+    Without ``blocks`` they run tile by tile (``_features.ntk_gram_tiled``):
+    each worker thread forms the features of a row block, or the three
+    products of one upper tile and their combination, written into the tile
+    and its mirror, with single-threaded BLAS, so the activation pass
+    overlaps the products and no ``n``-square temporary is made.
+
+    With ``dtype=np.float32`` (unit roundoff ``u32 = 2^-24``) every entry
+    carries rounding from ``Z`` (``gamma_d0``), the features and the
+    rank-``d1`` sums (``gamma_d1``): ``|K32 - K|_ab <= (d0 + d1 + 10) u32
+    max|K|`` to first order, and in practice a few ``u32 max|K|`` (the
+    errors are random; see ``benchmarks/bench_ntk.py --float32``).  The
+    eigenvalues move by at most ``||K32 - K||_2`` (Weyl), in practice by
+    about ``|v_i^T (K32 - K) v_i|``, a small multiple of ``u32 lambda_max``
+    or less: ``lambda_max`` keeps nearly float32 accuracy, but the relative
+    error of ``lambda_min`` is that times ``cond(K) = lambda_max /
+    lambda_min``, which for NTKs is ``10^3``-``10^6`` and more.  Hence
+    float32 for exploring, float64 for ``lambda_min`` and every certified
+    or reported eigenvalue.
 
     Examples
     --------
