@@ -810,6 +810,13 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
         theta0_norm = float(np.linalg.norm(net0.parameters()))
         lmin0, lmax0 = float(spec0.lambda_min.value), float(spec0.lambda_max.value)
 
+        def traced(key):
+            # A trajectory summary is undefined (None) when the run diverged
+            # before it could be measured or did not track it; every other
+            # measured value goes to the record as it is, and the record
+            # refuses a non-finite one by name.
+            return _finite_or_none(summary.get(key))
+
         measured = dict(
             n=n, d0=d0, d1=d1, d2=d2, sigma_max_X=premises["sigma_max_X"], s_t=premises["s_t"],
             s_t_floor=premises["s_t_floor"], t=t, max_row_norm_error=premises["max_row_norm_error"],
@@ -828,26 +835,24 @@ def run_experiment(config=None, *, progress=True, log=None, **overrides):
             h0=h0, eta=eta, steps=summary["steps"], status=traj.status,
             criterion=criterion.describe(), final_loss=_finite_or_none(summary["final_loss"]),
             diverged_at=summary.get("diverged_at"),
-            max_root_ratio=summary.get("max_root_ratio"),
-            worst_contraction=summary.get("max_contraction"),
-            max_distance=summary.get("max_distance"), path_length=summary.get("path_length"),
+            max_root_ratio=traced("max_root_ratio"),
+            worst_contraction=traced("max_contraction"),
+            max_distance=traced("max_distance"), path_length=traced("path_length"),
             lambda_min0=max(lmin0, 0.0), lambda_max0=lmax0,
-            min_lambda_min=summary.get("min_lambda_min"),
-            min_lambda_min_inside=summary.get("min_lambda_min_inside"),
+            min_lambda_min=traced("min_lambda_min"),
+            min_lambda_min_inside=traced("min_lambda_min_inside"),
             tracked_inside=summary.get("tracked_inside"),
-            min_pl_over_4lmin=summary.get("min_pl_over_4lmin"),
-            min_ntk_ck_ratio=summary.get("min_ntk_ck_ratio"),
-            min_pl_ratio=summary.get("min_pl_ratio"),
-            max_hessian_top=summary.get("max_hessian_top"),
-            max_smoothness_secant=summary.get("max_smoothness_secant"),
-            max_jacobian_secant=summary.get("max_jacobian_secant"),
-            lemma1_radius=None if lemma1 is None else lemma1.radius,
+            min_pl_over_4lmin=traced("min_pl_over_4lmin"),
+            min_ntk_ck_ratio=traced("min_ntk_ck_ratio"),
+            min_pl_ratio=traced("min_pl_ratio"),
+            max_hessian_top=traced("max_hessian_top"),
+            max_smoothness_secant=traced("max_smoothness_secant"),
+            max_jacobian_secant=traced("max_jacobian_secant"),
+            lemma1_radius=None if lemma1 is None else _finite_or_none(lemma1.radius),
             lemma1_radius_censored=None if lemma1 is None else lemma1.censored,
             theta0_norm=theta0_norm, activation=act.name,
             init=cfg.init if isinstance(cfg.init, str) else "",
         )
-        measured = {k: (_finite_or_none(v) if isinstance(v, float) else v)
-                    for k, v in measured.items()}
 
         from derivations.check import (check_theorems, from_measurements, records_to_markdown,
                                        summarize_checks)
