@@ -227,7 +227,7 @@ def test_dask_local_cluster_matches_local_executor(tmp_path):
     distributed = pytest.importorskip("distributed")
     _run(cells_mod.draw, CELLS, tmp_path / "local", root_seed=2)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         with distributed.Client(cluster) as client:
             summary = run_sweep(cells_mod.draw, CELLS[::-1], tmp_path / "client",
                                 name="test", root_seed=2, dask_scheduler=client,
