@@ -207,12 +207,12 @@ def _ntk_operator_bytes(n, d0, d1, d2, store):
 #: ``method="mixed"`` (and the block size of its Lanczos on the float32 inverse).
 MIXED_BLOCK = 16
 #: Block steps of Lanczos on the float32 inverse at most.
-MIXED_STEPS = 20
+MIXED_STEPS = 40
 #: Relative Ritz residual (on the inverse) at which those Ritz vectors are accepted.
 MIXED_RITZ_TOL = 1e-3
 #: Correction vectors per float64 step, and the inner iteration's budget and tolerance.
 MIXED_CORRECTIONS = 1
-MIXED_INNER_STEPS = 8
+MIXED_INNER_STEPS = 40
 MIXED_INNER_TOL = 1e-3
 
 _EPS32 = float(np.finfo(np.float32).eps)
@@ -387,15 +387,22 @@ def cholesky32_lower_inplace(F, panel=CHOLESKY_PANEL):
 
 
 def _mixed_shifts(N):
-    """Diagonal shifts (relative to ``max K_ii``) tried for the float32 factor, in order."""
-    return (0.0, 16.0 * math.sqrt(N) * _EPS32, 4.0 * N * _EPS32)
+    """Diagonal shifts (in units of ``2**e >= max K_ii``) tried for the float32 factor, in order.
+
+    The first, ``sqrt(N) eps32``, is the typical backward error of a float32
+    Cholesky factorization: it costs a relative ``sqrt(N) eps32 max K_ii /
+    lambda_min`` in the quality of the preconditioner and saves forming the
+    NTK again when ``lambda_min`` is that close to float32's resolution.
+    """
+    root = math.sqrt(N)
+    return (root * _EPS32, 16.0 * root * _EPS32, 4.0 * N * _EPS32)
 
 
 def _float32_factor(net, X, layers, shift):
-    """``(F, e)``: the float32 Cholesky factor of ``K / 2**e + shift I`` (lower, in place).
+    """``(F, e, info)``: the float32 Cholesky factor of ``K / 2**e + shift I`` (lower, in place).
 
-    ``F`` is None when the factorization failed (``e`` is then ``info``).
-    Raises the float32 overflow ValueError of ``ntk_gram_upper``.
+    ``F`` is None when the factorization failed at column ``info``.  Raises
+    the float32 overflow ValueError of ``ntk_gram_upper``.
     """
     F = _shared.ntk_gram_upper(net, X, layers, dtype=np.float32).T   # Fortran: K lower
     diag = np.einsum("ii->i", F)
@@ -413,9 +420,10 @@ def _float32_factor(net, X, layers, shift):
     del diag
     info = cholesky32_lower_inplace(F)
     if info or not np.all(np.isfinite(np.einsum("ii->i", F))):
+        N = F.shape[0]
         del F
-        return None, info or F.shape[0]
-    return F, e
+        return None, e, info or N
+    return F, e, 0
 
 
 class _Solver32:
@@ -624,7 +632,7 @@ def _mixed_lambda_min(net, X, layers, tol, v0, maxiter, max_memory):
     F = None
     for shift in _mixed_shifts(N):
         try:
-            F, e = _float32_factor(net, X, layers, shift)
+            F, e, info = _float32_factor(net, X, layers, shift)
         except ValueError as exc:
             if "float32" not in str(exc):
                 raise
@@ -632,7 +640,8 @@ def _mixed_lambda_min(net, X, layers, tol, v0, maxiter, max_memory):
             return None, str(exc).split(" (largest finite value")[0]
         if F is not None:
             break
-        notes.append(f"the float32 Cholesky factor of K + {shift:.2g} 2^e I failed at column {e}")
+        notes.append(f"the float32 Cholesky factor of K + {ldexp(shift, e):.3g} I failed at "
+                     f"column {info}")
     if F is None:
         return None, "; ".join(notes)
     solve = _Solver32(F, e)

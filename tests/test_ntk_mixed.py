@@ -85,7 +85,7 @@ def test_mixed_agrees_with_eigvalsh(rng, d2, bias, layers):
     assert r.value == pytest.approx(r.vector @ K @ r.vector, rel=1e-12)
     np.testing.assert_allclose(r.residual, np.linalg.norm(K @ r.vector - r.value * r.vector),
                                rtol=1e-6, atol=residual_tol(K.shape[0], np.linalg.norm(K, 2)))
-    assert r.matvecs > 0 and "float32 factor of K + 0 I" in r.route_reason
+    assert r.matvecs > 0 and "; float32 factor of K + " in r.route_reason
     assert r.route_reason.startswith("method='mixed' requested")
 
 
@@ -142,17 +142,21 @@ def test_jacobian_singular_values_mixed(rng):
 # --------------------------------------------------------------------------
 # the float32 factor's failure path
 # --------------------------------------------------------------------------
-def test_singular_kernel_factor_is_shifted(rng):
-    # second layer only, d1 < n: K = H H^T has rank d1 and lambda_min = 0; the
-    # unshifted float32 factor fails, the shifted one preconditions
+def test_singular_kernel_factor_is_shifted(rng, monkeypatch):
+    # second layer only, d1 < n: K = H H^T has rank d1 and lambda_min = 0.  The
+    # default first shift (sqrt(N) eps32 max K_ii) already makes it factor; without
+    # it the float32 factor fails, the NTK is formed again and factored shifted
     net, X = ntk_problem(rng, n=60, d1=20)
     K = ntk_gram(net, X, layers=("V",))
-    with pytest.warns(ConvergenceWarning, match="below the rounding floor"):
-        r = ntk_lambda_min(net, X, layers=("V",), method="mixed")
-    assert r.method == "mixed" and r.reason == "rounding" and not r.converged
-    assert "float32 Cholesky factor of K + 0 2^e I failed at column" in r.route_reason
-    assert abs(r.value) <= r.error_bound                      # the nearest eigenvalue is 0
-    assert r.error_bound <= 1e3 * np.finfo(float).eps * np.linalg.norm(K, 2)
+    for shifts in (ntk_spectrum._mixed_shifts(60), (0.0, 1e-4)):
+        monkeypatch.setattr(ntk_spectrum, "_mixed_shifts", lambda N: shifts)
+        with pytest.warns(ConvergenceWarning, match="below the rounding floor"):
+            r = ntk_lambda_min(net, X, layers=("V",), method="mixed")
+        assert r.method == "mixed" and r.reason == "rounding" and not r.converged
+        failed = "the float32 Cholesky factor of K + 0 I failed at column " in r.route_reason
+        assert failed == (shifts[0] == 0.0), r.route_reason
+        assert abs(r.value) <= r.error_bound                  # the nearest eigenvalue is 0
+        assert r.error_bound <= 1e3 * np.finfo(float).eps * np.linalg.norm(K, 2)
 
 
 def test_factor_failure_falls_back_or_raises(rng, monkeypatch):
@@ -165,8 +169,8 @@ def test_factor_failure_falls_back_or_raises(rng, monkeypatch):
     monkeypatch.setattr(ntk_spectrum, "_choose_route", lambda *a: ("mixed", "forced"))
     r = ntk_lambda_min(net, X)
     assert r.method == "lanczos"
-    assert r.route_reason.startswith("forced; the float32 Cholesky factor of K + 0 2^e I "
-                                     "failed at column 7")
+    assert r.route_reason.startswith("forced; the float32 Cholesky factor of K + ")
+    assert r.route_reason.count("I failed at column 7") == 3
     assert r.route_reason.endswith("matrix-free Lanczos instead")
     np.testing.assert_allclose(r.value, exact_lambda_min(net, X), **tol("iterative_eigen"))
 
