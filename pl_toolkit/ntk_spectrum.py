@@ -60,7 +60,8 @@ class JacobianSpectrum:
         The NTK eigenpairs they come from.
     method : str
         The route of ``lambda_min``: ``"dense"`` (``ntk_gram``),
-        ``"shift-invert"`` or ``"lanczos"`` (see :func:`ntk_lambda_min`).
+        ``"shift-invert"``, ``"mixed"`` or ``"lanczos"`` (see
+        :func:`ntk_lambda_min`; its ``route_reason`` says why).
 
     Examples
     --------
@@ -98,11 +99,12 @@ def jacobian_singular_values(net, X, *, layers=("W", "V"), method="auto", tol=1e
         Inputs as rows.
     layers : tuple of {"W", "V"}, default ("W", "V")
         Parameters the Jacobian is taken with respect to.
-    method : {"auto", "dense", "shift-invert", "lanczos"}, default "auto"
+    method : {"auto", "dense", "shift-invert", "mixed", "lanczos"}, default "auto"
         ``"dense"``: :func:`pl_toolkit.ntk_gram` and LAPACK (``auto`` for
         ``n d2 <= 4000``).  Otherwise ``lambda_min`` comes from
-        :func:`ntk_lambda_min` with this method (``auto``: shift-invert
-        while the NTK fits in 4 GiB, matrix-free beyond) and
+        :func:`ntk_lambda_min` with this method (``auto``: its route
+        chooser under the default 4 GiB budget: shift-invert while the
+        float64 NTK fits, then mixed precision, then matrix-free) and
         ``lambda_max`` from matrix-free Lanczos on
         :func:`pl_toolkit.ntk_operator`.
     tol : float, default 1e-8
@@ -686,49 +688,63 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
         Inputs as rows.
     layers : tuple of {"W", "V"}, default ("W", "V")
         Trained parameters.
-    method : {"auto", "dense", "shift-invert", "lanczos"}, default "auto"
-        ``"dense"``: :func:`pl_toolkit.ntk_gram` and LAPACK ``dsyevr``
-        (``auto`` for ``n d2 <= 4000``).  ``"shift-invert"``: the NTK's
-        triangle formed tile by tile, factored in place by Cholesky, and
-        Lanczos on ``K^{-1}`` (``auto`` while it fits in ``max_memory``).
-        ``"lanczos"``: matrix-free Lanczos on
-        :func:`pl_toolkit.ntk_operator` (``auto`` beyond that).
+    method : {"auto", "dense", "shift-invert", "mixed", "lanczos"}, default "auto"
+        ``"dense"``: :func:`pl_toolkit.ntk_gram` and LAPACK ``dsyevr``.
+        ``"shift-invert"``: the NTK's triangle formed tile by tile,
+        factored in place by Cholesky, and Lanczos on ``K^{-1}``.
+        ``"mixed"``: the triangle formed and factored in float32 (half the
+        memory), the factor used as the inner solver of a float64
+        iteration on :func:`pl_toolkit.ntk_operator` (Notes).
+        ``"lanczos"``: matrix-free Lanczos on :func:`pl_toolkit.ntk_operator`.
+        ``"auto"`` takes the first of these that fits in ``max_memory``:
+        dense for ``n d2 <= 4000``, then shift-invert, mixed, and
+        matrix-free Lanczos; ``route_reason`` of the result says why.
     tol : float, default 1e-8
         Relative tolerance of the iterative routes on the eigenvalue.
     v0 : ndarray of shape (n d2,), optional
         Starting vector (warm start) of the iterative routes.
     maxiter : int, optional
-        Maximum number of solves (shift-invert) or NTK products (Lanczos).
+        Maximum number of solves (shift-invert), float64 products of the
+        refinement (mixed; default ``10 k + 100``, ``k = 16``) or NTK
+        products (Lanczos).
     max_memory : int, default 4 GiB
-        Memory budget in bytes.  Under ``method="auto"`` the shift-invert
-        route is taken when it fits: about ``8 (n d2)^2`` bytes
-        (3.2 GiB at ``n = 20,000``, ``d1 = 4000``: the NTK itself, with ``Z``
-        kept in its unused lower triangle).  The matrix-free route
-        keeps ``phi(Z)`` and ``phi'(Z)`` when they fit beside the Lanczos
-        basis, and only ``Z`` otherwise (``ntk_operator(...,
-        store="preactivations")``).
+        Memory budget in bytes for ``method="auto"``.  Shift-invert needs
+        about ``8 (n d2)^2`` bytes (the NTK itself, with ``Z`` kept in its
+        unused lower triangle: 3.2 GB at ``n = 20,000``), mixed about ``4
+        (n d2)^2`` plus the operator's ``8 n d1`` (``Z``) or ``16 n d1``
+        (``phi(Z)`` and ``phi'(Z)``, kept when they fit), matrix-free
+        Lanczos ``O(n d1)``.  The matrix-free routes keep ``phi(Z)`` and
+        ``phi'(Z)`` when they fit in the budget and only ``Z`` otherwise.
 
     Returns
     -------
     EigResult
         ``value`` is the Rayleigh quotient of ``vector`` and ``residual``
-        ``||K v - value v||``, both measured with the exact matrix-free
-        product (not the factor); ``matvecs`` counts solves (shift-invert)
-        or products, plus that one product; ``method`` names the route.
-        Guarantees as for :func:`lambda_min`: dense within
-        ``error_bound`` of ``lambda_min(fl(K))``, shift-invert and Lanczos
-        of the nearest eigenvalue; the bound covers the rounding of the
-        final product, not the error of forming the NTK itself
-        (:func:`pl_toolkit.ntk_lambda_min_certified` bounds both and
-        proves a lower bound).
+        ``||K v - value v||``, both measured with the exact float64
+        matrix-free product (never a factor); ``matvecs`` counts solves
+        (shift-invert) or float64 products (mixed, Lanczos; a block
+        product of ``k`` columns counts ``k``), plus that one product;
+        ``method`` names the route and ``route_reason`` why it was taken
+        (the sizes and the budget, and any fallback; for mixed also the
+        float32 factor's shift and the float32 solves spent).  Guarantees
+        as for :func:`lambda_min`: dense within ``error_bound`` of
+        ``lambda_min(fl(K))``; shift-invert, mixed and Lanczos: *some*
+        eigenvalue of ``K`` lies within ``error_bound = residual +
+        floor`` of ``value`` (not necessarily the smallest, though the
+        factor or a random start make a miss unlikely).  The bound covers
+        the rounding of the final product, not the error of forming the
+        NTK itself (:func:`pl_toolkit.ntk_lambda_min_certified` bounds
+        both and proves a lower bound).
 
     Raises
     ------
     ValueError
         Bad ``net``, ``X``, ``layers``, ``method``, ``tol``, ``v0`` or
         ``max_memory``; an NTK (or NTK product) that is not finite in
-        float64, naming ``X`` or ``net``; or ``method="shift-invert"`` on
-        an NTK that is not numerically positive definite.
+        float64, naming ``X`` or ``net``; ``method="shift-invert"`` on an
+        NTK that is not numerically positive definite; ``method="mixed"``
+        on an NTK that overflows float32 (naming ``X`` or ``net``) or has
+        no float32 factor even when shifted.
 
     Warns
     -----
@@ -742,28 +758,48 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
     "PL / NTK link"), and ``lambda_min(K) = sigma_min(nabla Phi^*)^2`` is
     bounded below by ``mu_Phi^2`` of Definition 1 and Lemma 3 (eq. 18).
 
-    Why three routes.  The bottom of an NTK spectrum is a dense bulk whose
-    lowest gaps shrink with ``n`` (``lambda_2 / lambda_1 - 1 = 6e-4`` at
-    ``n = 5000``, ``1.6e-3`` at ``n = 10^4`` on 784-dimensional data,
+    Why several routes.  The bottom of an NTK spectrum is a dense bulk
+    whose lowest gaps shrink with ``n`` (``lambda_2 / lambda_1 - 1 = 6e-4``
+    at ``n = 5000``, ``1.6e-3`` at ``n = 10^4`` on 784-dimensional data,
     ``d1 = 4000``), while ``lambda_max / lambda_min`` grows (``1.7e4`` to
     ``3.7e4``).  A Krylov method on ``K`` then needs thousands of products
     of ``4 n d0 d1`` flops (3,471 at ``n = 5000``); on ``K^{-1}`` the bulk
     is spread over ``[1 / (10 lambda_1), 1 / lambda_1]`` and the top of the
-    spectrum collapses to zero, so 92-161 solves suffice.  Forming the
+    spectrum collapses to zero, so 92-223 solves suffice.  Forming the
     triangle costs ``n^2 (2 d1 + d0)`` flops in GEMMs, the factorization
     ``n^3 / 3`` -- far less than the tridiagonal reduction of ``dsyevr``
-    (``4 n^3 / 3``, half of it memory-bound).  Memory: ``8 n^2`` bytes (3.2
-    GB at ``n = 20,000``; the preactivations wait in the unused lower
-    triangle); beyond the budget only
-    the matrix-free route remains, at ``O(n d1 + d0 d1)`` memory.
-    ``K - sigma I`` is factored at ``sigma = 0``; an NTK that is not
-    numerically positive definite (``lambda_min`` at rounding level) falls
-    back to Lanczos under ``auto``.  Measured (``benchmarks/bench_eig.py
-    --only-large``, 2 cores, ``d0 = 784``, ``d1 = 4000``): at ``n =
-    20,000`` shift-invert converged in 153-173 s (223 solves, peak RSS
-    3.5 GiB), while
-    matrix-free Lanczos was still 13% off after 483 s; at ``n = 50,000``
-    only the matrix-free route fits and does not converge in 10 minutes.
+    (``4 n^3 / 3``, half of it memory-bound).  ``K - sigma I`` is factored
+    at ``sigma = 0``; an NTK that is not numerically positive definite
+    (``lambda_min`` at rounding level) falls back to Lanczos under
+    ``auto``.
+
+    The mixed route.  The float32 NTK ``K32 = K + E`` (``||E|| ~ eps32
+    ||K||``, ``eps32 = 2^-23``) is factored in float32, ``K32 + delta I =
+    L L^T`` with ``delta = sqrt(N) eps32 max K_ii`` first (``N = n d2``;
+    16 times that, then ``4 N eps32 max K_ii`` if the factorization fails,
+    the NTK formed again each time).  Block Lanczos on ``S = (L
+    L^T)^{-1}`` (blocks of ``k = 16``, float32 solves) gives the ``k``
+    lowest Ritz vectors ``Y`` of ``K32``: they span the crowded bottom of
+    the bulk up to ``E``.  Then, in float64 with the exact operator
+    (block products ``K Q``), Rayleigh-Ritz on the basis ``Q`` (first
+    ``Y``) gives the pair ``(theta, u)`` and its residual ``r = K u - theta
+    u``; the basis grows by the correction ``t = -(K32 - theta)^{-1} r``
+    solved on the orthogonal complement of ``Q`` -- where ``K32 - theta``
+    is positive definite, its eigenvalues at least ``lambda_{k+1} -
+    theta`` -- by conjugate gradients on ``(I - theta S)`` with one float32
+    solve per step.  This is Newton's method for the eigenpair with the
+    float32 Jacobian: each step reduces the error by about ``||E|| /
+    (lambda_{k+1} - theta)``, while the Rayleigh-Ritz step resolves the
+    bottom cluster exactly.  It stops with the test of :func:`lambda_min`
+    (Kato-Temple estimate with the Ritz gap, ``rho <= sqrt(tol) theta``),
+    after one more product measures ``value`` and ``residual``.  The
+    float32 factor only steers the iteration: value, residual and bound
+    come from float64 products, so they are as accurate as those of the
+    other iterative routes.  Once ``lambda_min / lambda_max`` nears
+    ``sqrt(N) eps32`` the float32 NTK no longer resolves the bottom of the
+    spectrum: the refinement then needs many more products, and ``tol``
+    is usually below the float64 rounding floor as well (``reason``).
+    Memory: ``4 N^2`` bytes in float32, half of shift-invert's.
 
     Examples
     --------
@@ -775,8 +811,13 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
     >>> r = ntk_lambda_min(net, X, method="shift-invert")
     >>> r.method, bool(abs(r.value - exact) <= 1e-8 * exact)
     ('shift-invert', True)
-    >>> ntk_lambda_min(net, X).method               # small: dense LAPACK
-    'dense'
+    >>> m = ntk_lambda_min(net, X, method="mixed")
+    >>> err = abs(m.value - exact)
+    >>> m.method, bool(err <= m.error_bound), bool(err <= 1e-8 * exact)
+    ('mixed', True, True)
+    >>> r = ntk_lambda_min(net, X)                 # small: dense LAPACK
+    >>> r.method, r.route_reason[:34]
+    ('dense', 'n d2 = 60 <= 4000 and the dense ro')
     """
     net = check_net(net)
     layers = check_layers(layers)
