@@ -100,18 +100,9 @@ def preactivations_as(net, X, dtype, out=None, name="X"):
     bound = X.shape[1] * max_abs(X) * max_abs(net.W) + (
         0.0 if net.b1 is None else max_abs(net.b1))
     if not bound <= 0.5 * FLOAT32_MAX and not np.all(np.isfinite(Z)):
-        raise _as_float32_error(overflow_error(
-            f"the preactivations {name} W^T + b1",
-            [(name, X), ("net.W", net.W), ("net.b1", net.b1)]))
+        raise overflow_error(f"the preactivations {name} W^T + b1",
+                             [(name, X), ("net.W", net.W), ("net.b1", net.b1)], np.float32)
     return Z
-
-
-def _as_float32_error(err):
-    """The float64 overflow message of ``err`` restated for float32."""
-    text = str(err).replace(f"overflows float64 (largest finite value {FLOAT64_MAX:.3g})",
-                            f"overflows float32 (largest finite value {FLOAT32_MAX:.3g}); "
-                            "use dtype=np.float64 or")
-    return ValueError(text)
 
 
 def z_bounded(net, X):
@@ -403,8 +394,7 @@ def gram_overflow(net, X, X2, factor_diags, layers, dtype=np.float64):
                 if name.startswith("the data"):
                     named = [("X", X)] + ([] if X2 is None else [("X2", X2)])
                 break
-    err = overflow_error(what, named)
-    return err if np.dtype(dtype) == np.float64 else _as_float32_error(err)
+    return overflow_error(what, named, dtype)
 
 
 def z_slots(n, d1, d2, b):

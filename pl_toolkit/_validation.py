@@ -164,7 +164,7 @@ def max_abs(a):
     return float(max(a.max(), -a.min()))
 
 
-def overflow_error(what, inputs):
+def overflow_error(what, inputs, dtype=np.float64):
     """The ValueError for a non-finite result of finite inputs.
 
     Parameters
@@ -174,6 +174,9 @@ def overflow_error(what, inputs):
     inputs : sequence of (str, ndarray or None)
         The inputs it was computed from, by the names a user knows them
         (``"X"``, ``"net.W"``, ...); ``None`` entries are skipped.
+    dtype : {numpy.float64, numpy.float32}, default numpy.float64
+        The precision the result was computed in; for float32 the message
+        also suggests ``dtype=np.float64``.
 
     Returns
     -------
@@ -189,9 +192,11 @@ def overflow_error(what, inputs):
     others = ", ".join(f"{name} = {m:.3g}" if sc else f"{name} up to {m:.3g}"
                        for name, m, sc in rest)
     head = f"{first} = {top:.3g}" if scalar else f"{first} has entries up to {top:.3g}"
+    dtype = np.dtype(dtype)
+    remedy = "" if dtype == np.float64 else "use dtype=np.float64 or "
     return ValueError(head + (f" ({others})" if others else "")
-                      + f": {what} overflows float64 (largest finite value {FLOAT64_MAX:.3g}); "
-                      f"rescale {first}")
+                      + f": {what} overflows {dtype.name} (largest finite value "
+                      f"{float(np.finfo(dtype).max):.3g}); {remedy}rescale {first}")
 
 
 def check_result_finite(result, what, inputs):
