@@ -216,6 +216,8 @@ MIXED_RITZ_TOL = 1e-3
 MIXED_CORRECTIONS = 1
 MIXED_INNER_STEPS = 40
 MIXED_INNER_TOL = 1e-3
+#: Refinement steps in a row that may fail to halve the error estimate before it stops.
+MIXED_STALL = 6
 
 _EPS32 = float(np.finfo(np.float32).eps)
 
@@ -585,10 +587,13 @@ def _mixed_refine(product, solve, Y, shift, tol, maxiter, anorm, rng):
     """Float64 Rayleigh-Ritz on ``Y`` and deflated corrections until the smallest pair converges.
 
     ``product`` is the float64 block operator, ``solve`` the float32 inverse
-    of ``K32 + shift I``.  Returns ``(vector, gap, status, anorm)``: the unit
-    Ritz vector of the smallest Ritz value, the gap to the next Ritz value,
-    ``"tolerance"``, ``"rounding"`` or ``"maxiter"``, and the ``||K||``
-    estimate raised by the norms of the products seen.
+    of ``K32 + shift I``.  Returns ``(vector, gap, status, anorm, stalled)``:
+    the unit Ritz vector of the smallest Ritz value, the gap to the next
+    Ritz value, ``"tolerance"``, ``"rounding"`` or ``"maxiter"``, the
+    ``||K||`` estimate raised by the norms of the products seen, and
+    whether the iteration stopped early because ``MIXED_STALL`` steps in a
+    row did not halve the best error estimate (a float32 factor that no
+    longer resolves the bottom of the spectrum; status ``"maxiter"``).
     """
     N, k = Y.shape
     sqrt_tol = math.sqrt(tol)
@@ -597,6 +602,7 @@ def _mixed_refine(product, solve, Y, shift, tol, maxiter, anorm, rng):
     anorm = max(anorm, float(np.max(np.linalg.norm(P, axis=0))))
     limit = 3 * k + 2 * MIXED_CORRECTIONS
     status = "maxiter"
+    best, since = math.inf, 0
     while True:
         G = Q.T @ P
         theta, C = sla.eigh(0.5 * (G + G.T), check_finite=False)
@@ -608,6 +614,13 @@ def _mixed_refine(product, solve, Y, shift, tol, maxiter, anorm, rng):
         if _kato_temple(rho, gap) <= target and rho <= max(sqrt_tol * abs(theta[0]), target):
             status = "tolerance" if tol * abs(theta[0]) >= floor else "rounding"
             break
+        estimate = _kato_temple(rho, gap)
+        if estimate <= 0.5 * best:
+            best, since = estimate, 0
+        else:
+            since += 1
+            if since >= MIXED_STALL:
+                return u / safe_norm(u), gap, status, anorm, True
         p = min(MIXED_CORRECTIONS, len(theta), N - Q.shape[1])
         if p < 1 or product.products + p + 1 > maxiter:
             break
@@ -619,7 +632,7 @@ def _mixed_refine(product, solve, Y, shift, tol, maxiter, anorm, rng):
         PT = product(Tn)
         anorm = max(anorm, float(np.max(np.linalg.norm(PT, axis=0))))
         Q, P = np.hstack([Q, Tn]), np.hstack([P, PT])
-    return u / safe_norm(u), gap, status, anorm
+    return u / safe_norm(u), gap, status, anorm, False
 
 
 def _mixed_lambda_min(net, X, layers, tol, v0, maxiter, max_memory):
@@ -656,8 +669,8 @@ def _mixed_lambda_min(net, X, layers, tol, v0, maxiter, max_memory):
     if maxiter is None:
         maxiter = 10 * k + 100
     anorm = _norm_estimate(product, N)
-    vec, gap, status, anorm = _mixed_refine(product, solve, Y, shift_user, tol, maxiter, anorm,
-                                            rng)
+    vec, gap, status, anorm, stalled = _mixed_refine(product, solve, Y, shift_user, tol, maxiter,
+                                                     anorm, rng)
     calls, vectors = solve.calls, solve.vectors
     del solve, F
     Kv = product(vec[:, None])[:, 0]
@@ -669,6 +682,10 @@ def _mixed_lambda_min(net, X, layers, tol, v0, maxiter, max_memory):
         status = "rounding"
     notes.append(f"float32 factor of K + {shift_user:.3g} I; {vectors} float32 solves in "
                  f"{calls} block solves")
+    if stalled:
+        notes.append(f"the refinement stalled after {product.products} float64 products: the "
+                     "float32 NTK does not resolve the bottom of the spectrum (lambda_min / "
+                     f"||K|| = {abs(value) / anorm:.1e}); shift-invert in float64 resolves it")
     res = EigResult(value=value, vector=vec, residual=residual, matvecs=product.products,
                     converged=status == "tolerance", method="mixed",
                     error_bound=residual + floor, reason=status,

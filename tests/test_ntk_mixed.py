@@ -119,6 +119,7 @@ def test_error_bound_on_an_ill_conditioned_ntk(rng):
         r = ntk_lambda_min(net, X, method="mixed", maxiter=400)
     assert abs(r.value - w[0]) <= r.error_bound
     assert r.error_bound <= 1e-6 * w[-1]
+    assert not r.converged and "stalled" in r.route_reason     # and says why
 
 
 def test_warm_start_and_maxiter(rng):
@@ -150,13 +151,15 @@ def test_singular_kernel_factor_is_shifted(rng, monkeypatch):
     K = ntk_gram(net, X, layers=("V",))
     for shifts in (ntk_spectrum._mixed_shifts(60), (0.0, 1e-4)):
         monkeypatch.setattr(ntk_spectrum, "_mixed_shifts", lambda N: shifts)
-        with pytest.warns(ConvergenceWarning, match="below the rounding floor"):
+        with pytest.warns(ConvergenceWarning, match="^mixed-precision refinement"):
             r = ntk_lambda_min(net, X, layers=("V",), method="mixed")
-        assert r.method == "mixed" and r.reason == "rounding" and not r.converged
+        assert r.method == "mixed" and not r.converged
+        # at the float64 floor, or stopped early and said why
+        assert r.reason == "rounding" or (r.reason == "maxiter" and "stalled" in r.route_reason)
         failed = "the float32 Cholesky factor of K + 0 I failed at column " in r.route_reason
         assert failed == (shifts[0] == 0.0), r.route_reason
         assert abs(r.value) <= r.error_bound                  # the nearest eigenvalue is 0
-        assert r.error_bound <= 1e3 * np.finfo(float).eps * np.linalg.norm(K, 2)
+        assert r.error_bound <= np.sqrt(np.finfo(float).eps) * np.linalg.norm(K, 2)
 
 
 def test_factor_failure_falls_back_or_raises(rng, monkeypatch):
