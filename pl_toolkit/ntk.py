@@ -355,7 +355,7 @@ def _check_gram(net, X, X2, out, factor_diags, layers, dtype=np.float64):
 
 @quiet_overflow
 def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba", parallel=True,
-             dtype=np.float64):
+             dtype=np.float64, client=None, out=None):
     """Empirical NTK Gram matrix of the network with respect to ``layers``.
 
     Parameters
@@ -388,7 +388,8 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
     ndarray of shape (n*d2, n2*d2) or NTKBlocks
         ``K = J J^T``, sample-major: row ``a*d2 + p`` is output ``p`` of
         sample ``a`` -- the numbers neural-tangents returns with
-        ``trace_axes=()`` after transposing to ``(n, d2, n, d2)``.
+        ``trace_axes=()`` after transposing to ``(n, d2, n, d2)``.  With
+        ``client``: a dask array, or the memmap ``out``.
 
     Raises
     ------
@@ -441,6 +442,15 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
     >>> bool(np.allclose(parts.W + parts.V, K))
     True
     """
+    if client is not None:
+        if blocks or backend != "numba" or np.dtype(dtype) != np.float64:
+            raise ValueError("client: the distributed Gram is the float64 numba kernel "
+                             "(blocks=False, backend='numba', dtype=np.float64)")
+        from .ntk_distributed import distributed_ntk_gram
+
+        return distributed_ntk_gram(net, X, client, X2, layers=layers, out=out)
+    if out is not None:
+        raise ValueError("out: a Gram file is written only with client= (a Dask cluster)")
     net = _check_net(net)
     layers = check_layers(layers)
     _check_backend(backend)
@@ -610,7 +620,7 @@ class NTKOperator(LinearOperator):
         return self
 
 
-def ntk_operator(net, X, layers=("W", "V"), *, parallel=True, store="features"):
+def ntk_operator(net, X, layers=("W", "V"), *, parallel=True, store="features", client=None):
     """The empirical NTK as a matrix-free ``LinearOperator``.
 
     Parameters
@@ -628,13 +638,18 @@ def ntk_operator(net, X, layers=("W", "V"), *, parallel=True, store="features"):
         d1`` numbers; fastest), or only ``Z = X W^T + b1`` (``n d1``
         numbers; both activations are recomputed in every product, twice,
         since a product makes two passes over the rows).
+    client : dask.distributed.Client, optional
+        Run the products on this Dask cluster instead: ``X`` scattered once
+        as row shards, each product a map over shards and one reduction
+        (:func:`pl_toolkit.ntk_distributed.distributed_ntk_operator`).
 
     Returns
     -------
     NTKOperator
         Symmetric ``(n*d2, n*d2)`` operator; ``op @ u`` equals
         ``ntk_gram(net, X) @ u``.  Its ``matvecs`` attribute counts
-        products.
+        products.  With ``client``: the distributed operator (a
+        ``LinearOperator`` with the same products).
 
     Notes
     -----
@@ -657,4 +672,8 @@ def ntk_operator(net, X, layers=("W", "V"), *, parallel=True, store="features"):
     >>> bool(np.allclose(op @ u, ntk_gram(net, X) @ u))
     True
     """
+    if client is not None:
+        from .ntk_distributed import distributed_ntk_operator
+
+        return distributed_ntk_operator(net, X, client, layers)
     return NTKOperator(net, X, layers, parallel, store)

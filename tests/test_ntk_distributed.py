@@ -287,3 +287,29 @@ def test_killed_worker_mid_solve_loses_no_correctness(client, rng, monkeypatch):
     with nd.distributed_ntk_operator(net, X, client) as op:
         u = rng.standard_normal(40)
         np.testing.assert_allclose(op @ u, ntk_operator(net, X) @ u, **tol("same_math"))
+
+
+# --------------------------------------------------------------------------
+# The public routes' client= keyword
+# --------------------------------------------------------------------------
+@needs_dask
+def test_public_routes_take_a_client(client, rng, tmp_path):
+    net, X = _problem(rng, n=30, d2=2)
+    K = ntk_gram(net, X)
+    np.testing.assert_allclose(client.compute(ntk_gram(net, X, client=client)).result(), K,
+                               **tol("same_math"))
+    path = tmp_path / "K.npy"
+    ntk_gram(net, X, client=client, out=path)
+    np.testing.assert_allclose(np.load(path, mmap_mode="r"), K, **tol("same_math"))
+    u = rng.standard_normal(K.shape[0])
+    np.testing.assert_allclose(ntk_operator(net, X, client=client) @ u, K @ u,
+                               **tol("same_math"))
+
+
+def test_public_routes_refuse_what_the_cluster_cannot_do(rng, tmp_path):
+    net, X = _problem(rng, n=10)
+    with pytest.raises(ValueError, match="^out: "):
+        ntk_gram(net, X, out=tmp_path / "K.npy")
+    with pytest.raises(ValueError, match="^client: "):
+        ntk_gram(net, X, client=object(), blocks=True)
+    assert not (tmp_path / "K.npy").exists()
