@@ -403,10 +403,11 @@ def _mixed_shifts(N):
 
 
 def _float32_factor(net, X, layers, shift):
-    """``(F, e, info)``: the float32 Cholesky factor of ``K / 2**e + shift I`` (lower, in place).
+    """``(F, e, info, dmax)``: the float32 Cholesky factor of ``K / 2**e + shift I``, in place.
 
-    ``F`` is None when the factorization failed at column ``info``.  Raises
-    the float32 overflow ValueError of ``ntk_gram_upper``.
+    ``F`` (lower triangle) is None when the factorization failed at column
+    ``info``; ``dmax = max K_ii`` (a lower bound on ``||K||``).  Raises the float32 overflow
+    ValueError of ``ntk_gram_upper``.
     """
     F = _shared.ntk_gram_upper(net, X, layers, dtype=np.float32).T   # Fortran: K lower
     diag = np.einsum("ii->i", F)
@@ -426,8 +427,8 @@ def _float32_factor(net, X, layers, shift):
     if info or not np.all(np.isfinite(np.einsum("ii->i", F))):
         N = F.shape[0]
         del F
-        return None, e, info or N
-    return F, e, 0
+        return None, e, info or N, 0.0
+    return F, e, 0, dmax
 
 
 class _Solver32:
@@ -482,6 +483,24 @@ def _orthonormalize(Q, W, rng):
     return W
 
 
+def _top_of_band(T, w, k):
+    """The ``k`` largest eigenpairs (descending) of symmetric ``T`` restricted to its band.
+
+    The projected matrix of block Lanczos is block tridiagonal, of lower
+    bandwidth below ``2 b``; the entries outside the band are rounding
+    left by the reorthogonalisation.  ``O(m^2 w)`` work instead of the
+    ``O(m^3)`` of a dense solve.
+    """
+    m = T.shape[0]
+    w = min(w, m - 1)
+    band = np.zeros((w + 1, m))
+    for i in range(w + 1):
+        band[i, :m - i] = 0.5 * (np.diagonal(T, -i) + np.diagonal(T, i))
+    nu, Z = sla.eig_banded(band, lower=True, select="i", select_range=(m - k, m - 1),
+                           check_finite=False)
+    return nu[::-1], Z[:, ::-1]
+
+
 def _lowest_ritz_of_inverse(solve, N, k, v0, rng, steps=MIXED_STEPS, ritz_tol=MIXED_RITZ_TOL):
     """Block Lanczos on ``S = (K32 + shift)^{-1}``: orthonormal ``(N, k)`` lowest Ritz vectors.
 
@@ -511,8 +530,7 @@ def _lowest_ritz_of_inverse(solve, N, k, v0, rng, steps=MIXED_STEPS, ritz_tol=MI
         T[lo:lo + b, :m] = h.T
         Wn = _orthonormalize(Q[:, :m], W, rng)
         B = Wn.T @ W
-        nu, Z = sla.eigh(0.5 * (T[:m, :m] + T[:m, :m].T), check_finite=False)
-        nu, Z = nu[::-1][:k], Z[:, ::-1][:, :k]
+        nu, Z = _top_of_band(T[:m, :m], 2 * b, min(k, m))
         rho = np.linalg.norm(B @ Z[lo:lo + b, :], axis=0)
         done = bool(np.all(rho <= ritz_tol * np.abs(nu))) or s == steps - 1 or m + b > N
         if done:
@@ -569,20 +587,6 @@ def _kato_temple(rho, gap):
     return rho if not (gap > rho) else min(rho, rho * rho / gap)
 
 
-def _norm_estimate(product, N):
-    """``||K||_2`` from below: two power steps from the constant vector (two products)."""
-    x = np.full((N, 1), 1.0 / math.sqrt(N))
-    est = 0.0
-    for _ in range(2):
-        y = product(x)
-        ny = safe_norm(y)
-        if not ny > 0:
-            break
-        est = max(est, ny)
-        x = y / ny
-    return est
-
-
 def _mixed_refine(product, solve, Y, shift, tol, maxiter, anorm, rng):
     """Float64 Rayleigh-Ritz on ``Y`` and deflated corrections until the smallest pair converges.
 
@@ -598,8 +602,11 @@ def _mixed_refine(product, solve, Y, shift, tol, maxiter, anorm, rng):
     N, k = Y.shape
     sqrt_tol = math.sqrt(tol)
     Q = Y
-    P = product(Q)
+    # the constant vector rides along in the first block: ||K 1|| / sqrt(N) <=
+    # ||K||, close to it for an NTK (its top eigenvector is nearly constant)
+    P = product(np.hstack([Q, np.full((N, 1), 1.0 / math.sqrt(N))]))
     anorm = max(anorm, float(np.max(np.linalg.norm(P, axis=0))))
+    P = P[:, :k]
     limit = 3 * k + 2 * MIXED_CORRECTIONS
     status = "maxiter"
     best, since = math.inf, 0
@@ -647,7 +654,7 @@ def _mixed_lambda_min(net, X, layers, tol, v0, maxiter, max_memory):
     F = None
     for shift in _mixed_shifts(N):
         try:
-            F, e, info = _float32_factor(net, X, layers, shift)
+            F, e, info, dmax = _float32_factor(net, X, layers, shift)
         except ValueError as exc:
             if "float32" not in str(exc):
                 raise
@@ -668,7 +675,7 @@ def _mixed_lambda_min(net, X, layers, tol, v0, maxiter, max_memory):
     product = _BlockNTK(net, X, layers, "features" if fits else "preactivations")
     if maxiter is None:
         maxiter = 10 * k + 100
-    anorm = _norm_estimate(product, N)
+    anorm = dmax
     vec, gap, status, anorm, stalled = _mixed_refine(product, solve, Y, shift_user, tol, maxiter,
                                                      anorm, rng)
     calls, vectors = solve.calls, solve.vectors
