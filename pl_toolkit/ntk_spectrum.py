@@ -238,8 +238,10 @@ def _ntk_mixed_bytes(n, d0, d1, d2, store="preactivations"):
     """Peak bytes of ``method="mixed"``: the float32 NTK, then the float64 operator and bases."""
     N = n * d2
     forming = _shared.ntk_upper_bytes(n, d1, d2, dtype=np.float32, d0=d0)
+    # a block product of k + 1 columns keeps the first layer's VJPs, d1 x (k + 1)(d0 + 1)
+    vjps = 8 * d1 * (min(MIXED_BLOCK, N) + 1) * (d0 + 1 + d2)
     solving = (4 * N * N + _ntk_block_store_bytes(n, d0, d1, d2, store)
-               + _mixed_basis_bytes(N) + 4 * _shared.CHUNK_BYTES)
+               + _mixed_basis_bytes(N) + vjps + 4 * _shared.CHUNK_BYTES)
     return max(forming, solving)
 
 
