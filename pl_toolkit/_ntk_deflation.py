@@ -570,7 +570,7 @@ def deflated_lambda_min(op, X=None, tol=1e-8, v0=None, maxiter=None, *, block=No
     ncv : int, optional
         Basis size (default ``min(n d2, 120)``).
     keep : int, optional
-        Ritz vectors kept at a restart (default 40).
+        Ritz vectors kept at a restart (default ``min(40, ncv // 3)``).
     seed : int, default 0
         Seed of the random start vector and of the Nystrom model's probe.
     product_rounding : float, optional
@@ -657,7 +657,8 @@ def deflated_lambda_min(op, X=None, tol=1e-8, v0=None, maxiter=None, *, block=No
     maxiter = check_positive_int(maxiter, "maxiter")
     block = 1 if block is None else check_positive_int(block, "block")
     ncv = min(N, DEFAULT_NCV) if ncv is None else check_positive_int(ncv, "ncv")
-    keep = DEFAULT_KEEP if keep is None else check_positive_int(keep, "keep")
+    keep = min(DEFAULT_KEEP, max(1, ncv // 3)) if keep is None else check_positive_int(keep,
+                                                                                         "keep")
     if keep >= max(ncv, 2):
         raise ValueError(f"keep must be smaller than ncv = {ncv}, got {keep}")
     if product_rounding is not None:
@@ -691,6 +692,9 @@ def deflated_lambda_min(op, X=None, tol=1e-8, v0=None, maxiter=None, *, block=No
         start = rng.standard_normal((N, 1)) if v0 is None else v0[:, None]
     else:
         Omega = _cheap_subspace(X, d2)
+        if maxiter <= Omega.shape[1] + 1:
+            raise ValueError(f"maxiter = {maxiter} does not leave a product after the Nystrom "
+                             f"model's {Omega.shape[1] + 1}")
         precond, start, Kstart = nystrom_model(counted, Omega, rng)
         start = start[:, None]
         W0 = Kstart[:, None]
