@@ -86,7 +86,7 @@ from ._validation import as_float_array, check_positive_float, check_positive_in
 from .ntk import NTKOperator
 
 __all__ = ["MODELS", "DeflatedResult", "FeatureModel", "NystromModel", "deflated_lambda_min",
-           "feature_model", "nystrom_model"]
+           "feature_model", "feature_model_bytes", "nystrom_model"]
 
 #: Preconditioner models of :func:`deflated_lambda_min`.
 MODELS = ("auto", "features", "nystrom")
@@ -300,6 +300,25 @@ def feature_model(op):
     model = FeatureModel(Hb, Xb, betas, U, cval)
     model.setup_flops += flops
     return model
+
+
+def feature_model_bytes(n, d0, d1, d2=1, ncv=DEFAULT_NCV):
+    """Peak bytes of :func:`deflated_lambda_min` with the features model, the operator's own aside.
+
+    A copy of ``phi(Z)`` (``n (d1 + 1)`` doubles), the Gram matrix and
+    ``d2`` factors of size ``m = min(n, d1 + d0 + 2)`` (``(d2 + 2) m^2``
+    doubles while they are formed), the basis and its products (``2 n d2
+    ncv``) and two feature chunks.
+
+    Examples
+    --------
+    >>> from pl_toolkit._ntk_deflation import feature_model_bytes
+    >>> round(feature_model_bytes(10_000, 784, 4000) / 2**30, 2)    # GiB
+    1.08
+    """
+    m = min(n, d1 + d0 + 2)
+    return int(8 * (n * (d1 + 1) + (d2 + 2) * m * m + 2 * n * d2 * min(ncv, n * d2))
+               + 2 * CHUNK_BYTES)
 
 
 class NystromModel:
