@@ -287,7 +287,7 @@ def large_one(args):
     net, X = _large_problem(args.large_one)
     out = dict(n=args.large_one, method=args.large_method)
     t0 = time.perf_counter()
-    n, sp = X.shape[0], pl.spectrum
+    n, sp = X.shape[0], pl.ntk_spectrum
     matrix_free = args.large_method == "lanczos" or (
         args.large_method == "auto" and n * net.d2 > sp.JACOBIAN_DENSE_MAX
         and sp._ntk_dense_bytes(n, net.d1, net.d2) > sp.NTK_MEMORY_DEFAULT)

@@ -382,6 +382,14 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
         float32 (half the memory, fewer cycles per product) for exploratory
         work; its accuracy is in the Notes.  It is never the precision for
         eigenvalues that are reported: use float64 for those.
+    client : dask.distributed.Client, optional
+        Compute the tiles on this Dask cluster instead
+        (:func:`pl_toolkit.ntk_distributed.distributed_ntk_gram`): the result
+        is a lazy dask array, or the file ``out``.
+    out : str, os.PathLike or numpy.memmap, optional
+        With ``client``: a ``.npy`` file that must not exist yet (or an open
+        writeable float64 memmap of the Gram's shape), filled tile by tile
+        (for Grams larger than memory); the result is then that memmap.
 
     Returns
     -------
