@@ -703,7 +703,7 @@ def _mixed_lambda_min(net, X, layers, tol, v0, maxiter, max_memory):
 
 
 def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=None, maxiter=None,
-                   max_memory=NTK_MEMORY_DEFAULT):
+                   max_memory=NTK_MEMORY_DEFAULT, client=None):
     """Smallest eigenpair of the empirical NTK, choosing the fastest exact route for its size.
 
     Parameters
@@ -741,6 +741,11 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
         (``phi(Z)`` and ``phi'(Z)``, kept when they fit), matrix-free
         Lanczos ``O(n d1)``.  The matrix-free routes keep ``phi(Z)`` and
         ``phi'(Z)`` when they fit in the budget and only ``Z`` otherwise.
+    client : dask.distributed.Client, optional
+        Run matrix-free Lanczos on this Dask cluster instead
+        (:func:`pl_toolkit.ntk_distributed.distributed_ntk_lambda_min`; only
+        ``method="auto"`` or ``"lanczos"``): the data are scattered once as
+        row shards and each product is a map over them plus one reduction.
 
     Returns
     -------
@@ -845,6 +850,11 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
     >>> r.method, r.route_reason[:34]
     ('dense', 'n d2 = 60 <= 4000 and the dense ro')
     """
+    if client is not None:
+        from .ntk_distributed import distributed_ntk_lambda_min
+
+        return distributed_ntk_lambda_min(net, X, client, layers=layers, method=method, tol=tol,
+                                          v0=v0, maxiter=maxiter)
     net = check_net(net)
     layers = check_layers(layers)
     _check_ntk_method(method)

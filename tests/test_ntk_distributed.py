@@ -304,6 +304,12 @@ def test_public_routes_take_a_client(client, rng, tmp_path):
     u = rng.standard_normal(K.shape[0])
     np.testing.assert_allclose(ntk_operator(net, X, client=client) @ u, K @ u,
                                **tol("same_math"))
+    r = ntk_lambda_min(net, X, client=client)
+    w = np.linalg.eigvalsh(K)[0]
+    assert r.method == "lanczos" and r.converged
+    assert abs(r.value - w) <= r.error_bound + _dense_rounding(K)
+    with pytest.raises(ValueError, match="method"):
+        ntk_lambda_min(net, X, client=client, method="dense")
 
 
 def test_public_routes_refuse_what_the_cluster_cannot_do(rng, tmp_path):
