@@ -84,6 +84,15 @@ def test_value_within_error_bound_of_eigvalsh(d2, bias, layers):
                                rtol=1e-6, atol=1e-13 * w[-1])
 
 
+def test_lean_operator_gives_the_same_answer():
+    # the model recomputes the features itself: the operator may keep only Z
+    net, X = ntk_problem()
+    full = deflated_lambda_min(ntk_operator(net, X))
+    lean = deflated_lambda_min(ntk_operator(net, X, store="preactivations"))
+    assert lean.matvecs == full.matvecs
+    np.testing.assert_allclose(lean.value, full.value, **tol("iterative_eigen"))
+
+
 def test_woodbury_branch_and_blocks():
     # n > d1 + d0: the Woodbury form of the preconditioner; blocks of 3
     net, X = ntk_problem(n=300, d0=30, d1=200, d2=2)
