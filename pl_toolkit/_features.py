@@ -11,10 +11,14 @@ With ``Z = X W^T + b1``, ``H = phi(Z)``, ``G = phi'(Z)`` (all ``(n, d1)``):
 
 * :func:`preactivations`, :func:`features`, :func:`features_of`,
   :func:`fill_phi_dphi` -- ``Z`` and ``(H, G)`` on checked data;
-* :func:`vjp_from_features` -- ``J^T U`` from ``(H, G)``;
+* :func:`vjp_from_features`, :func:`jvp_from_features` -- ``J^T U`` and
+  ``J t`` from ``(H, G)``;
 * :func:`gram_factors`, :data:`COMBINE` -- the factors of an NTK block and
-  the kernel that combines them; :func:`ntk_gram_upper` -- the NTK's upper
-  triangle tile by tile, with its peak memory :func:`ntk_upper_bytes`;
+  the kernel that combines them; :func:`gram_block_factors` -- the factors
+  of ``J(Xa) J(Xb)^T`` from the data; :func:`gram_tile` -- that block,
+  combined and checked (:func:`check_gram`); :func:`ntk_gram_upper` -- the
+  NTK's upper triangle tile by tile, with its peak memory
+  :func:`ntk_upper_bytes`;
 * :func:`inputs`, :func:`gram_overflow`, :func:`ntk_nonfinite_error` --
   the arrays an overflow error names;
 * :func:`check_dtype`, :func:`preactivations_as` -- the working precision
@@ -39,8 +43,9 @@ __all__ = ["check_scale", "gaussian_second_moment", "normalized_coefficient_matr
            "phi_dphi_scalar", "CHUNK_BYTES", "COMBINE", "COMBINE_INTO", "EMPTY", "FACTOR_NAMES",
            "FLOAT32_MAX", "TILE_ROWS", "check_dtype", "diagonals_rule_out_overflow",
            "factor_diagonals",
-           "features", "features_of", "fill_phi_dphi", "forward", "gram_factors",
-           "gram_overflow", "inputs", "ntk_gram_tiled", "ntk_gram_upper", "ntk_nonfinite_error",
+           "check_gram", "features", "features_of", "fill_phi_dphi", "forward",
+           "gram_block_factors", "gram_factors", "gram_overflow", "gram_tile", "inputs",
+           "jvp_from_features", "ntk_gram_tiled", "ntk_gram_upper", "ntk_nonfinite_error",
            "ntk_upper_bytes", "preactivations", "preactivations_as", "scaled_jacobian_rows",
            "tile_rows",
            "vjp_from_features", "z_bounded", "z_slots"]
@@ -166,6 +171,7 @@ def gram_factors(net, Xa, Xb, Ha, Hb, Aa, Ab, use_w, use_v):
 
 
 def vjp_from_features(net, X, H, G, U, layers):
+    """``J^T U`` (flat, ordered as ``net.parameters(layers)``) from the features ``(H, G)``."""
     parts = []
     if "W" in layers:
         M = (U @ net.V) * G
@@ -177,6 +183,27 @@ def vjp_from_features(net, X, H, G, U, layers):
         if net.b2 is not None:
             parts.append(U.sum(axis=0))
     return np.concatenate(parts)
+
+
+def jvp_from_features(net, X, H, G, parts):
+    """``J t`` of shape ``(n, d2)`` from the features ``(H, G)``; ``parts`` as ``net.unflatten``.
+
+    The first-layer term ``((X t_W^T + t_b1) o G) V^T`` is added first, then
+    ``H t_V^T`` and ``t_b2``: every caller (local or on a cluster's shards)
+    rounds the same way.
+    """
+    out = np.zeros((X.shape[0], net.d2))
+    if "W" in parts:
+        T = X @ parts["W"].T
+        if "b1" in parts:
+            T += parts["b1"]
+        T *= G
+        out += T @ net.V.T
+    if "V" in parts:
+        out += H @ parts["V"].T
+        if "b2" in parts:
+            out += parts["b2"]
+    return out
 
 
 def combine(S, XX, KV, d2, use_w, use_v, out):
@@ -346,6 +373,56 @@ def ntk_gram_tiled(net, X, X2, layers, *, workers=1, dtype=np.float64, tile=TILE
     return out, factor_diags
 
 
+def gram_block_factors(net, Xa, Xb, layers, parallel=True, dtype=np.float64):
+    """The Gram factors ``(S, XX, KV)`` of the block ``J(Xa) J(Xb)^T`` from checked data.
+
+    ``Xb=None`` is the symmetric block ``J(Xa) J(Xa)^T`` (the features are
+    formed once and each product is a ``syrk``).  The preactivations are
+    formed in ``dtype`` (:func:`preactivations_as`, naming ``X`` and ``X2``),
+    the features by the activation's kernel (``parallel``) with ``phi'(Z) o
+    v`` for ``d2 = 1``, the first-layer rows by :func:`scaled_jacobian_rows`
+    and the factors by :func:`gram_factors`; :data:`COMBINE` turns them
+    into the block.
+    """
+    sym = Xb is None
+    scale = np.asarray(net.V[0]) if net.d2 == 1 else None
+    H1, G1 = features_of(net, preactivations_as(net, Xa, dtype), parallel, scale)
+    if sym:
+        H2, G2 = H1, G1
+    else:
+        H2, G2 = features_of(net, preactivations_as(net, Xb, dtype, name="X2"), parallel, scale)
+    A1 = scaled_jacobian_rows(G1, net.V)
+    A2 = A1 if sym else scaled_jacobian_rows(G2, net.V)
+    Xr = Xa if sym else Xb
+    if np.dtype(dtype) != np.float64:
+        Xa, Xr = Xa.astype(dtype), Xr.astype(dtype)
+    return gram_factors(net, Xa, Xr, H1, H2, A1, A2, "W" in layers, "V" in layers)
+
+
+@quiet_overflow
+def gram_tile(net, Xa, Xb, layers, parallel=True, cross=False):
+    """The float64 NTK block ``J(Xa) J(Xb)^T`` (``Xb=None``: ``J(Xa) J(Xa)^T``), checked.
+
+    The factors of :func:`gram_block_factors` combined by :data:`COMBINE`
+    (into the buffer of ``S`` when that is the block's shape).  A block with
+    a non-finite entry is refused by :func:`check_gram`, naming ``Xa`` as
+    ``X`` and ``Xb`` as ``X2`` when ``cross`` (a tile of the cross kernel of
+    ``X`` and ``X2``), else both blocks together as rows of ``X``.
+    """
+    use_w, use_v = "W" in layers, "V" in layers
+    d2 = net.d2
+    S, XX, KV = gram_block_factors(net, Xa, Xb, layers, parallel)
+    rows = Xa.shape[0] if Xb is None else Xb.shape[0]
+    out = S if (use_w and d2 == 1) else np.empty((Xa.shape[0] * d2, rows * d2))
+    COMBINE[use_parallel(parallel, out.size)](S, XX, KV, d2, use_w, use_v, out)
+    if cross:
+        check_gram(net, Xa, Xb, (out,), None, layers)
+    else:
+        check_gram(net, Xa if Xb is None else np.concatenate([Xa, Xb]), None, (out,), None,
+                   layers)
+    return out
+
+
 def scaled_jacobian_rows(G, V):
     """``A[a d2 + p] = G[a] o V[p]`` in G's dtype; for ``d2 = 1`` ``G`` holds ``phi'(Z) o v``."""
     if V.shape[0] == 1:
@@ -395,6 +472,22 @@ def gram_overflow(net, X, X2, factor_diags, layers, dtype=np.float64):
                     named = [("X", X)] + ([] if X2 is None else [("X2", X2)])
                 break
     return overflow_error(what, named, dtype)
+
+
+def check_gram(net, X, X2, parts, factor_diags, layers, dtype=np.float64):
+    """Return ``parts`` (NTK blocks of ``X``, ``X2``) if all their entries are finite, else raise.
+
+    For the symmetric kernel (``X2`` None) with the diagonals of its factors
+    the check is :func:`diagonals_rule_out_overflow`; otherwise (or when
+    that does not settle it) every entry is looked at.  The error is
+    :func:`gram_overflow`'s.
+    """
+    if X2 is None and factor_diags is not None:
+        if diagonals_rule_out_overflow(factor_diags + [np.diagonal(P) for P in parts], dtype):
+            return parts
+    if all(np.all(np.isfinite(P)) for P in parts):
+        return parts
+    raise gram_overflow(net, X, X2, factor_diags, layers, dtype)
 
 
 def z_slots(n, d1, d2, b):

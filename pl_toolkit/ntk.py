@@ -28,10 +28,9 @@ from scipy.sparse.linalg import LinearOperator
 
 from . import _features as _shared
 from . import _reference
-from ._features import (COMBINE, check_dtype, diagonals_rule_out_overflow, factor_diagonals,
-                        features, features_of, forward, gram_factors, gram_overflow, inputs,
-                        ntk_gram_tiled, preactivations, preactivations_as, scaled_jacobian_rows,
-                        vjp_from_features, z_bounded)
+from ._features import (COMBINE, check_dtype, check_gram, factor_diagonals, features,
+                        features_of, forward, gram_block_factors, inputs, jvp_from_features,
+                        ntk_gram_tiled, preactivations, vjp_from_features, z_bounded)
 from ._jit import use_parallel
 from ._threads import one_blas_thread, worker_count
 from ._validation import check_finite, check_result_finite, quiet_overflow
@@ -269,24 +268,9 @@ def jvp(net, X, t, layers=("W", "V"), *, parallel=True):
     X = net.check_data(X)
     parts = net.unflatten(t, layers, name="t")
     H, G = features(net, X, parallel)
-    out = _jvp_from_features(net, X, H, G, parts)
+    out = jvp_from_features(net, X, H, G, parts)
     return check_result_finite(out, "the Jacobian-vector product J t",
                                inputs(net, X, "X", *((f"t[{k}]", a) for k, a in parts.items())))
-
-
-def _jvp_from_features(net, X, H, G, parts):
-    out = np.zeros((X.shape[0], net.d2))
-    if "W" in parts:
-        T = X @ parts["W"].T
-        if "b1" in parts:
-            T += parts["b1"]
-        T *= G
-        out += T @ net.V.T
-    if "V" in parts:
-        out += H @ parts["V"].T
-        if "b2" in parts:
-            out += parts["b2"]
-    return out
 
 
 @quiet_overflow
@@ -345,12 +329,8 @@ def gradient(net, X, Y, layers=("W", "V"), *, parallel=True):
 def _check_gram(net, X, X2, out, factor_diags, layers, dtype=np.float64):
     """Return ``out`` (an array or NTKBlocks) if all its entries are finite, else raise."""
     parts = tuple(out) if isinstance(out, NTKBlocks) else (out,)
-    if X2 is None and factor_diags is not None:
-        if diagonals_rule_out_overflow(factor_diags + [np.diagonal(P) for P in parts], dtype):
-            return out
-    if all(np.all(np.isfinite(P)) for P in parts):
-        return out
-    raise gram_overflow(net, X, X2, factor_diags, layers, dtype)
+    check_gram(net, X, X2, parts, factor_diags, layers, dtype)
+    return out
 
 
 @quiet_overflow
@@ -486,20 +466,10 @@ def ntk_gram(net, X, X2=None, *, blocks=False, layers=("W", "V"), backend="numba
                                    blas_threads)
             out, diags = ntk_gram_tiled(net, X, X2c, layers, workers=workers, dtype=dtype)
         return _check_gram(net, X, X2c, out, diags, layers, dtype)
-    # For d2 = 1 the first-layer rows A = phi'(Z) o v come straight from the kernel.
-    scale = np.asarray(net.V[0]) if d2 == 1 else None
-    H1, G1 = features_of(net, preactivations_as(net, X, dtype), parallel, scale)
-    if sym:
-        H2, G2 = H1, G1
-    else:
-        H2, G2 = features_of(net, preactivations_as(net, X2c, dtype, name="X2"), parallel, scale)
     use_w, use_v = "W" in layers, "V" in layers
-    A1 = scaled_jacobian_rows(G1, net.V)
-    A2 = A1 if sym else scaled_jacobian_rows(G2, net.V)
-    Xb = X if sym else X2c
-    Xa_d, Xb_d = (X, Xb) if dtype is np.float64 else (X.astype(dtype), Xb.astype(dtype))
-    S, XX, KV = gram_factors(net, Xa_d, Xb_d, H1, H2, A1, A2, use_w, use_v)
+    S, XX, KV = gram_block_factors(net, X, X2c, layers, parallel, dtype)
     diags = factor_diagonals(S, XX, KV) if sym else None
+    Xb = X if sym else X2c
     shape = (X.shape[0] * d2, Xb.shape[0] * d2)
     combine = COMBINE[use_parallel(parallel, shape[0] * shape[1])]
     KW_full = np.zeros(shape, dtype=dtype)

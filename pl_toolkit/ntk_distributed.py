@@ -32,9 +32,8 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from ._eigen import EigResult, check_v0, iterative_extreme
-from ._features import (COMBINE, features, gram_factors, gram_overflow, inputs,
-                        ntk_nonfinite_error, scaled_jacobian_rows, vjp_from_features)
-from ._jit import use_parallel
+from ._features import (features, gram_overflow, gram_tile, inputs, jvp_from_features,
+                        ntk_nonfinite_error, vjp_from_features)
 from ._validation import (check_finite, check_positive_float, check_positive_int,
                           check_result_finite, quiet_overflow)
 from .network import check_layers, check_net
@@ -182,45 +181,7 @@ def _shard_jvp(net, X, feats, g, layers):
     out = np.empty((n * net.d2, k))
     for j in range(k):
         parts = net.unflatten(np.ascontiguousarray(g[:, j]), layers, name="g")
-        o = np.zeros((n, net.d2))
-        if "V" in parts:
-            o += H @ parts["V"].T
-            if "b2" in parts:
-                o += parts["b2"]
-        if "W" in parts:
-            T = X @ parts["W"].T
-            if "b1" in parts:
-                T += parts["b1"]
-            T *= G
-            o += T @ net.V.T
-        out[:, j] = o.reshape(-1)
-    return out
-
-
-@quiet_overflow
-def _gram_tile(net, Xa, Xb, layers, parallel, cross):
-    """The NTK block ``J(Xa) J(Xb)^T`` (``Xb=None``: the symmetric ``J(Xa) J(Xa)^T``).
-
-    ``cross``: the tile belongs to the cross kernel of ``X`` and ``X2``
-    (an overflow then names both; otherwise both blocks are rows of ``X``).
-    """
-    sym = Xb is None
-    d2 = net.d2
-    scale = np.asarray(net.V[0]) if d2 == 1 else None
-    H1, G1 = features(net, Xa, parallel, scale)
-    H2, G2 = (H1, G1) if sym else features(net, Xb, parallel, scale, "X2")
-    use_w, use_v = "W" in layers, "V" in layers
-    A1 = scaled_jacobian_rows(G1, net.V)
-    A2 = A1 if sym else scaled_jacobian_rows(G2, net.V)
-    Xr = Xa if sym else Xb
-    S, XX, KV = gram_factors(net, Xa, Xr, H1, H2, A1, A2, use_w, use_v)
-    shape = (Xa.shape[0] * d2, Xr.shape[0] * d2)
-    out = S if (use_w and d2 == 1) else np.empty(shape)
-    COMBINE[use_parallel(parallel, out.size)](S, XX, KV, d2, use_w, use_v, out)
-    if not np.all(np.isfinite(out)):
-        if cross:
-            raise gram_overflow(net, Xa, Xb, None, layers)
-        raise gram_overflow(net, Xa if sym else np.concatenate([Xa, Xb]), None, None, layers)
+        out[:, j] = jvp_from_features(net, X, H, G, parts).reshape(-1)
     return out
 
 
@@ -817,7 +778,7 @@ def _gram_array(rows, cols, pairs, args, d2, sym):
     import dask
     import dask.array as da
 
-    tiles = {(i, j): dask.delayed(_gram_tile, pure=True)(*args(i, j)) for i, j in pairs}
+    tiles = {(i, j): dask.delayed(gram_tile, pure=True)(*args(i, j)) for i, j in pairs}
     blocks = []
     for i, (r0, r1) in enumerate(rows):
         line = []
@@ -842,7 +803,7 @@ def _fill(client, distributed, data, out, rows, cols, pairs, args, d2, sym):
     done = distributed.as_completed(loop=client.loop)
 
     def submit(pair):
-        fut = client.submit(_gram_tile, *args(*pair), pure=False)
+        fut = client.submit(gram_tile, *args(*pair), pure=False)
         running[fut.key] = pair
         done.add(fut)
 
