@@ -19,8 +19,8 @@ With ``Z = X W^T + b1``, ``H = phi(Z)``, ``G = phi'(Z)`` (all ``(n, d1)``):
   combined and checked (:func:`check_gram`); :func:`ntk_gram_upper` -- the
   NTK's upper triangle tile by tile, with its peak memory
   :func:`ntk_upper_bytes`;
-* :func:`inputs`, :func:`gram_overflow`, :func:`ntk_nonfinite_error` --
-  the arrays an overflow error names;
+* :func:`inputs`, :func:`gram_overflow`, :func:`ntk_nonfinite_error`,
+  :func:`ntk_nonfinite_named` -- the arrays an overflow error names;
 * :func:`check_dtype`, :func:`preactivations_as` -- the working precision
   of the Gram matrices (float64, or float32 for exploratory work) and the
   preactivations formed in it;
@@ -29,6 +29,8 @@ With ``Z = X W^T + b1``, ``H = phi(Z)``, ``G = phi'(Z)`` (all ``(n, d1)``):
   ``normalized_coefficient_matrix`` (the Gaussian quadrature of
   :mod:`pl_toolkit.hermite`) -- for the infinite-width kernels.
 """
+
+import contextlib
 
 import numpy as np
 
@@ -46,9 +48,8 @@ __all__ = ["check_scale", "gaussian_second_moment", "normalized_coefficient_matr
            "check_gram", "features", "features_of", "fill_phi_dphi", "forward",
            "gram_block_factors", "gram_factors", "gram_overflow", "gram_tile", "inputs",
            "jvp_from_features", "ntk_gram_tiled", "ntk_gram_upper", "ntk_nonfinite_error",
-           "ntk_upper_bytes", "preactivations", "preactivations_as", "scaled_jacobian_rows",
-           "tile_rows",
-           "vjp_from_features", "z_bounded", "z_slots"]
+           "ntk_nonfinite_named", "ntk_upper_bytes", "preactivations", "preactivations_as",
+           "scaled_jacobian_rows", "tile_rows", "vjp_from_features", "z_bounded", "z_slots"]
 
 
 # --------------------------------------------------------------------------
@@ -625,3 +626,19 @@ def ntk_nonfinite_error(net, X):
     return ValueError(f"{name}: the NTK of these {what} is not finite in float64 "
                       f"(max |X| = {xs:.3g}, largest weight {ws:.3g}); "
                       f"rescale {'the data' if name == 'X' else 'the network'}")
+
+
+@contextlib.contextmanager
+def ntk_nonfinite_named(net, X):
+    """Within it, an eigensolver's "returned NaN or Inf" error becomes :func:`ntk_nonfinite_error`.
+
+    For the iterative routes on an NTK operator of checked ``X``: a product
+    that is not finite is reported by what overflowed (``X`` or ``net``);
+    any other ValueError passes unchanged.
+    """
+    try:
+        yield
+    except ValueError as exc:
+        if "returned NaN or Inf" not in str(exc):
+            raise
+        raise ntk_nonfinite_error(net, X) from None

@@ -33,7 +33,7 @@ from scipy.sparse.linalg import LinearOperator
 
 from ._eigen import EigResult, check_v0, iterative_extreme
 from ._features import (features, gram_overflow, gram_tile, inputs, jvp_from_features,
-                        ntk_nonfinite_error, vjp_from_features)
+                        ntk_nonfinite_named, vjp_from_features)
 from ._validation import (check_finite, check_positive_float, check_positive_int,
                           check_result_finite, quiet_overflow)
 from .network import check_layers, check_net
@@ -608,12 +608,8 @@ def distributed_ntk_lambda_min(net, X, client, *, layers=("W", "V"), method="lan
     X = net.check_data(X)
     v0 = check_v0(v0, X.shape[0] * net.d2)
     with DistributedNTKOperator(net, X, client, layers, shards) as op:
-        try:
+        with ntk_nonfinite_named(net, X):
             res = iterative_extreme(op, "SA", tol, v0, maxiter, name="the NTK operator")
-        except ValueError as exc:
-            if "returned NaN or Inf" in str(exc):
-                raise ntk_nonfinite_error(net, X) from None
-            raise
         workers = len(client.nthreads())
         address = client.scheduler.address
         where = (f"{address}: {workers} workers, {len(op.bounds)} shards, "
