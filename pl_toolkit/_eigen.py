@@ -23,9 +23,9 @@ from ._validation import as_float_array
 
 __all__ = ["EPS", "ETA", "ConvergenceWarning", "EigResult", "check_v0", "cholesky_lower_inplace",
            "default_ncv", "dense_extreme", "factor_norm_estimate", "gershgorin_lower",
-           "inverse_lanczos", "iterative_extreme", "operator_matvec", "pow2_exponent",
-           "pow2_scaled", "readonly", "scale_lower_inplace", "shift_invert_result", "subset_eigh",
-           "user_stacklevel", "warn_unconverged"]
+           "inverse_lanczos", "iterative_extreme", "measured_pair", "operator_matvec",
+           "pow2_exponent", "pow2_scaled", "readonly", "scale_lower_inplace", "shift_invert_result",
+           "subset_eigh", "user_stacklevel", "warn_unconverged"]
 
 EPS = np.finfo(np.float64).eps
 ETA = 2.0 ** -1074
@@ -386,13 +386,15 @@ def gershgorin_lower(A):
     return float(np.min(2 * d - np.sum(np.abs(A), axis=1)))
 
 
-def shift_invert_result(vec, Av, count, status, estimate, tol, anorm):
-    """EigResult of the unit ``vec`` from ``Av = A vec`` measured with ``A`` itself.
+def measured_pair(vec, Av, status, tol, anorm):
+    """The Rayleigh quotient of the unit ``vec`` measured with ``Av = A vec``, and its floor.
 
-    ``anorm`` estimates ``||A||_2``.  The error bound is the residual bound
-    ``residual + floor`` (some eigenvalue within it); the Kato-Temple
-    estimate of the inverse iteration, floored likewise, is the estimate.
-    A tolerance below the floor is reported as ``reason="rounding"``.
+    Returns ``(value, residual, anorm, floor, status)``: ``value = vec .
+    Av``, ``residual = ||Av - value vec||``, ``anorm`` raised to ``||Av||``
+    if that is larger, the rounding floor ``rounding_floor(n, anorm, value)
+    + n ETA`` below which no residual is meaningful, and ``status`` with a
+    ``"tolerance"`` finish whose ``tol`` is below that floor reported as
+    ``"rounding"``.
     """
     n = len(vec)
     value = float(vec @ Av)
@@ -401,6 +403,18 @@ def shift_invert_result(vec, Av, count, status, estimate, tol, anorm):
     floor = rounding_floor(n, anorm, value) + n * ETA
     if status == "tolerance" and tol * abs(value) < floor:
         status = "rounding"
+    return value, residual, anorm, floor, status
+
+
+def shift_invert_result(vec, Av, count, status, estimate, tol, anorm):
+    """EigResult of the unit ``vec`` from ``Av = A vec`` measured with ``A`` itself.
+
+    ``anorm`` estimates ``||A||_2``.  The error bound is the residual bound
+    ``residual + floor`` (some eigenvalue within it); the Kato-Temple
+    estimate of the inverse iteration, floored likewise, is the estimate.
+    A tolerance below the floor is reported as ``reason="rounding"``.
+    """
+    value, residual, anorm, floor, status = measured_pair(vec, Av, status, tol, anorm)
     est = estimate if estimate == estimate else residual
     res = EigResult(value=value, vector=vec, residual=residual, matvecs=count,
                     converged=status == "tolerance", method="shift-invert",
