@@ -34,7 +34,7 @@ import contextlib
 
 import numpy as np
 
-from ._jit import jit, prange, serial_and_parallel, use_parallel
+from ._jit import prange, serial_and_parallel, use_parallel
 from ._validation import FLOAT64_MAX, max_abs, overflow_error, quiet_overflow
 from .activations import _phi_dphi as phi_dphi_scalar
 from .hermite import (_check_scale as check_scale,
@@ -207,44 +207,21 @@ def jvp_from_features(net, X, H, G, parts):
     return out
 
 
-def combine(S, XX, KV, d2, use_w, use_v, out):
-    # out[i, j] = S[i, j] XX[a, b] + [p == q] KV[a, b], i = a d2 + p, j = b d2 + q.
+def combine_into(S, XX, KV, d2, use_w, use_v, m, p, out, r0, c0, mirror):
+    # The NTK block from its factors, for an (m, p) tile written straight into
+    # out[r0:r0+m, c0:c0+p] and, if mirror, transposed into out[c0:c0+p, r0:r0+m]
+    # (the tile is small enough that the transposed writes stay in cache):
+    # entry (i, j) is S[i, j] XX[a, b] + [p == q] KV[a, b], i = a d2 + p, j = b d2 + q.
     if d2 == 1 and use_w and use_v:
         # The common case, without index arithmetic (vectorizes).
-        for i in prange(out.shape[0]):
-            for j in range(out.shape[1]):
-                out[i, j] = S[i, j] * XX[i, j] + KV[i, j]
-        return
-    for i in prange(out.shape[0]):
-        a = i // d2
-        p = i - a * d2
-        for j in range(out.shape[1]):
-            b = j // d2
-            q = j - b * d2
-            v = 0.0
-            if use_w:
-                v += S[i, j] * XX[a, b]
-            if use_v and p == q:
-                v += KV[a, b]
-            out[i, j] = v
-
-
-COMBINE = serial_and_parallel(combine)
-
-
-def combine_into(S, XX, KV, d2, use_w, use_v, m, p, out, r0, c0, mirror):
-    # COMBINE's arithmetic for an (m, p) tile, written straight into
-    # out[r0:r0+m, c0:c0+p] and, if mirror, transposed into out[c0:c0+p, r0:r0+m]
-    # (the tile is small enough that the transposed writes stay in cache).
-    if d2 == 1 and use_w and use_v:
-        for i in range(m):
+        for i in prange(m):
             for j in range(p):
                 v = S[i, j] * XX[i, j] + KV[i, j]
                 out[r0 + i, c0 + j] = v
                 if mirror:
                     out[c0 + j, r0 + i] = v
         return
-    for i in range(m):
+    for i in prange(m):
         a = i // d2
         q0 = i - a * d2
         for j in range(p):
@@ -260,7 +237,21 @@ def combine_into(S, XX, KV, d2, use_w, use_v, m, p, out, r0, c0, mirror):
                 out[c0 + j, r0 + i] = v
 
 
-COMBINE_INTO = jit()(combine_into)
+_COMBINE_INTO = serial_and_parallel(combine_into)
+
+#: The serial tile kernel ``(S, XX, KV, d2, use_w, use_v, m, p, out, r0, c0, mirror)``.
+COMBINE_INTO = _COMBINE_INTO[False]
+
+
+def _whole_block(kernel):
+    def combine(S, XX, KV, d2, use_w, use_v, out):
+        # the whole of out: the tile kernel with no offset and no mirror
+        kernel(S, XX, KV, d2, use_w, use_v, out.shape[0], out.shape[1], out, 0, 0, False)
+    return combine
+
+
+#: ``{parallel: combine(S, XX, KV, d2, use_w, use_v, out)}``: the NTK block from its factors.
+COMBINE = {parallel: _whole_block(kernel) for parallel, kernel in _COMBINE_INTO.items()}
 
 
 EMPTY = np.zeros((1, 1))
