@@ -662,9 +662,22 @@ def _series(ax, traj, items, marker=None):
             log_series(ax, *traj.series(name), *([marker] if marker else []), label=label)
 
 
-def _loss_figure(traj, report):
+def _step_axes():
+    """A run figure against the step ``t`` on a log scale: ``(fig, ax)``."""
     fig, ax = new_figure(size=(6.4, 3.8))
     ax.set_yscale("log")
+    ax.set_xlabel(r"step $t$")
+    return fig, ax
+
+
+def _bound(ax, label, source, value):
+    """A horizontal reference line at the bound ``value`` when it is a positive number."""
+    if _positive(value):
+        reference_lines(ax, [(label, source, value)])
+
+
+def _loss_figure(traj, report):
+    fig, ax = _step_axes()
     log_series(ax, *traj.series("loss"), color="C0", label=r"loss $h(\Theta_t)$")
     env = _envelope(traj, report["trajectory"]["h0"])
     if env is not None:
@@ -673,15 +686,13 @@ def _loss_figure(traj, report):
             reference_lines(ax, [("PL envelope",
                                   r"$h_0 \prod_{s<t}\,(1 - 4\eta\,\lambda_{\min}(K_s))$",
                                   env[1][ok])], env[0][ok])
-    ax.set_xlabel(r"step $t$")
     ax.set_ylabel(r"loss $h(\Theta_t)$")
     ax.set_title("Loss and the rate the PL inequality predicts")
     return fig
 
 
 def _pl_figure(traj, report):
-    fig, ax = new_figure(size=(6.4, 3.8))
-    ax.set_yscale("log")
+    fig, ax = _step_axes()
     if "pl_ratio" in traj:
         log_series(ax, *traj.series("pl_ratio"), color="C0",
                    label=r"PL ratio $\|\nabla h(\Theta_t)\|^2 / h(\Theta_t)$")
@@ -689,53 +700,41 @@ def _pl_figure(traj, report):
         ls, lv = traj.series("lambda_min")
         log_series(ax, ls, 4 * lv, "o-", color="C1", label=r"$4\,\lambda_{\min}(K_t)$")
     mu = report["lemma3"]["mu_Phi"]
-    if _positive(mu):
-        reference_lines(ax, [(r"$\mu_\Phi^2$", "Lemma 3, at initialization", mu ** 2)])
-    ax.set_xlabel(r"step $t$")
+    _bound(ax, r"$\mu_\Phi^2$", "Lemma 3, at initialization", mu ** 2 if _positive(mu) else None)
     ax.set_ylabel(r"$\|\nabla h\|^2 / h$ and its lower bounds")
     ax.set_title("PL ratio against its NTK lower bound")
     return fig
 
 
 def _distance_figure(traj, report):
-    fig, ax = new_figure(size=(6.4, 3.8))
-    ax.set_yscale("log")
+    fig, ax = _step_axes()
     _series(ax, traj, (("distance", r"distance $\|\Theta_t - \Theta_0\|_F$"),
                        ("path_length", r"path length $\sum_{s<t} \|\Theta_{s+1} - \Theta_s\|_F$")))
-    rho = report["radius"]["rho_Phi"]
-    if _positive(rho):
-        reference_lines(ax, [(r"$\rho_\Phi = \mu_\Phi / (2\beta_\Phi)$",
-                              "Lemma 1, the paper's form, used by the checks", rho)])
-    ax.set_xlabel(r"step $t$")
+    _bound(ax, r"$\rho_\Phi = \mu_\Phi / (2\beta_\Phi)$",
+           "Lemma 1, the paper's form, used by the checks", report["radius"]["rho_Phi"])
     ax.set_ylabel(r"distance from $\Theta_0$")
     ax.set_title(r"Locality: distance from $\Theta_0$ and Lemma 1's radius")
     return fig
 
 
 def _smoothness_figure(traj, report):
-    fig, ax = new_figure(size=(6.4, 3.8))
-    ax.set_yscale("log")
+    fig, ax = _step_axes()
     _series(ax, traj, (
         ("hessian_top", r"top Hessian eigenvalue $\lambda_{\max}(\nabla^2 h(\Theta_t))$"),
         ("smoothness_secant", r"gradient secant $\|\Delta \nabla h\| / \|\Delta\Theta\|$"),
         ("jacobian_secant", r"Jacobian secant $\|\Delta \nabla\Phi\| / \|\Delta\Theta\|$ "
                             r"(empirical $\beta_\Phi$)")))
-    beta = report["lemma3"]["beta_Phi"]
-    if _positive(beta):
-        reference_lines(ax, [(r"$\beta_\Phi$", "Lemma 3", beta)])
-    ax.set_xlabel(r"step $t$")
+    _bound(ax, r"$\beta_\Phi$", "Lemma 3", report["lemma3"]["beta_Phi"])
     ax.set_ylabel("smoothness estimate")
     ax.set_title("Smoothness along the trajectory")
     return fig
 
 
 def _laziness_figure(traj, report):
-    fig, ax = new_figure(size=(6.4, 3.8))
-    ax.set_yscale("log")
+    fig, ax = _step_axes()
     _series(ax, traj, (("laziness", r"NTK $\|K_t - K_0\|_2 / \|K_0\|_2$"),
                        ("weight_change_W", r"first layer $\|W_t - W_0\|_F / \|W_0\|_F$"),
                        ("weight_change_V", r"second layer $\|V_t - V_0\|_F / \|V_0\|_F$")))
-    ax.set_xlabel(r"step $t$")
     ax.set_ylabel("relative change from initialization")
     ax.set_title("Laziness")
     return fig
