@@ -25,6 +25,7 @@ from ._eigen import (ETA, EigResult, check_v0, cholesky_lower_inplace, default_n
                      factor_norm_estimate, inverse_lanczos, iterative_extreme, pow2_exponent,
                      scale_lower_inplace, shift_invert_result, warn_unconverged)
 from ._features import ntk_nonfinite_error
+from ._ntk_deflation import deflated_lambda_min, feature_model_bytes
 from ._lanczos import ldexp, rounding_floor, safe_norm
 from ._validation import check_positive_float, check_positive_int
 from .network import check_layers, check_net
@@ -33,7 +34,7 @@ from .spectrum import lambda_max, lambda_min
 __all__ = ["JACOBIAN_DENSE_MAX", "NTK_MEMORY_DEFAULT", "JacobianSpectrum",
            "jacobian_singular_values", "ntk_lambda_min"]
 
-_NTK_METHODS = ("auto", "dense", "shift-invert", "mixed", "lanczos")
+_NTK_METHODS = ("auto", "dense", "shift-invert", "mixed", "davidson", "lanczos")
 
 
 def _check_ntk_method(method):
@@ -99,7 +100,7 @@ def jacobian_singular_values(net, X, *, layers=("W", "V"), method="auto", tol=1e
         Inputs as rows.
     layers : tuple of {"W", "V"}, default ("W", "V")
         Parameters the Jacobian is taken with respect to.
-    method : {"auto", "dense", "shift-invert", "mixed", "lanczos"}, default "auto"
+    method : {"auto", "dense", "shift-invert", "mixed", "davidson", "lanczos"}, default "auto"
         ``"dense"``: :func:`pl_toolkit.ntk_gram` and LAPACK (``auto`` for
         ``n d2 <= 4000``).  Otherwise ``lambda_min`` comes from
         :func:`ntk_lambda_min` with this method (``auto``: its route
@@ -341,7 +342,12 @@ def _capi(module, name):
         get_ptr(cap, get_name(cap)))
 
 
-_CAPI_ARGS = {"spotrf": 5, "strsm": 11, "ssyrk": 10}
+_CAPI_ARGS = {"spotrf": 5, "strsm": 11, "ssyrk": 10, "sgemm": 13}
+#: Most elements of ``F`` one BLAS call may span (first to last, leading
+#: dimension included).  Above ``2**31`` OpenBLAS's 32-bit index arithmetic
+#: overflows (a segmentation fault at ``n d2 = 50,000``), so the trailing
+#: update and the triangular solves are split into column blocks below it.
+BLAS_SPAN = 2 ** 30
 #: Panel width of the blocked float32 Cholesky factorization.
 CHOLESKY_PANEL = 2048
 
@@ -365,6 +371,7 @@ def cholesky32_lower_inplace(F, panel=CHOLESKY_PANEL):
         raise ValueError("F must be a square Fortran-ordered float32 array")
     potrf = _capi(cython_lapack, "spotrf")
     trsm, syrk = _capi(cython_blas, "strsm"), _capi(cython_blas, "ssyrk")
+    gemm = _capi(cython_blas, "sgemm")
     base = F.ctypes.data
 
     def at(i, j):
@@ -387,9 +394,65 @@ def cholesky32_lower_inplace(F, panel=CHOLESKY_PANEL):
         if m:
             trsm(R, L, T, NT, i32(m), i32(jb), f32(1.0), at(j, j), i32(N), at(j + jb, j),
                  i32(N))
-            syrk(L, NT, i32(m), i32(jb), f32(-1.0), at(j + jb, j), i32(N), f32(1.0),
-                 at(j + jb, j + jb), i32(N))
+            # the trailing triangle in column blocks of w columns, each call
+            # spanning at most BLAS_SPAN elements of F
+            w = max(1, min(m, BLAS_SPAN // N - 1))
+            for c in range(j + jb, N, w):
+                wc = min(w, N - c)
+                syrk(L, NT, i32(wc), i32(jb), f32(-1.0), at(c, j), i32(N), f32(1.0),
+                     at(c, c), i32(N))
+                below = N - c - wc
+                if below:
+                    gemm(NT, T, i32(below), i32(wc), i32(jb), f32(-1.0), at(c + wc, j),
+                         i32(N), at(c, j), i32(N), f32(1.0), at(c + wc, c), i32(N))
     return 0
+
+
+def cholesky32_solve(F, B):
+    """``(L L^T)^{-1} B`` for the factor ``L`` in the lower triangle of ``F``, overwriting ``B``.
+
+    ``B`` is a Fortran-ordered float32 ``(N, k)`` array.  Blocked forward
+    and backward substitution: ``strsm`` on each diagonal block of at most
+    ``BLAS_SPAN / N`` columns and ``sgemm`` with the panel below it, so no
+    BLAS call spans more than ``BLAS_SPAN`` elements of ``F``; the flops are
+    those of LAPACK's ``spotrs`` (``2 N^2 k``).
+    """
+    from scipy.linalg import cython_blas
+
+    N, k = B.shape
+    if not (B.dtype == np.float32 and B.flags.f_contiguous):
+        raise ValueError("B must be a Fortran-ordered float32 array")
+    if N == 0 or k == 0:
+        return B
+    trsm, gemm = _capi(cython_blas, "strsm"), _capi(cython_blas, "sgemm")
+    fa, ba = F.ctypes.data, B.ctypes.data
+
+    def at(i, j):
+        return ctypes.c_void_p(fa + 4 * (i + j * N))
+
+    def bt(i):
+        return ctypes.c_void_p(ba + 4 * i)
+
+    def i32(v):
+        return ctypes.byref(ctypes.c_int(v))
+
+    def f32(v):
+        return ctypes.byref(ctypes.c_float(v))
+
+    L, T, NT = (ctypes.c_char_p(s) for s in (b"L", b"T", b"N"))
+    w = max(1, min(N, BLAS_SPAN // N - 1))
+    blocks = [(c, min(c + w, N)) for c in range(0, N, w)]
+    for c0, c1 in blocks:                       # L Y = B
+        trsm(L, L, NT, NT, i32(c1 - c0), i32(k), f32(1.0), at(c0, c0), i32(N), bt(c0), i32(N))
+        if c1 < N:
+            gemm(NT, NT, i32(N - c1), i32(k), i32(c1 - c0), f32(-1.0), at(c1, c0), i32(N),
+                 bt(c0), i32(N), f32(1.0), bt(c1), i32(N))
+    for c0, c1 in reversed(blocks):             # L^T X = Y
+        if c1 < N:
+            gemm(T, NT, i32(c1 - c0), i32(k), i32(N - c1), f32(-1.0), at(c1, c0), i32(N),
+                 bt(c1), i32(N), f32(1.0), bt(c0), i32(N))
+        trsm(L, L, T, NT, i32(c1 - c0), i32(k), f32(1.0), at(c0, c0), i32(N), bt(c0), i32(N))
+    return B
 
 
 def _mixed_shifts(N):
@@ -444,7 +507,7 @@ class _Solver32:
         B = np.atleast_2d(np.asarray(B).T).T
         self.calls += 1
         self.vectors += B.shape[1]
-        Y, info = sla.lapack.spotrs(self.F, np.asfortranarray(B, dtype=np.float32), lower=1)
+        Y = cholesky32_solve(self.F, np.asfortranarray(B, dtype=np.float32))
         # (K / 2**e)^{-1} = 2**e K^{-1}: back to user units, exactly
         return np.ldexp(Y.astype(np.float64), -self.e)
 
@@ -714,17 +777,23 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
         Inputs as rows.
     layers : tuple of {"W", "V"}, default ("W", "V")
         Trained parameters.
-    method : {"auto", "dense", "shift-invert", "mixed", "lanczos"}, default "auto"
+    method : {"auto", "dense", "shift-invert", "mixed", "davidson", "lanczos"}, default "auto"
         ``"dense"``: :func:`pl_toolkit.ntk_gram` and LAPACK ``dsyevr``.
         ``"shift-invert"``: the NTK's triangle formed tile by tile,
         factored in place by Cholesky, and Lanczos on ``K^{-1}``.
         ``"mixed"``: the triangle formed and factored in float32 (half the
         memory), the factor used as the inner solver of a float64
         iteration on :func:`pl_toolkit.ntk_operator` (Notes).
-        ``"lanczos"``: matrix-free Lanczos on :func:`pl_toolkit.ntk_operator`.
-        ``"auto"`` takes the first of these that fits in ``max_memory``:
-        dense for ``n d2 <= 4000``, then shift-invert, mixed, and
-        matrix-free Lanczos; ``route_reason`` of the result says why.
+        ``"davidson"``: matrix-free too, a Davidson iteration on
+        :func:`pl_toolkit.ntk_operator` preconditioned by the inverse of
+        a cheap model of the NTK (its conjugate kernel ``H H^T`` plus a
+        low-rank first-layer term, applied by Woodbury; ``result.method``
+        is ``"preconditioned-davidson"``), which needs far fewer products
+        than Lanczos on crowded NTK spectra.  ``"lanczos"``: plain
+        matrix-free Lanczos on :func:`pl_toolkit.ntk_operator`.  ``"auto"``
+        takes the first of these that fits in ``max_memory``: dense for
+        ``n d2 <= 4000``, then shift-invert, mixed, Davidson and Lanczos;
+        ``route_reason`` of the result says why.
     tol : float, default 1e-8
         Relative tolerance of the iterative routes on the eigenvalue.
     v0 : ndarray of shape (n d2,), optional
@@ -902,7 +971,22 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
                              f"({note}); use method='lanczos' or 'shift-invert'")
         reason += f"; {note}: matrix-free Lanczos instead"
     features = _ntk_operator_bytes(n, net.d0, net.d1, net.d2, "features") <= max_memory
-    op = _ntk.ntk_operator(net, X, layers, store="features" if features else "preactivations")
+    store = "features" if features else "preactivations"
+    if method == "davidson":
+        need = _ntk_operator_bytes(n, net.d0, net.d1, net.d2, store) + feature_model_bytes(
+            n, net.d0, net.d1, net.d2)
+        if need <= max_memory or strict:
+            op = _ntk.ntk_operator(net, X, layers, store=store)
+            try:
+                res = deflated_lambda_min(op, X, tol=tol, v0=v0, maxiter=maxiter)
+            except ValueError as exc:
+                if "returned NaN or Inf" in str(exc):
+                    raise ntk_nonfinite_error(net, X) from None
+                raise
+            return dataclasses.replace(res, route_reason=reason)
+        reason += (f"; the Davidson preconditioner needs {_gib(need)} > max_memory = "
+                   f"{_gib(max_memory)}: plain Lanczos")
+    op = _ntk.ntk_operator(net, X, layers, store=store)
     try:
         res = iterative_extreme(op, "SA", tol, v0, maxiter, name="the NTK operator")
     except ValueError as exc:
@@ -971,5 +1055,5 @@ def _choose_route(n, d0, d1, d2, max_memory):
     if mixed <= max_memory:
         return "mixed", (f"{why}; shift-invert needs {_gib(si)} > {budget}; the float32 NTK "
                          f"(mixed) needs {_gib(mixed)} <= {budget}")
-    return "lanczos", (f"{why}; shift-invert needs {_gib(si)} and the float32 NTK (mixed) "
-                       f"{_gib(mixed)}, both > {budget}: matrix-free Lanczos")
+    return "davidson", (f"{why}; shift-invert needs {_gib(si)} and the float32 NTK (mixed) "
+                        f"{_gib(mixed)}, both > {budget}: matrix-free, preconditioned Davidson")

@@ -286,3 +286,39 @@ def test_nonfinite_product_is_refused():
 def test_feature_model_class_is_exported():
     net, X = ntk_problem(n=20, d0=4, d1=10)
     assert isinstance(feature_model(ntk_operator(net, X)), FeatureModel)
+
+
+# --------------------------------------------------------------------------
+# The route of ntk_lambda_min
+# --------------------------------------------------------------------------
+def test_ntk_lambda_min_davidson_route(rng, monkeypatch):
+    from pl_toolkit import _features, ntk_lambda_min, ntk_spectrum
+    from pl_toolkit._ntk_deflation import feature_model_bytes
+
+    from pl_toolkit import _ntk_deflation
+
+    for module in (_features, _ntk_deflation):                 # small temporaries
+        monkeypatch.setattr(module, "CHUNK_BYTES", 8 * 60 * 16)
+    net = ShallowNet.init(d0=20, d1=60, init="he", seed=2)
+    X = rng.standard_normal((150, 20))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    exact = np.linalg.eigvalsh(ntk_gram(net, X))[0]
+    r = ntk_lambda_min(net, X, method="davidson")
+    assert r.method == "preconditioned-davidson" and r.converged
+    assert abs(r.value - exact) <= r.error_bound
+    assert r.route_reason == "method='davidson' requested"
+
+    # under auto: the matrix-free routes once the float32 NTK does not fit
+    monkeypatch.setattr(ntk_spectrum, "JACOBIAN_DENSE_MAX", 10)
+    need = (ntk_spectrum._ntk_operator_bytes(150, 20, 60, 1, "features")
+            + feature_model_bytes(150, 20, 60, 1))
+    mixed = ntk_spectrum._ntk_mixed_bytes(150, 20, 60, 1)
+    assert need < mixed
+    r = ntk_lambda_min(net, X, max_memory=need)
+    assert r.method == "preconditioned-davidson", r.route_reason
+    assert "preconditioned Davidson" in r.route_reason
+    assert abs(r.value - exact) <= r.error_bound
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        r = ntk_lambda_min(net, X, max_memory=need // 4)
+    assert r.method == "lanczos" and "the Davidson preconditioner needs" in r.route_reason

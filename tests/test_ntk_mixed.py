@@ -252,3 +252,21 @@ def test_mixed_bad_data(rng):
         ntk_lambda_min(net, X * 1e160, method="mixed")            # overflows float64 too
     with pytest.raises(ValueError, match=r"^net\b"):
         ntk_lambda_min(net.replace(W=net.W * 1e300), X, method="mixed")
+
+
+@pytest.mark.parametrize("span", [2 ** 30, 37 * 64, 5 * 64])
+def test_float32_factor_and_solve_in_bounded_blas_spans(rng, monkeypatch, span):
+    """Column blocks that keep each BLAS call below BLAS_SPAN give the same factor and solves."""
+    monkeypatch.setattr(ntk_spectrum, "BLAS_SPAN", span)
+    N = 64
+    G = rng.standard_normal((N, N))
+    A = (G @ G.T / N + np.eye(N)).astype(np.float32)
+    F = np.asfortranarray(A.copy())
+    assert ntk_spectrum.cholesky32_lower_inplace(F, panel=8) == 0
+    L = np.tril(F).astype(np.float64)
+    L_ref = np.linalg.cholesky(A.astype(np.float64))
+    np.testing.assert_allclose(L, L_ref, **tol("float32_factor"))
+    B = np.asfortranarray(rng.standard_normal((N, 3)).astype(np.float32))
+    X = ntk_spectrum.cholesky32_solve(F, B.copy(order="F"))
+    X_ref = np.linalg.solve(A.astype(np.float64), B.astype(np.float64))
+    np.testing.assert_allclose(X, X_ref, **tol("float32_factor"))
