@@ -22,8 +22,8 @@ import scipy.linalg as sla
 from . import _features as _shared
 from . import ntk as _ntk
 from ._eigen import (ETA, EigResult, check_v0, cholesky_lower_inplace, default_ncv, dense_extreme,
-                     factor_norm_estimate, inverse_lanczos, iterative_extreme, pow2_exponent,
-                     scale_lower_inplace, shift_invert_result, warn_unconverged)
+                     factor_norm_estimate, inverse_lanczos, iterative_extreme, measured_pair,
+                     pow2_exponent, scale_lower_inplace, shift_invert_result, warn_unconverged)
 from ._features import ntk_nonfinite_error
 from ._ntk_deflation import deflated_lambda_min, feature_model_bytes
 from ._lanczos import ldexp, rounding_floor, safe_norm
@@ -167,12 +167,8 @@ def jacobian_singular_values(net, X, *, layers=("W", "V"), method="auto", tol=1e
         # separated, so matrix-free Lanczos finds lambda_max in ~50 products.
         lo = ntk_lambda_min(net, X, layers=layers, method=method, tol=tol, maxiter=maxiter)
         op = _ntk.ntk_operator(net, X, layers=layers, store="preactivations")
-        try:
+        with _shared.ntk_nonfinite_named(net, check_net(net).check_data(X)):
             hi = lambda_max(op, method="lanczos", tol=tol, maxiter=maxiter)
-        except ValueError as exc:
-            if "returned NaN or Inf" in str(exc):
-                raise ntk_nonfinite_error(net, check_net(net).check_data(X)) from None
-            raise
         method = lo.method
     return JacobianSpectrum(sigma_min=math.sqrt(max(lo.value, 0.0)),
                             sigma_max=math.sqrt(max(hi.value, 0.0)),
@@ -746,12 +742,7 @@ def _mixed_lambda_min(net, X, layers, tol, v0, maxiter, max_memory):
     calls, vectors = solve.calls, solve.vectors
     del solve, F
     Kv = product(vec[:, None])[:, 0]
-    value = float(vec @ Kv)
-    residual = safe_norm(Kv - value * vec)
-    anorm = max(anorm, safe_norm(Kv))
-    floor = rounding_floor(N, anorm, value) + N * ETA
-    if status == "tolerance" and tol * abs(value) < floor:
-        status = "rounding"
+    value, residual, anorm, floor, status = measured_pair(vec, Kv, status, tol, anorm)
     notes.append(f"float32 factor of K + {shift_user:.3g} I; {vectors} float32 solves in "
                  f"{calls} block solves")
     if stalled:
@@ -977,22 +968,14 @@ def ntk_lambda_min(net, X, *, layers=("W", "V"), method="auto", tol=1e-8, v0=Non
             n, net.d0, net.d1, net.d2)
         if need <= max_memory or strict:
             op = _ntk.ntk_operator(net, X, layers, store=store)
-            try:
+            with _shared.ntk_nonfinite_named(net, X):
                 res = deflated_lambda_min(op, X, tol=tol, v0=v0, maxiter=maxiter)
-            except ValueError as exc:
-                if "returned NaN or Inf" in str(exc):
-                    raise ntk_nonfinite_error(net, X) from None
-                raise
             return dataclasses.replace(res, route_reason=reason)
         reason += (f"; the Davidson preconditioner needs {_gib(need)} > max_memory = "
                    f"{_gib(max_memory)}: plain Lanczos")
     op = _ntk.ntk_operator(net, X, layers, store=store)
-    try:
+    with _shared.ntk_nonfinite_named(net, X):
         res = iterative_extreme(op, "SA", tol, v0, maxiter, name="the NTK operator")
-    except ValueError as exc:
-        if "returned NaN or Inf" in str(exc):
-            raise ntk_nonfinite_error(net, X) from None
-        raise
     return dataclasses.replace(res, route_reason=reason)
 
 
