@@ -112,7 +112,8 @@ class EigResult:
         as floating point allows, ``error_bound``.
     method : str
         ``"dense"``, ``"lanczos"``, ``"shift-invert"``, ``"mixed"``,
-        ``"svd"``, ``"gram-lanczos"`` or, for the tracker, ``"tracked"``.
+        ``"preconditioned-davidson"``, ``"svd"``, ``"gram-lanczos"`` or, for
+        the tracker, ``"tracked"``.
     error_bound : float
         A bound on ``|value - lambda|`` (see above for which ``lambda``):
         ``n eps (n max|A|)`` for dense eigensolvers (``max(p, q) eps
