@@ -189,7 +189,7 @@ def test_bad_format_and_dpi_name_the_argument(tmp_path):
 
 
 # --------------------------------------------------------------------------
-# the helpers
+# the building blocks: reference lines, error bars, legends
 # --------------------------------------------------------------------------
 def test_reference_lines_distinct_and_coinciding_drawn_once():
     fig, ax = pl.new_figure()
