@@ -533,9 +533,9 @@ def closed_form_coefficients(name, k_max, omega=1):
 
     Notes
     -----
-    From the activation's SymPy form (:func:`~derivations.hermite.activation_expr`): exact
+    From the activation's SymPy form (``activation_expr``): exact
     Gaussian moments for the polynomials, Stein's lemma for GELU
-    (:func:`~derivations.hermite.gelu_coefficient`), and for tanh the vanishing of the even
+    (``gelu_coefficient``), and for tanh the vanishing of the even
     coefficients by parity (:func:`parity_vanishing`).
 
     Examples
