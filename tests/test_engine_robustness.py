@@ -522,9 +522,10 @@ sys.path[:0] = {paths!r}
 import time
 from pl_toolkit.experiments._engine import sweep_lock
 print("ready", flush=True)
-while True:
+while True:          # as long locked as unlocked: a random kill finds either state
     with sweep_lock({outdir!r}):
         time.sleep(0.001)
+    time.sleep(0.001)
 """
 
 
