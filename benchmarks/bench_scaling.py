@@ -14,8 +14,8 @@ it.  Measured functions:
 * ``matvec``: one product of ``ntk_operator`` (operator built outside the
   timing);
 * ``lambda_min[<route>]``: ``ntk_lambda_min`` for every route it offers
-  (``dense``, ``shift-invert``, the matrix-free ``lanczos``, ``mixed`` when
-  present, and ``auto``);
+  (``dense``, ``shift-invert``, ``mixed``, the matrix-free ``davidson`` and
+  ``lanczos``, and ``auto``; a route this version lacks is left out);
 * ``certified``: ``lambda_min_certified`` on the dense NTK (formed outside
   the timing), for ``n <= --certified-max-n``;
 * ``train_step``: ``train`` with default tracking, ``--train-steps`` GD
@@ -49,7 +49,7 @@ import time
 
 import numpy as np
 
-ROUTES = ("dense", "shift-invert", "lanczos", "mixed", "auto")
+ROUTES = ("dense", "shift-invert", "lanczos", "mixed", "davidson", "auto")
 
 #: Theoretical exponents ``(time in n, time in d1, memory in n, memory in d1)``
 #: of the dominant term at the measured sizes, with the term named.
@@ -62,6 +62,8 @@ THEORY = {
     "lambda_min[lanczos]": (1, 1, 1, 1,
                             "per product n d0 d1, times a product count that grows with n"),
     "lambda_min[mixed]": (3, 0, 2, 0, "n^3 float32 factor; n^2 memory"),
+    "lambda_min[davidson]": (1, 1, 1, 1,
+                             "per product n d0 d1, times a product count that grows slowly"),
     "lambda_min[auto]": (None, None, None, None, "that of the route chosen"),
     "certified": (3, 0, 2, 0, "n^3 eigensolve and Cholesky; n^2 memory"),
     "train_step": (1, 1, 1, 1, "n d0 d1 flops per step; n d1 memory"),
@@ -100,6 +102,9 @@ def estimate_bytes(func, n, d0, d1):
     base = f8 * (n * d0 + d0 * d1)
     if func == "ntk_gram":
         return base + f8 * (n * n + 3 * n * d1)
+    if func == "lambda_min[davidson]":     # the operator plus the preconditioner's model
+        m = min(n, d1 + d0 + 2)
+        return base + f8 * (4 * n * d1 + (ncv + 4) * n + 3 * m * m) + 6 * (1 << 27)
     if func in ("matvec", "train_step", "lambda_min[lanczos]"):
         return base + f8 * (3 * n * d1 + (ncv + 4) * n) + 4 * (1 << 27)
     if func in ("lambda_min[dense]", "lambda_min[auto]", "certified"):
