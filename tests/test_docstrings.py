@@ -107,7 +107,7 @@ def _takes_parameters(obj):
 
 def test_public_objects_found():
     names = {name.rsplit(".", 1)[-1] for name in IDS}
-    # A handful of names the issue lists; guards against an empty parametrisation.
+    # A handful of names that must be public; guards against an empty parametrisation.
     for expected in ("ShallowNet", "ntk_gram", "run_experiment", "Dataset", "Ledger"):
         assert expected in names
     assert len(PUBLIC) > 40

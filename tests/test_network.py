@@ -16,7 +16,7 @@ from pl_toolkit import ShallowNet, get_activation
 
 D0, D1, D2 = 40, 300, 4
 
-#: Variances (omega1^2, omega2^2) of each named rule, from the issue text.
+#: Variances (omega1^2, omega2^2) of each named rule (LeCun 1/fan-in, He 2/fan-in).
 EXPECTED_VARIANCES = {
     "lecun": (1 / D0, 1 / D1),
     "he": (2 / D0, 2 / D1),

@@ -1,4 +1,4 @@
-"""Independent review tests of the shift-invert routes and the lean NTK operator.
+"""Shift-invert routes and the lean NTK operator against independent references.
 
 References are independent of the code under test:
 
@@ -10,9 +10,9 @@ References are independent of the code under test:
 * ``ntk_gram(...) @ U`` for the matrix-free operator;
 * ``tracemalloc``'s measured peak for the memory estimates.
 
-Several tests first demonstrated defects found in review (error-bound floor,
+Several tests pin properties that once failed (the error-bound floor,
 ``maxiter`` counting every solve, warnings pointing at the caller, the
-triangle's memory estimate); they now guard the fixes.
+triangle's memory estimate).
 """
 
 import tracemalloc
@@ -35,7 +35,7 @@ from pl_toolkit._eigen import (cholesky_lower_inplace as _cholesky_lower_inplace
 from pl_toolkit._features import (ntk_gram_upper as _ntk_gram_upper,
                                   ntk_upper_bytes as _ntk_upper_bytes)
 
-# The solvers run at their default tol = 1e-8; "iterative_eigen" is the bar for that.
+# The solvers run at their default tol = 1e-8; "iterative_eigen" is its tolerance entry.
 RTOL = tol("iterative_eigen")["rtol"]
 
 def exact_spd(w):
