@@ -258,7 +258,7 @@ EMPTY = np.zeros((1, 1))
 
 
 #: Sample rows per tile of :func:`ntk_gram_tiled` (``d2 = 1``; ``TILE_ROWS // d2`` otherwise).
-TILE_ROWS = 256
+TILE_ROWS = 512
 
 
 def tile_rows(n, d2, tile=TILE_ROWS):
