@@ -17,14 +17,18 @@ it.  Measured functions:
   (``dense``, ``shift-invert``, ``mixed``, the matrix-free ``davidson`` and
   ``lanczos``, and ``auto``; a route this version lacks is left out);
 * ``certified``: ``lambda_min_certified`` on the dense NTK (formed outside
-  the timing), for ``n <= --certified-max-n``;
+  the timing), up to its ``MAX_N``;
 * ``train_step``: ``train`` with default tracking, ``--train-steps`` GD
   steps, time per step.
 
 Each point is the median of ``--repeat`` wall times (fewer when one run
 exceeds ``--budget`` seconds; the count is recorded).  A point whose
 estimated peak memory exceeds ``--max-memory`` is skipped with that reason;
-a child that runs past ``--timeout`` is stopped and recorded as such.  Times
+so is a point above its function's largest n (``MAX_N``: the routes whose
+cost makes larger n impractical here, each with its reason); a child that
+runs past ``--timeout`` is stopped and recorded as such.  A ``lambda_min``
+run that stops before its tolerance is recorded with ``converged = False``
+and its reason, and drawn open in the plot.  Times
 are printed, never asserted: on a shared machine they are noisy.
 
 The fitted exponents are least-squares slopes of log time (and log excess
@@ -33,8 +37,9 @@ beside the theoretical ones.
 
 Usage::
 
-    python benchmarks/bench_scaling.py [--quick] [--n 1000,2000,4000,8000]
-        [--d1 1000,2000,4000,8000] [--repeat 3] [--out scaling.json] [--plot scaling.png]
+    python benchmarks/bench_scaling.py [--quick] [--n 1000,2000,...,50000]
+        [--d1 1000,2000,4000,8000] [--max-n func=N,...] [--repeat 3]
+        [--timeout 300] [--out scaling.json] [--plot scaling.png]
 """
 
 import argparse
@@ -67,6 +72,20 @@ THEORY = {
     "lambda_min[auto]": (None, None, None, None, "that of the route chosen"),
     "certified": (3, 0, 2, 0, "n^3 eigensolve and Cholesky; n^2 memory"),
     "train_step": (1, 1, 1, 1, "n d0 d1 flops per step; n d1 memory"),
+}
+
+
+#: Largest n measured per function by default (``--max-n`` overrides), and why
+#: larger n are not run: time on this 2-core machine, not memory (memory is
+#: checked against ``--max-memory`` point by point).
+MAX_N = {
+    "lambda_min[lanczos]": (1000, "the crowded bottom bulk needs thousands of products"),
+    "certified": (4000, "dense eigensolve plus shifted Cholesky (n^3)"),
+    "lambda_min[davidson]": (4000, "172 products at n = 4000; past a 300 s timeout at n = 8000"),
+    "lambda_min[dense]": (8000, "n^3 eigensolve: 100 s at n = 8000, about 15 min at n = 16,000"),
+    "lambda_min[auto]": (8000, "the route it picks is measured in that route's own row"),
+    "lambda_min[shift-invert]": (16000, "n^3 / 3 float64 factor, several per run: past 10 min "
+                                        "at n = 32,000"),
 }
 
 
@@ -319,6 +338,10 @@ def plot_figure(result, plt):
         color = f"C{i % 10}"
         ax_t.loglog(ns, t, "o-", color=color, label=f)
         ax_m.loglog(ns, m, "o-", color=color, label=f)
+        stopped = np.array([r.get("converged") is False for r in pts])
+        if stopped.any():       # a stop before tol: drawn open (white inside)
+            for ax, y in ((ax_t, t), (ax_m, m)):
+                ax.loglog(ns[stopped], y[stopped], "o", color=color, mfc="white", zorder=3)
         th = THEORY[f]
         for ax, y, k in ((ax_t, t, th[0]), (ax_m, m, th[2])):
             if k is not None and len(ns) > 1:
@@ -333,6 +356,8 @@ def plot_figure(result, plt):
              title=f"time, d0 = {d0}, d1 = {d1}")
     ax_m.set(xlabel="n (samples)", ylabel="peak RSS above the data [MiB]",
              title="memory (dashed: theoretical slope)")
+    if any(r.get("converged") is False for r in rows):
+        ax_t.plot([], [], "o", color="0.3", mfc="white", label="stopped before tol")
     ax_t.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig
@@ -357,7 +382,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true", help="n = 250,500,1000; d1 = 500,1000,2000")
-    ap.add_argument("--n", default=None, help="grid of n at fixed d1 (default 1000,2000,4000,8000)")
+    ap.add_argument("--n", default=None,
+                    help="grid of n at fixed d1 (default 1000,2000,4000,8000,16000,32000,50000)")
     ap.add_argument("--d1", default=None,
                     help="grid of d1 at fixed n (default 1000,2000,4000,8000)")
     ap.add_argument("--d0", type=int, default=100)
@@ -372,10 +398,10 @@ def main(argv=None):
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per child")
     ap.add_argument("--max-memory", type=float, default=None,
                     help="GiB a point may use (default: 80%% of the memory available at start)")
-    ap.add_argument("--certified-max-n", type=int, default=4000)
-    ap.add_argument("--lanczos-max-n", type=int, default=None,
-                    help="largest n for the matrix-free route, whose product count grows with n "
-                         "(default 1000; 250 with --quick)")
+    ap.add_argument("--max-n", default=None,
+                    help="func=N,... : largest n per function (defaults in MAX_N: lanczos 1000 "
+                         "(250 with --quick), certified and davidson 4000, dense and auto 8000, "
+                         "shift-invert 16000)")
     ap.add_argument("--lanczos-maxiter", type=int, default=None)
     ap.add_argument("--train-steps", type=int, default=3)
     ap.add_argument("--only", default=None, help="comma-separated functions to measure")
@@ -387,7 +413,7 @@ def main(argv=None):
         print(json.dumps(child(json.loads(args.child))))
         return 0
 
-    for name in ("repeat", "d0", "train_steps", "certified_max_n"):
+    for name in ("repeat", "d0", "train_steps"):
         if getattr(args, name) < 1:
             usage_error(f"--{name.replace('_', '-')} must be a positive integer")
     for name in ("budget", "timeout", "max_memory"):
@@ -395,15 +421,23 @@ def main(argv=None):
         if val is not None and not (math.isfinite(val) and val > 0):
             usage_error(f"--{name.replace('_', '-')} must be positive and finite")
 
+    max_n = {f: list(v) for f, v in MAX_N.items()}
     if args.quick:
         n_grid, d1_grid, d1_fixed, n_fixed = [250, 500, 1000], [500, 1000, 2000], 1000, 500
-        budget, lanczos_max_n = 5.0, 250
+        budget = 5.0
+        max_n["lambda_min[lanczos]"][0] = 250
     else:
-        n_grid, d1_grid = [1000, 2000, 4000, 8000], [1000, 2000, 4000, 8000]
+        n_grid = [1000, 2000, 4000, 8000, 16000, 32000, 50000]
+        d1_grid = [1000, 2000, 4000, 8000]
         d1_fixed, n_fixed = 4000, 2000
-        budget, lanczos_max_n = 15.0, 1000
+        budget = 15.0
     args.budget = budget if args.budget is None else args.budget
-    args.lanczos_max_n = lanczos_max_n if args.lanczos_max_n is None else args.lanczos_max_n
+    if args.max_n:
+        for item in args.max_n.split(","):
+            f, _, val = item.partition("=")
+            if f.strip() not in MAX_N:
+                usage_error(f"--max-n: unknown function {f.strip()!r} (one of {', '.join(MAX_N)})")
+            max_n[f.strip()] = [parse_ints(val, "--max-n")[0], "--max-n"]
     if args.n:
         n_grid = parse_ints(args.n, "--n")
     if args.d1:
@@ -429,12 +463,8 @@ def main(argv=None):
             row = {"func": f, "sweep": sweep, "n": n, "d0": args.d0, "d1": d1}
             est = estimate_bytes(f, n, args.d0, d1)
             row["estimate_gib"] = est / 2 ** 30
-            if f == "certified" and n > args.certified_max_n:
-                row["skipped"] = (f"n > {args.certified_max_n}: dense eigensolve plus shifted "
-                                  "Cholesky")
-            elif f == "lambda_min[lanczos]" and n > args.lanczos_max_n:
-                row["skipped"] = (f"n > {args.lanczos_max_n}: the crowded bottom bulk needs "
-                                  f"thousands of products")
+            if f in max_n and n > max_n[f][0]:
+                row["skipped"] = f"n > {max_n[f][0]}: {max_n[f][1]}"
             elif est > cap:
                 row["skipped"] = (f"estimated {est / 2 ** 30:.1f} GiB above the "
                                   f"{cap / 2 ** 30:.1f} GiB cap")
@@ -461,6 +491,7 @@ def main(argv=None):
                          "repeat": args.repeat, "budget_s": args.budget, "timeout_s": args.timeout,
                          "activation": "gelu", "d2": 1, "quick": args.quick, "cpus": os.cpu_count(),
                          "memory_cap_gib": cap / 2 ** 30, "routes": routes,
+                         "max_n": {f: v[0] for f, v in max_n.items()},
                          "pl_toolkit": pl.__version__, "numpy": np.__version__},
               "rows": rows}
     result["fits"] = fits(rows, funcs)
