@@ -11,7 +11,8 @@ code keeps only the reasoning (flop counts, memory) and points to
     ``pl_toolkit._eigen.dense_extreme``), ``dsyevx`` subset, all eigenvalues
     (``eigvalsh``) and all eigenpairs (``dsyevd``), interleaved, medians of
     ``--repeat``; then the Cholesky factor ``dpotrf`` of the same matrix on
-    its Fortran-ordered transpose, upper against lower triangle (the call of
+    its Fortran-ordered transpose, upper against lower triangle, and the
+    package's blocked factorization of the lower triangle (the call of
     ``pl_toolkit.certified``).
 ``tracking``
     What the trainer pays per tracked ``lambda_min`` on the digits data
@@ -93,7 +94,9 @@ def dense_section(args):
     }
     potrf = sla.get_lapack_funcs("potrf", (K,))
     chol = {"dpotrf upper (on K.T)": False, "dpotrf lower (on K.T)": True}
-    times = {k: [] for k in (*routes, *chol)}
+    from pl_toolkit._eigen import blocked_cholesky_lower_inplace
+
+    times = {k: [] for k in (*routes, *chol, "blocked lower (ours)")}
     for _ in range(args.repeat):
         for key, f in routes.items():
             times[key].append(timed(f)[0])
@@ -102,6 +105,10 @@ def dense_section(args):
             t, (_, info) = timed(lambda: potrf(B.T, lower=lower, overwrite_a=True, clean=False))
             assert info == 0, info
             times[key].append(t)
+        F = np.array(K, order="F", copy=True)
+        t, info = timed(lambda: blocked_cholesky_lower_inplace(F))
+        assert info == 0, info
+        times["blocked lower (ours)"].append(t)
     out = {}
     for key, ts in times.items():
         out[key] = dict(median=float(np.median(ts)), min=float(np.min(ts)),
@@ -110,6 +117,8 @@ def dense_section(args):
               f"(range {out[key]['min']:.3f}-{out[key]['max']:.3f} s)")
     r = out["dpotrf lower (on K.T)"]["median"] / out["dpotrf upper (on K.T)"]["median"]
     print(f"dpotrf lower / upper: {r:.2f}")
+    r = out["blocked lower (ours)"]["median"] / out["dpotrf lower (on K.T)"]["median"]
+    print(f"blocked lower / dpotrf lower: {r:.2f}")
     return dict(n=args.n, d0=784, d1=2000, repeat=args.repeat, times=out)
 
 

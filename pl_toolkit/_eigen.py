@@ -21,7 +21,9 @@ import scipy.linalg as sla
 from ._lanczos import ldexp, rounding_floor, safe_norm, thick_restart_lanczos
 from ._validation import as_float_array
 
-__all__ = ["EPS", "ETA", "ConvergenceWarning", "EigResult", "check_v0", "cholesky_lower_inplace",
+__all__ = ["BLAS_SPAN", "CHOLESKY_PANEL", "EPS", "ETA", "ConvergenceWarning", "EigResult",
+           "SYRK_MAX", "blocked_cholesky_lower_inplace", "blocked_cholesky_solve", "check_v0",
+           "cholesky_lower_inplace",
            "default_ncv", "dense_extreme", "factor_norm_estimate", "gershgorin_lower",
            "inverse_lanczos", "iterative_extreme", "measured_pair", "operator_matvec",
            "pow2_exponent", "pow2_scaled", "readonly", "scale_lower_inplace", "shift_invert_result",
@@ -307,15 +309,177 @@ def iterative_extreme(op, which, tol, v0, maxiter, name="A", ncv=None, product_r
     return res
 
 
-def cholesky_lower_inplace(F):
-    """LAPACK ``dpotrf`` of the lower triangle of Fortran-ordered ``F``, in place.
+#: Most elements of a matrix one BLAS call may span (first to last, leading
+#: dimension included).  Above ``2**31`` OpenBLAS's 32-bit index arithmetic
+#: overflows (a segmentation fault at ``n = 50,000`` in float32), so the
+#: blocked factorization and solves below split their calls into column
+#: blocks under it.
+BLAS_SPAN = 2 ** 30
+#: Largest order of one ``syrk`` call of the blocked factorization.  OpenBLAS
+#: 0.3.31's threaded ``dsyrk`` stops the process with a segmentation fault on
+#: an output of order 16,000 and inner dimension 1000 (LAPACK's ``dpotrf``
+#: with it, at the same order), while orders up to 8192 and any ``gemm`` run;
+#: the trailing update is therefore ``syrk`` on diagonal blocks of at most
+#: this order and ``gemm`` below them (the same flops).
+SYRK_MAX = 4096
+#: Panel width of the blocked Cholesky factorization.
+CHOLESKY_PANEL = 2048
 
+
+def _capi(module, name):
+    """A ctypes function of SciPy's Cython BLAS/LAPACK (every argument a pointer)."""
+    import ctypes
+
+    cap = module.__pyx_capi__[name]
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    get_ptr = ctypes.pythonapi.PyCapsule_GetPointer
+    get_ptr.restype, get_ptr.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    return ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * _CAPI_ARGS[name[1:]])(
+        get_ptr(cap, get_name(cap)))
+
+
+_CAPI_ARGS = {"potrf": 5, "trsm": 11, "syrk": 10, "gemm": 13}
+
+
+def _blas_kit(dtype):
+    """``(prefix, ctypes scalar, itemsize)`` of the float32 or float64 BLAS routines."""
+    import ctypes
+
+    if dtype == np.float32:
+        return "s", ctypes.c_float, 4
+    if dtype == np.float64:
+        return "d", ctypes.c_double, 8
+    raise ValueError(f"F must be float32 or float64, got {dtype}")
+
+
+def blocked_cholesky_lower_inplace(F, panel=CHOLESKY_PANEL):
+    """Cholesky factor of the lower triangle of Fortran-ordered ``F``, in place.
+
+    Right-looking blocked ``potrf`` for float32 or float64: per panel of
+    ``panel`` columns one small ``potrf``, one ``trsm`` for the column below
+    it and the update of the trailing triangle, as ``syrk`` on diagonal
+    blocks of at most :data:`SYRK_MAX` columns and ``gemm`` below each, all
+    through SciPy's Cython BLAS and LAPACK on views of ``F`` (leading
+    dimension ``N``): nothing is copied, no call spans more than
+    :data:`BLAS_SPAN` elements, and the work is in the rank-``panel``
+    updates.  The rounding error satisfies the same componentwise bound as
+    LAPACK's ``potrf`` (conventional matrix products, each entry a sum of
+    the same terms).  Returns LAPACK's ``info``: 0 on success, ``k > 0`` if
+    the leading minor of order ``k`` is not positive definite (``F`` is
+    then partly overwritten).
+    """
+    import ctypes
+
+    from scipy.linalg import cython_blas, cython_lapack
+
+    N = F.shape[0]
+    if not (F.ndim == 2 and F.flags.f_contiguous and F.shape == (N, N)):
+        raise ValueError("F must be a square Fortran-ordered array")
+    p, scalar, size = _blas_kit(F.dtype)
+    potrf = _capi(cython_lapack, p + "potrf")
+    trsm, syrk = _capi(cython_blas, p + "trsm"), _capi(cython_blas, p + "syrk")
+    gemm = _capi(cython_blas, p + "gemm")
+    base = F.ctypes.data
+
+    def at(i, j):
+        return ctypes.c_void_p(base + size * (i + j * N))
+
+    def i32(v):
+        return ctypes.byref(ctypes.c_int(v))
+
+    def num(v):
+        return ctypes.byref(scalar(v))
+
+    L, R, T, NT = (ctypes.c_char_p(s) for s in (b"L", b"R", b"T", b"N"))
+    info = ctypes.c_int(0)
+    w = max(1, min(SYRK_MAX, BLAS_SPAN // max(N, 1) - 1))
+    for j in range(0, N, panel):
+        jb = min(panel, N - j)
+        potrf(L, i32(jb), at(j, j), i32(N), ctypes.byref(info))
+        if info.value:
+            return j + info.value
+        m = N - j - jb
+        if m:
+            # the column below the panel, in row blocks spanning < BLAS_SPAN
+            rows = max(1, min(m, BLAS_SPAN // N))
+            for r in range(j + jb, N, rows):
+                trsm(R, L, T, NT, i32(min(rows, N - r)), i32(jb), num(1.0), at(j, j), i32(N),
+                     at(r, j), i32(N))
+            for c in range(j + jb, N, w):
+                wc = min(w, N - c)
+                syrk(L, NT, i32(wc), i32(jb), num(-1.0), at(c, j), i32(N), num(1.0),
+                     at(c, c), i32(N))
+                below = N - c - wc
+                if below:
+                    gemm(NT, T, i32(below), i32(wc), i32(jb), num(-1.0), at(c + wc, j),
+                         i32(N), at(c, j), i32(N), num(1.0), at(c + wc, c), i32(N))
+    return 0
+
+
+def blocked_cholesky_solve(F, B):
+    """``(L L^T)^{-1} B`` for the factor ``L`` in the lower triangle of ``F``, overwriting ``B``.
+
+    ``B`` is a Fortran-ordered ``(N, k)`` array of ``F``'s dtype (float32 or
+    float64).  Blocked forward and backward substitution: ``trsm`` on each
+    diagonal block of at most ``BLAS_SPAN / N`` columns and ``gemm`` with the
+    panel below it, so no BLAS call spans more than :data:`BLAS_SPAN`
+    elements of ``F``; the flops are those of LAPACK's ``potrs`` (``2 N^2 k``).
+    """
+    import ctypes
+
+    from scipy.linalg import cython_blas
+
+    N, k = B.shape
+    if not (B.dtype == F.dtype and B.flags.f_contiguous):
+        raise ValueError(f"B must be a Fortran-ordered {F.dtype} array")
+    if N == 0 or k == 0:
+        return B
+    p, scalar, size = _blas_kit(F.dtype)
+    trsm, gemm = _capi(cython_blas, p + "trsm"), _capi(cython_blas, p + "gemm")
+    fa, ba = F.ctypes.data, B.ctypes.data
+
+    def at(i, j):
+        return ctypes.c_void_p(fa + size * (i + j * N))
+
+    def bt(i):
+        return ctypes.c_void_p(ba + size * i)
+
+    def i32(v):
+        return ctypes.byref(ctypes.c_int(v))
+
+    def num(v):
+        return ctypes.byref(scalar(v))
+
+    L, T, NT = (ctypes.c_char_p(s) for s in (b"L", b"T", b"N"))
+    w = max(1, min(N, BLAS_SPAN // N - 1))
+    blocks = [(c, min(c + w, N)) for c in range(0, N, w)]
+    for c0, c1 in blocks:                       # L Y = B
+        trsm(L, L, NT, NT, i32(c1 - c0), i32(k), num(1.0), at(c0, c0), i32(N), bt(c0), i32(N))
+        if c1 < N:
+            gemm(NT, NT, i32(N - c1), i32(k), i32(c1 - c0), num(-1.0), at(c1, c0), i32(N),
+                 bt(c0), i32(N), num(1.0), bt(c1), i32(N))
+    for c0, c1 in reversed(blocks):             # L^T X = Y
+        if c1 < N:
+            gemm(T, NT, i32(c1 - c0), i32(k), i32(N - c1), num(-1.0), at(c1, c0), i32(N),
+                 bt(c1), i32(N), num(1.0), bt(c0), i32(N))
+        trsm(L, L, T, NT, i32(c1 - c0), i32(k), num(1.0), at(c0, c0), i32(N), bt(c0), i32(N))
+    return B
+
+
+def cholesky_lower_inplace(F):
+    """Cholesky factor of the lower triangle of float64 ``F``, in place.
+
+    :func:`blocked_cholesky_lower_inplace` on Fortran-ordered ``F``; any
+    other layout is factored in a Fortran-ordered copy written back.
     Returns ``info``: 0 on success, ``k > 0`` if the leading minor of order
     ``k`` is not positive definite (``F`` is then partly overwritten).
     """
-    c, info = sla.lapack.dpotrf(F, lower=1, clean=0, overwrite_a=1)
-    if not np.shares_memory(c, F):      # cannot happen for Fortran-ordered float64 input
-        F[...] = c
+    if F.dtype == np.float64 and F.flags.f_contiguous:
+        return blocked_cholesky_lower_inplace(F)
+    G = np.asfortranarray(F, dtype=np.float64)
+    info = blocked_cholesky_lower_inplace(G)
+    F[...] = G
     return int(info)
 
 

@@ -18,11 +18,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg as sla
 
 from ._ball import ETA as _ETA, U as _U, arb_lambda_min as _arb_lambda_min, gamma as _gamma
 from ._ball import SAFETY as _SAFETY, round_down as _round_down
-from ._eigen import dense_extreme
+from ._eigen import blocked_cholesky_lower_inplace, dense_extreme
 from ._validation import as_float_array, check_square_symmetric
 
 __all__ = ["CertifiedBound", "lambda_min_certified"]
@@ -88,20 +87,17 @@ def _cholesky_allowance(diag_b, n):
 
 def _try_cholesky(K, s):
     n = K.shape[0]
-    B = np.array(K, dtype=np.float64, order="C", copy=True)
+    B = np.array(K, dtype=np.float64, order="F", copy=True)
     B[np.diag_indices(n)] -= s
     diag_b = B.diagonal().copy()
     if np.any(~(diag_b > 0)):
         return False, diag_b
-    # B.T is Fortran-ordered without a copy, and its upper triangle is the
-    # lower triangle of K: R^T R = tril-symmetrised K - s I.  (Both triangles
-    # cost n^3/3 flops; the upper factor of the Fortran view was the faster
-    # one in threaded OpenBLAS, never the slower: docs/performance.rst,
-    # "Solver choices, measured".)
-    potrf = sla.get_lapack_funcs("potrf", (B,))
-    c, info = potrf(B.T, lower=False, overwrite_a=True, clean=False)
+    # R R^T = tril-symmetrised K - s I, factored in place on the lower
+    # triangle by the blocked factorization (the bound of
+    # _cholesky_allowance holds for it as for LAPACK's potrf).
+    info = blocked_cholesky_lower_inplace(B)
     # a non-finite entry of the factor (overflow) propagates to a later diagonal entry
-    ok = info == 0 and bool(np.all(np.isfinite(np.diag(c))))
+    ok = info == 0 and bool(np.all(np.isfinite(np.diag(B))))
     return ok, diag_b
 
 
