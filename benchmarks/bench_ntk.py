@@ -6,7 +6,9 @@ For each (n, d0, d1), d2 = 1, float64, GELU, this prints the median over
 * ``ntk_gram`` (numba backend, parallel);
 * the BLAS floor: one GEMM for the preactivations ``X W^T`` plus the
   symmetric rank-k products the closed form needs (``H H^T``, ``A A^T`` and
-  ``X X^T``), timed on arrays of the same shapes;
+  ``X X^T``), timed on arrays of the same shapes (above order 8192 each as
+  SYRKs of 4096-row diagonal blocks and the GEMMs below them: the same flops,
+  and OpenBLAS 0.3.31's threaded ``dsyrk`` segfaults at order 16,000);
 * a plain NumPy closed form ``(X X^T) o (A A^T) + H H^T`` with SciPy's
   activation (``backend="numpy"``);
 * optionally, neural-tangents' ``STRUCTURED_DERIVATIVES`` (and, when it fits
@@ -111,6 +113,26 @@ def interleaved_times(fns, repeat):
     return {k: float(np.median(v)) for k, v in ts.items()}
 
 
+#: Above this order a SYRK of the floor is made of diagonal-block SYRKs and the
+#: GEMMs below them (the same flops): OpenBLAS 0.3.31's threaded ``dsyrk``
+#: segfaults at order 16,000 (see ``pl_toolkit._eigen.SYRK_MAX``).
+FLOOR_SYRK_MAX = 8192
+
+
+def syrk(H):
+    """The lower triangle's products of ``H H^T`` (all of it up to ``FLOOR_SYRK_MAX`` rows)."""
+    n = H.shape[0]
+    if n <= FLOOR_SYRK_MAX:
+        return H @ H.T
+    w = 4096
+    for c in range(0, n, w):
+        Hc = H[c:c + w]
+        Hc @ Hc.T
+        if c + w < n:
+            H[c + w:] @ Hc.T
+    return None
+
+
 def blas_floor_ops(X, W, dtype=np.float64):
     """The BLAS floor of ``ntk_gram(net, X)`` as a callable: one GEMM and three SYRKs."""
     n, d1 = X.shape[0], W.shape[0]
@@ -121,9 +143,9 @@ def blas_floor_ops(X, W, dtype=np.float64):
 
     def floor():
         X @ W.T
-        H @ H.T
-        A @ A.T
-        X @ X.T
+        syrk(H)
+        syrk(A)
+        syrk(X)
 
     return floor
 
