@@ -363,6 +363,42 @@ def plot_figure(result, plt):
     return fig
 
 
+def merge(paths, out, plot_path):
+    """Join the rows of several runs' JSON files into one result (see ``--merge``)."""
+    rows, configs = {}, []
+    for path in paths:
+        try:
+            with open(path) as fh:
+                res = json.load(fh)
+        except (OSError, ValueError) as exc:
+            usage_error(f"--merge: cannot read {path}: {exc}")
+        configs.append(res["config"])
+        for r in res["rows"]:
+            key = (r["func"], r["sweep"], r["n"], r["d1"])
+            if "median" in r or key not in rows or "median" not in rows[key]:
+                rows[key] = r
+    keep = ("d0", "d1_fixed", "n_fixed", "init", "seed", "activation", "d2")
+    for c in configs[1:]:
+        if any(c.get(k) != configs[0].get(k) for k in keep):
+            usage_error("--merge: the runs measured different problems "
+                        f"({', '.join(f'{k}' for k in keep)} must agree)")
+    config = dict(configs[0])
+    config["merged_from"] = configs
+    config["n_grid"] = sorted({n for c in configs for n in c["n_grid"]})
+    config["d1_grid"] = sorted({d for c in configs for d in c["d1_grid"]})
+    funcs = [f for f in THEORY if any(k[0] == f for k in rows)]
+    result = {"config": config, "rows": list(rows.values())}
+    result["fits"] = fits(result["rows"], funcs)
+    print_fits(result)
+    with open(out, "w") as fh:
+        json.dump(result, fh, indent=1)
+    print(f"wrote {out}")
+    if plot_path:
+        plot(result, plot_path)
+        print(f"wrote {plot_path}")
+    return 0
+
+
 def usage_error(msg):
     print(f"bench_scaling.py: error: {msg}", file=sys.stderr)
     sys.exit(2)
@@ -407,11 +443,16 @@ def main(argv=None):
     ap.add_argument("--only", default=None, help="comma-separated functions to measure")
     ap.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "bench_scaling.json"))
     ap.add_argument("--plot", default=None)
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                    help="join the rows of earlier runs (a later file's point replaces an "
+                         "earlier one's), refit, and write --out (and --plot); nothing is run")
     args = ap.parse_args(argv)
 
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
         return 0
+    if args.merge:
+        return merge(args.merge, args.out, args.plot)
 
     for name in ("repeat", "d0", "train_steps"):
         if getattr(args, name) < 1:
