@@ -11,8 +11,13 @@ With ``Z = X W^T + b1``, ``H = phi(Z)``, ``G = phi'(Z)`` (all ``(n, d1)``):
 
 * :func:`preactivations`, :func:`features`, :func:`features_of`,
   :func:`fill_phi_dphi` -- ``Z`` and ``(H, G)`` on checked data;
-* :func:`vjp_from_features`, :func:`jvp_from_features` -- ``J^T U`` and
-  ``J t`` from ``(H, G)``;
+* :func:`vjp_blocks`, :func:`jvp_blocks` -- ``J^T U`` and ``J T`` for
+  ``k`` columns at once from ``(H, G)``, chunk by chunk, in
+  :class:`ParameterBlocks` (:func:`flat_from_blocks`,
+  :func:`blocks_from_flat` convert to and from flat parameter vectors;
+  :func:`product_rows`, :func:`column_groups` size the chunks);
+  :func:`vjp_from_features`, :func:`jvp_from_features` -- the same for
+  one vector;
 * :func:`gram_factors`, :data:`COMBINE` -- the factors of an NTK block and
   the kernel that combines them; :func:`gram_block_factors` -- the factors
   of ``J(Xa) J(Xb)^T`` from the data; :func:`gram_tile` -- that block,
@@ -31,6 +36,7 @@ With ``Z = X W^T + b1``, ``H = phi(Z)``, ``G = phi'(Z)`` (all ``(n, d1)``):
 """
 
 import contextlib
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -43,13 +49,14 @@ from .hermite import (_check_scale as check_scale,
 
 __all__ = ["check_scale", "gaussian_second_moment", "normalized_coefficient_matrix",
            "phi_dphi_scalar", "CHUNK_BYTES", "COMBINE", "COMBINE_INTO", "EMPTY", "FACTOR_NAMES",
-           "FLOAT32_MAX", "TILE_ROWS", "check_dtype", "diagonals_rule_out_overflow",
-           "factor_diagonals",
-           "check_gram", "features", "features_of", "fill_phi_dphi", "forward",
-           "gram_block_factors", "gram_factors", "gram_overflow", "gram_tile", "inputs",
-           "jvp_from_features", "ntk_gram_tiled", "ntk_gram_upper", "ntk_nonfinite_error",
-           "ntk_nonfinite_named", "ntk_upper_bytes", "preactivations", "preactivations_as",
-           "scaled_jacobian_rows", "tile_rows", "vjp_from_features", "z_bounded", "z_slots"]
+           "FLOAT32_MAX", "PRODUCT_BYTES", "TILE_ROWS", "ParameterBlocks", "blocks_from_flat",
+           "check_dtype", "column_groups", "diagonals_rule_out_overflow", "factor_diagonals",
+           "check_gram", "features", "features_of", "fill_phi_dphi", "flat_from_blocks",
+           "forward", "gram_block_factors", "gram_factors", "gram_overflow", "gram_tile",
+           "inputs", "jvp_blocks", "jvp_from_features", "ntk_gram_tiled", "ntk_gram_upper",
+           "ntk_nonfinite_error", "ntk_nonfinite_named", "ntk_upper_bytes", "preactivations",
+           "preactivations_as", "product_rows", "scaled_jacobian_rows", "tile_rows",
+           "vjp_blocks", "vjp_from_features", "z_bounded", "z_slots"]
 
 
 # --------------------------------------------------------------------------
@@ -171,40 +178,241 @@ def gram_factors(net, Xa, Xb, Ha, Hb, Aa, Ab, use_w, use_v):
     return S, XX, KV
 
 
-def vjp_from_features(net, X, H, G, U, layers):
-    """``J^T U`` (flat, ordered as ``net.parameters(layers)``) from the features ``(H, G)``."""
+# --------------------------------------------------------------------------
+# Jacobian products J^T U and J T, k columns at once
+# --------------------------------------------------------------------------
+#: The parameter blocks ``J^T U`` of one block product are kept below this
+#: many bytes: :func:`column_groups` splits a wider ``U`` into column groups.
+PRODUCT_BYTES = 1 << 30
+
+
+class ParameterBlocks(NamedTuple):
+    """``k`` parameter vectors of the network, layer by layer (None: layer not taken).
+
+    Attributes
+    ----------
+    W : ndarray of shape (k, d1, d0 + 1) or (k, d1, d0), or None
+        First-layer weights; with ``b1`` its ``k`` vectors are the last
+        column (the weights of a constant input).
+    V : ndarray of shape (k, d2, d1) or None
+        Second-layer weights.
+    b2 : ndarray of shape (k, d2) or None
+        Output biases (None without ``b2`` or without the second layer).
+    """
+
+    W: Optional[np.ndarray]
+    V: Optional[np.ndarray]
+    b2: Optional[np.ndarray]
+
+
+def product_rows(net, k):
+    """Rows per chunk of the block products of ``k`` columns.
+
+    The widest temporaries of a chunk are ``(rows, k d1)`` (the first
+    layer's terms), ``(rows, k d2)`` and ``(rows, d0 + 1)`` (the data with
+    its column of ones); each stays below :data:`CHUNK_BYTES`.  The count
+    depends on the shapes only (never on ``layers``), so every layer is
+    summed over the same chunks.
+    """
+    widest = max(k * net.d1, k * net.d2, net.d0 + 1)
+    return max(1, CHUNK_BYTES // (8 * widest))
+
+
+def column_groups(k, n_params):
+    """Slices of ``range(k)``, each a column group whose ``J^T U`` fits :data:`PRODUCT_BYTES`.
+
+    ``n_params`` is the length of one parameter vector.
+    """
+    width = max(1, PRODUCT_BYTES // (8 * max(n_params, 1)))
+    return [slice(i, min(i + width, k)) for i in range(0, k, width)]
+
+
+def _chunk_features(feats, c):
+    # ``feats``: the pair (H, G), or a function of the row slice returning it
+    if callable(feats):
+        return feats(c)
+    H, G = feats
+    return H[c], G[c]
+
+
+def _with_ones(net, Xc):
+    """``[X_c, 1]`` when the net has ``b1`` (the bias as the weight of a constant input)."""
+    if net.b1 is None:
+        return Xc
+    Xa = np.empty((Xc.shape[0], Xc.shape[1] + 1))
+    Xa[:, :-1] = Xc
+    Xa[:, -1] = 1.0
+    return Xa
+
+
+def _add_product(C, A, B):
+    """``C += A^T B`` in row blocks of ``C``, each product below :data:`CHUNK_BYTES`."""
+    step = max(1, CHUNK_BYTES // (8 * max(B.shape[1], 1)))
+    for i in range(0, C.shape[0], step):
+        C[i:i + step] += A[:, i:i + step].T @ B
+
+
+def vjp_blocks(net, X, feats, U, layers):
+    """``J^T U`` for the ``k`` columns of ``U`` from the features, as :class:`ParameterBlocks`.
+
+    Parameters
+    ----------
+    net : ShallowNet
+        The network.
+    X : ndarray of shape (n, d0)
+        Checked inputs.
+    feats : tuple of ndarray or callable
+        ``(H, G) = (phi(Z), phi'(Z))`` (unscaled, as :func:`features`
+        returns them), or a function of a row slice returning those rows.
+    U : ndarray of shape (n, d2, k)
+        Cotangents: column ``j`` is ``U[:, :, j]``.
+    layers : tuple of {"W", "V"}
+        Parameters taken.
+
+    Returns
+    -------
+    ParameterBlocks
+        ``W[j] = ((U_j V) o G)^T [X, 1]``, ``V[j] = U_j^T H``, ``b2[j] =
+        1^T U_j``.
+
+    Notes
+    -----
+    One pass over row chunks (:func:`product_rows`) for all ``k``
+    columns.  The first layer's term is the sum over samples ``a`` and
+    outputs ``p`` of ``U_j[a, p] (G[a] o V[p]) (x) [x_a, 1]``; the outputs
+    are contracted first (``U_j V``, ``2 n k d1 d2`` flops), then one GEMM
+    of ``k d1 x n x (d0 + 1)`` gives every column, so the cost is that of
+    ``k`` single products for any ``d2``.
+    """
+    n, d0, d1, d2 = X.shape[0], net.d0, net.d1, net.d2
+    k = U.shape[2]
+    da = d0 + (net.b1 is not None)
+    use_w, use_v = "W" in layers, "V" in layers
+    gW = np.zeros((k * d1, da)) if use_w else None
+    gV = np.zeros((k * d2, d1)) if use_v else None
+    gb2 = np.zeros((k, d2)) if use_v and net.b2 is not None else None
+    rows = product_rows(net, k)
+    H = G = M = None
+    for i in range(0, n, rows):
+        c = slice(i, min(i + rows, n))
+        H = G = M = None                 # release the previous chunk's arrays first
+        H, G = _chunk_features(feats, c)
+        m = H.shape[0]
+        Uc = U[c].transpose(0, 2, 1).reshape(m * k, d2)      # row a k + j: U_j[a]
+        if use_v:
+            gV += Uc.reshape(m, k * d2).T @ H
+            if gb2 is not None:
+                gb2 += Uc.reshape(m, k, d2).sum(axis=0)
+        if use_w:
+            M = (Uc @ net.V).reshape(m, k, d1)
+            M *= G[:, None, :]
+            _add_product(gW, M.reshape(m, k * d1), _with_ones(net, X[c]))
+    return ParameterBlocks(None if gW is None else gW.reshape(k, d1, da),
+                           None if gV is None else gV.reshape(k, d2, d1), gb2)
+
+
+def jvp_blocks(net, X, feats, T, layers):
+    """``J T`` for the ``k`` tangents ``T`` (:class:`ParameterBlocks`): shape ``(n, d2, k)``.
+
+    ``feats`` and ``layers`` as in :func:`vjp_blocks`; a layer whose
+    block is None is left out.  Per row chunk (:func:`product_rows`) and
+    column ``j``, the first-layer term ``((X_a W_j^T) o G) V^T`` (with
+    ``X_a = [X, 1]`` under ``b1``: one GEMM of ``n x (d0 + 1) x k d1`` for
+    all columns) is added first, then ``H V_j^T`` and ``b2_j``: every
+    caller (local or on a cluster's shards) rounds the same way.
+    """
+    n, d1, d2 = X.shape[0], net.d1, net.d2
+    use_w = "W" in layers and T.W is not None
+    use_v = "V" in layers and T.V is not None
+    k = (T.W if use_w else T.V).shape[0]
+    tW = T.W.reshape(k * d1, -1).T if use_w else None
+    tV = T.V.reshape(k * d2, d1).T if use_v else None
+    out = np.empty((n, d2, k))
+    rows = product_rows(net, k)
+    H = G = S = Oc = None
+    for i in range(0, n, rows):
+        c = slice(i, min(i + rows, n))
+        H = G = S = Oc = None
+        H, G = _chunk_features(feats, c)
+        m = H.shape[0]
+        if use_w:
+            S = (_with_ones(net, X[c]) @ tW).reshape(m, k, d1)
+            S *= G[:, None, :]
+            Oc = (S.reshape(m * k, d1) @ net.V.T).reshape(m, k, d2)
+        if use_v:
+            P = (H @ tV).reshape(m, k, d2)
+            if Oc is None:
+                Oc = P
+            else:
+                Oc += P
+            if T.b2 is not None:
+                Oc += T.b2
+        out[c] = Oc.transpose(0, 2, 1)
+    return out
+
+
+def flat_from_blocks(net, g):
+    """The ``(k, P)`` array of flat parameter vectors (ordered as ``net.parameters``)."""
+    d0 = net.d0
+    k = (g.W if g.W is not None else g.V).shape[0]
     parts = []
-    if "W" in layers:
-        M = (U @ net.V) * G
-        parts.append((M.T @ X).ravel())
+    if g.W is not None:
+        parts.append(g.W[:, :, :d0].reshape(k, -1))
         if net.b1 is not None:
-            parts.append(M.sum(axis=0))
+            parts.append(g.W[:, :, d0])
+    if g.V is not None:
+        parts.append(g.V.reshape(k, -1))
+        if g.b2 is not None:
+            parts.append(g.b2)
+    return np.concatenate(parts, axis=1)
+
+
+def blocks_from_flat(net, flat, layers):
+    """:class:`ParameterBlocks` of a ``(k, P)`` array of flat parameter vectors of ``layers``."""
+    d0, d1, d2 = net.d0, net.d1, net.d2
+    k = flat.shape[0]
+    W = V = b2 = None
+    i = 0
+    if "W" in layers:
+        W = np.empty((k, d1, d0 + (net.b1 is not None)))
+        W[:, :, :d0] = flat[:, :d1 * d0].reshape(k, d1, d0)
+        i = d1 * d0
+        if net.b1 is not None:
+            W[:, :, d0] = flat[:, i:i + d1]
+            i += d1
     if "V" in layers:
-        parts.append((U.T @ H).ravel())
+        V = flat[:, i:i + d2 * d1].reshape(k, d2, d1)
+        i += d2 * d1
         if net.b2 is not None:
-            parts.append(U.sum(axis=0))
-    return np.concatenate(parts)
+            b2 = flat[:, i:i + d2]
+    return ParameterBlocks(W, V, b2)
+
+
+def vjp_from_features(net, X, H, G, U, layers):
+    """``J^T U`` (flat, ordered as ``net.parameters(layers)``) from the features ``(H, G)``.
+
+    ``U`` of shape ``(n, d2)``: :func:`vjp_blocks` with one column.
+    """
+    g = vjp_blocks(net, X, (H, G), np.asarray(U).reshape(X.shape[0], net.d2, 1), layers)
+    return flat_from_blocks(net, g)[0]
 
 
 def jvp_from_features(net, X, H, G, parts):
     """``J t`` of shape ``(n, d2)`` from the features ``(H, G)``; ``parts`` as ``net.unflatten``.
 
-    The first-layer term ``((X t_W^T + t_b1) o G) V^T`` is added first, then
-    ``H t_V^T`` and ``t_b2``: every caller (local or on a cluster's shards)
-    rounds the same way.
+    :func:`jvp_blocks` with one column (the layers are those in ``parts``).
     """
-    out = np.zeros((X.shape[0], net.d2))
+    W = V = b2 = None
     if "W" in parts:
-        T = X @ parts["W"].T
+        W = parts["W"][None]
         if "b1" in parts:
-            T += parts["b1"]
-        T *= G
-        out += T @ net.V.T
+            W = np.concatenate([W, parts["b1"][None, :, None]], axis=2)
     if "V" in parts:
-        out += H @ parts["V"].T
+        V = parts["V"][None]
         if "b2" in parts:
-            out += parts["b2"]
-    return out
+            b2 = parts["b2"][None]
+    layers = tuple(name for name in ("W", "V") if name in parts)
+    return jvp_blocks(net, X, (H, G), ParameterBlocks(W, V, b2), layers)[:, :, 0]
 
 
 def combine_into(S, XX, KV, d2, use_w, use_v, m, p, out, r0, c0, mirror):
@@ -620,16 +828,19 @@ def ntk_nonfinite_error(net, X):
 
 
 @contextlib.contextmanager
-def ntk_nonfinite_named(net, X):
+def ntk_nonfinite_named(net, X, mark="returned NaN or Inf"):
     """Within it, an eigensolver's "returned NaN or Inf" error becomes :func:`ntk_nonfinite_error`.
 
     For the iterative routes on an NTK operator of checked ``X``: a product
     that is not finite is reported by what overflowed (``X`` or ``net``);
-    any other ValueError passes unchanged.
+    any other ValueError passes unchanged.  ``mark`` is the text that
+    identifies the error to replace (``"the product K u"``: the error of
+    :class:`pl_toolkit.NTKOperator`'s own check, for a route whose product
+    inputs are bounded, so that only ``X`` or the net can overflow).
     """
     try:
         yield
     except ValueError as exc:
-        if "returned NaN or Inf" not in str(exc):
+        if mark not in str(exc):
             raise
         raise ntk_nonfinite_error(net, X) from None
