@@ -26,11 +26,11 @@ from typing import NamedTuple
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from . import _features as _shared
 from . import _reference
-from ._features import (COMBINE, check_dtype, check_gram, factor_diagonals, features,
-                        features_of, forward, gram_block_factors, inputs, jvp_from_features,
-                        ntk_gram_tiled, preactivations, vjp_from_features, z_bounded)
+from ._features import (COMBINE, check_dtype, check_gram, column_groups, factor_diagonals,
+                        features, features_of, forward, gram_block_factors, inputs,
+                        jvp_blocks, jvp_from_features, ntk_gram_tiled, preactivations,
+                        vjp_blocks, vjp_from_features, z_bounded)
 from ._jit import use_parallel
 from ._threads import one_blas_thread, worker_count
 from ._validation import check_finite, check_result_finite, quiet_overflow
@@ -501,6 +501,15 @@ class NTKOperator(LinearOperator):
         Keep ``phi(Z)`` and ``phi'(Z)`` between products, or only ``Z``
         and recompute both activations chunk by chunk in each product.
 
+    Notes
+    -----
+    ``op @ U`` with ``U`` of shape ``(n d2, k)`` is one block product:
+    the VJPs of all ``k`` columns in one pass over the row chunks, then
+    their JVPs in a second (``_features.vjp_blocks`` and ``jvp_blocks``),
+    with the flops of ``k`` single products; ``matvecs`` counts columns.
+    Blocks whose ``J^T U`` would exceed ``_features.PRODUCT_BYTES`` are
+    taken in column groups.
+
     Examples
     --------
     >>> import numpy as np
@@ -534,8 +543,6 @@ class NTKOperator(LinearOperator):
             self._Z = preactivations(net, self.X)
         self.n = n
         self.matvecs = 0
-        rows = max(1, _shared.CHUNK_BYTES // (8 * max(net.d1, 1)))
-        self._chunks = [slice(i, min(i + rows, n)) for i in range(0, n, rows)]
         super().__init__(dtype=np.float64, shape=(n * net.d2, n * net.d2))
 
     def _chunk_features(self, c):
@@ -544,55 +551,36 @@ class NTKOperator(LinearOperator):
             return self._Hf[c], self._Gf[c]
         return features_of(self.net, self._Z[c].copy(), self.parallel)
 
-    def _apply(self, U):
-        net, X = self.net, self.X
-        use_v, use_w = "V" in self.layers, "W" in self.layers
-        out = np.zeros_like(U)
-        gV = np.zeros((net.d2, net.d1))
-        gW = np.zeros((net.d1, net.d0))
-        gb1 = np.zeros(net.d1)
-        # pass 1: the VJP (g_V = U^T H, g_W = ((U V) o G)^T X, g_b1)
-        H = G = M = T = None
-        for c in self._chunks:
-            H = G = M = None              # release the previous chunk's arrays first
-            H, G = self._chunk_features(c)
-            if use_v:
-                gV += U[c].T @ H
-            if use_w:
-                M = U[c] @ net.V
-                M *= G
-                gW += M.T @ X[c]
-                if net.b1 is not None:
-                    gb1 += M.sum(axis=0)
-        H = G = M = None
-        # pass 2: the JVP of that VJP
-        for c in self._chunks:
-            H = G = T = None
-            H, G = self._chunk_features(c)
-            if use_v:
-                out[c] += H @ gV.T
-                if net.b2 is not None:
-                    out[c] += U.sum(axis=0)
-            if use_w:
-                T = X[c] @ gW.T
-                if net.b1 is not None:
-                    T += gb1
-                T *= G
-                out[c] += T @ net.V.T
-        return out
+    def _product(self, U):
+        # K U = J (J^T U) for finite U of shape (n d2, k): the block VJP and
+        # JVP of _features, in column groups whose J^T U fits PRODUCT_BYTES
+        n, d2, k = self.n, self.net.d2, U.shape[1]
+        U3 = U.reshape(n, d2, k)
+        out = np.empty((n, d2, k))
+        for cols in column_groups(k, self.net.num_parameters(self.layers)):
+            g = vjp_blocks(self.net, self.X, self._chunk_features, U3[:, :, cols], self.layers)
+            out[:, :, cols] = jvp_blocks(self.net, self.X, self._chunk_features, g, self.layers)
+            g = None
+        return out.reshape(n * d2, k)
 
     @quiet_overflow
-    def _matvec(self, u):
-        self.matvecs += 1
-        U = np.ascontiguousarray(np.asarray(u, dtype=np.float64).reshape(self.n, self.net.d2))
+    def _matmat(self, U):
+        U = np.asarray(U, dtype=np.float64).reshape(self.shape[0], -1)
+        self.matvecs += U.shape[1]
         check_finite(U, "u")
-        out = self._apply(U)
+        out = self._product(U)
         # Overflow anywhere in the two passes (sums and products only) reaches out.
         return check_result_finite(out, "the product K u",
-                                   inputs(self.net, self.X, "X", ("u", U))).reshape(-1)
+                                   inputs(self.net, self.X, "X", ("u", U)))
+
+    def _matvec(self, u):
+        return self._matmat(np.reshape(u, (-1, 1))).reshape(-1)
 
     def _rmatvec(self, u):
         return self._matvec(u)
+
+    def _rmatmat(self, U):
+        return self._matmat(U)
 
     def _adjoint(self):
         return self
@@ -625,18 +613,21 @@ def ntk_operator(net, X, layers=("W", "V"), *, parallel=True, store="features", 
     -------
     NTKOperator
         Symmetric ``(n*d2, n*d2)`` operator; ``op @ u`` equals
-        ``ntk_gram(net, X) @ u``.  Its ``matvecs`` attribute counts
-        products.  With ``client``: the distributed operator (a
-        ``LinearOperator`` with the same products).
+        ``ntk_gram(net, X) @ u``; ``op @ U`` with ``U`` of shape ``(n*d2,
+        k)`` is one block product of the ``k`` columns.  Its ``matvecs``
+        attribute counts products (columns).  With ``client``: the
+        distributed operator (a ``LinearOperator`` with the same
+        products).
 
     Notes
     -----
     ``K u = J (J^T u)`` with the closed-form VJP and JVP of the module
     docstring: ``O(n d0 d1)`` time per product (``4 n d0 d1`` flops in
     GEMMs for the first layer, ``4 n d1 d2`` for the second) and ``O(n d1 +
-    d0 d1)`` memory; row chunks bound the temporaries.  At ``n = 50,000``,
-    ``d0 = 784``, ``d1 = 4000`` the stored features take 3.2 GB and the
-    preactivations 1.6 GB.  Works with ``scipy.sparse.linalg.eigsh``,
+    d0 d1)`` memory; row chunks bound the temporaries.  A block of ``k``
+    columns costs the flops of ``k`` products in one pass over the
+    features.  At ``n = 50,000``, ``d0 = 784``, ``d1 = 4000`` the stored
+    features take 3.2 GB and the preactivations 1.6 GB.  Works with ``scipy.sparse.linalg.eigsh``,
     ``lobpcg`` and ``cg``.
 
     Examples
