@@ -190,12 +190,18 @@ def _ntk_dense_bytes(n, d1, d2):
                8 * (N * N + (ncv + ncv // 2 + 4) * N + 2 * ncv * ncv))
 
 
+def _ntk_operator_store_bytes(n, d0, d1, store):
+    """Bytes an :class:`pl_toolkit.NTKOperator` keeps: features or preactivations, and the data."""
+    kept = (2 if store == "features" else 1) * n * d1
+    return 8 * (kept + n * d0)
+
+
 def _ntk_operator_bytes(n, d0, d1, d2, store):
     """Peak bytes of matrix-free Lanczos on ``ntk_operator(..., store=store)``, data included."""
     N = n * d2
     ncv = default_ncv(N)
-    kept = (2 if store == "features" else 1) * n * d1
-    return 8 * (kept + n * d0 + (ncv + ncv // 2 + 4) * N) + 4 * _shared.CHUNK_BYTES
+    return (_ntk_operator_store_bytes(n, d0, d1, store) + 8 * (ncv + ncv // 2 + 4) * N
+            + 4 * _shared.CHUNK_BYTES)
 
 
 # --------------------------------------------------------------------------
@@ -225,105 +231,17 @@ def _mixed_basis_bytes(N, block=MIXED_BLOCK, steps=MIXED_STEPS):
     return 8 * N * max((steps + 2) * k, 2 * (3 * k + 2 * MIXED_CORRECTIONS) + 4 * k)
 
 
-def _ntk_block_store_bytes(n, d0, d1, d2, store):
-    """Bytes kept by :class:`_BlockNTK` (features or preactivations, data with a bias column)."""
-    kept = (2 if store == "features" else 1) * n * d1
-    return 8 * (kept + n * (d0 + 1))
-
-
 def _ntk_mixed_bytes(n, d0, d1, d2, store="preactivations"):
     """Peak bytes of ``method="mixed"``: the float32 NTK, then the float64 operator and bases."""
     N = n * d2
     forming = _shared.ntk_upper_bytes(n, d1, d2, dtype=np.float32, d0=d0)
-    # a block product of k + 1 columns keeps the first layer's VJPs, d1 x (k + 1)(d0 + 1)
-    vjps = 8 * d1 * (min(MIXED_BLOCK, N) + 1) * (d0 + 1 + d2)
-    solving = (4 * N * N + _ntk_block_store_bytes(n, d0, d1, d2, store)
-               + _mixed_basis_bytes(N) + vjps + 4 * _shared.CHUNK_BYTES)
+    # a block product of k + 1 columns keeps the VJPs of a column group,
+    # d1 (d0 + 1 + d2) numbers per column
+    per_column = d1 * (d0 + 1 + d2)
+    group = min(min(MIXED_BLOCK, N) + 1, max(1, _shared.PRODUCT_BYTES // (8 * per_column)))
+    solving = (4 * N * N + _ntk_operator_store_bytes(n, d0, d1, store)
+               + _mixed_basis_bytes(N) + 8 * group * per_column + 4 * _shared.CHUNK_BYTES)
     return max(forming, solving)
-
-
-class _BlockNTK:
-    """Float64 products ``K U`` of the empirical NTK with blocks ``U`` of ``k`` columns.
-
-    With ``A_p = phi'(Z) o V[p]`` (rows scaled by output ``p``'s weights),
-    ``Xa = [X, 1]`` (the column of ones only with ``b1``) and column ``j``
-    of ``U`` viewed as ``U_j`` of shape ``(n, d2)``:
-
-    ``g_j = sum_p A_p^T (U_j[:, p] o Xa)``  (``d1 x (d0 + 1)``, the first layer's VJP),
-    ``(K U_j)[:, q] = rowsum(Xa o (A_q g_j)) + H (U_j^T H)[q]^T (+ 1^T U_j[:, q])``.
-
-    All ``k`` columns go through two GEMMs of ``n x d1 x k (d0 + 1)`` per
-    output and two of ``n x d1 x k d2`` -- the flops of ``k`` products, in
-    one pass over the features instead of ``k``.  ``products`` counts
-    columns.
-    """
-
-    def __init__(self, net, X, layers, store):
-        self.net, self.X = net, X
-        self.use_w, self.use_v = "W" in layers, "V" in layers
-        n = X.shape[0]
-        self.Xa = X if net.b1 is None else np.hstack([X, np.ones((n, 1))])
-        self.store = store
-        # for d2 = 1 the kernel returns A = phi'(Z) o v directly
-        self._scale = np.asarray(net.V[0]) if net.d2 == 1 else None
-        if store == "features":
-            self._H, self._A = _shared.features(net, X, True, self._scale)
-        else:
-            self._Z = _shared.preactivations(net, X)
-        self.products = 0
-        self.shape = (n * net.d2, n * net.d2)
-
-    def _features(self, c):
-        if self.store == "features":
-            return self._H[c], self._A[c]
-        return _shared.features_of(self.net, self._Z[c].copy(), True, self._scale)
-
-    def _rows(self, k):
-        d = max(self.net.d1, k * self.Xa.shape[1], k * self.net.d2)
-        return max(1, _shared.CHUNK_BYTES // (8 * d))
-
-    def __call__(self, U):
-        net, Xa = self.net, self.Xa
-        n, d2, d1 = Xa.shape[0], net.d2, net.d1
-        da = Xa.shape[1]
-        U = np.asarray(U, dtype=np.float64)
-        k = U.shape[1]
-        U3 = U.reshape(n, d2, k)
-        self.products += k
-        rows = self._rows(k)
-        chunks = [slice(i, min(i + rows, n)) for i in range(0, n, rows)]
-        gW = np.zeros((d1, k * da)) if self.use_w else None
-        gV = np.zeros((d2 * k, d1)) if self.use_v else None
-        H = A = Y = None
-        for c in chunks:                           # pass 1: the VJPs of all k columns
-            H = A = Y = None
-            H, A = self._features(c)
-            if self.use_v:
-                gV += U3[c].reshape(-1, d2 * k).T @ H
-            if self.use_w:
-                for p in range(d2):
-                    Ap = A if d2 == 1 else A * net.V[p]
-                    Y = (U3[c, p, :, None] * Xa[c, None, :]).reshape(-1, k * da)
-                    gW += Ap.T @ Y
-        H = A = Y = None
-        out = np.zeros((n, d2, k))
-        for c in chunks:                           # pass 2: the JVPs
-            H = A = Y = None
-            H, A = self._features(c)
-            if self.use_v:
-                out[c] += (H @ gV.T).reshape(-1, d2, k)
-            if self.use_w:
-                for q in range(d2):
-                    Aq = A if d2 == 1 else A * net.V[q]
-                    Y = (Aq @ gW).reshape(-1, k, da)
-                    out[c, q, :] += np.einsum("rkc,rc->rk", Y, Xa[c])
-        H = A = Y = None
-        if self.use_v and net.b2 is not None:
-            out += U3.sum(axis=0)
-        out = out.reshape(n * d2, k)
-        if not np.all(np.isfinite(out)):
-            raise ntk_nonfinite_error(net, self.X)
-        return out
 
 
 # -- the float32 NTK and its Cholesky factor ---------------------------------
@@ -648,11 +566,12 @@ def _kato_temple(rho, gap):
     return rho if not (gap > rho) else min(rho, rho * rho / gap)
 
 
-def _mixed_refine(product, solve, Y, shift, tol, maxiter, anorm, rng):
+def _mixed_refine(op, solve, Y, shift, tol, maxiter, anorm, rng):
     """Float64 Rayleigh-Ritz on ``Y`` and deflated corrections until the smallest pair converges.
 
-    ``product`` is the float64 block operator, ``solve`` the float32 inverse
-    of ``K32 + shift I``.  Returns ``(vector, gap, status, anorm, stalled)``:
+    ``op`` is the float64 NTK operator (its block products ``op.matmat``,
+    counted in ``op.matvecs``), ``solve`` the float32 inverse of ``K32 +
+    shift I``.  Returns ``(vector, gap, status, anorm, stalled)``:
     the unit Ritz vector of the smallest Ritz value, the gap to the next
     Ritz value, ``"tolerance"``, ``"rounding"`` or ``"maxiter"``, the
     ``||K||`` estimate raised by the norms of the products seen, and
@@ -665,7 +584,7 @@ def _mixed_refine(product, solve, Y, shift, tol, maxiter, anorm, rng):
     Q = Y
     # the constant vector rides along in the first block: ||K 1|| / sqrt(N) <=
     # ||K||, close to it for an NTK (its top eigenvector is nearly constant)
-    P = product(np.hstack([Q, np.full((N, 1), 1.0 / math.sqrt(N))]))
+    P = op.matmat(np.hstack([Q, np.full((N, 1), 1.0 / math.sqrt(N))]))
     anorm = max(anorm, float(np.max(np.linalg.norm(P, axis=0))))
     P = P[:, :k]
     limit = 3 * k + 2 * MIXED_CORRECTIONS
@@ -690,14 +609,14 @@ def _mixed_refine(product, solve, Y, shift, tol, maxiter, anorm, rng):
             if since >= MIXED_STALL:
                 return u / safe_norm(u), gap, status, anorm, True
         p = min(MIXED_CORRECTIONS, len(theta), N - Q.shape[1])
-        if p < 1 or product.products + p + 1 > maxiter:
+        if p < 1 or op.matvecs + p + 1 > maxiter:
             break
         R = P @ C[:, :p] - (Q @ C[:, :p]) * theta[:p]
         corrections = _deflated_corrections(solve, Q, theta[:p] + shift, R)
         if Q.shape[1] + p > limit:            # restart from the k lowest Ritz vectors
             Q, P = Q @ C[:, :k], P @ C[:, :k]
         Tn = _orthonormalize(Q, corrections, rng)
-        PT = product(Tn)
+        PT = op.matmat(Tn)
         anorm = max(anorm, float(np.max(np.linalg.norm(PT, axis=0))))
         Q, P = np.hstack([Q, Tn]), np.hstack([P, PT])
     return u / safe_norm(u), gap, status, anorm, False
@@ -733,23 +652,25 @@ def _mixed_lambda_min(net, X, layers, tol, v0, maxiter, max_memory):
     k = max(1, min(MIXED_BLOCK, N // 4))
     Y = _lowest_ritz_of_inverse(solve, N, k, v0, rng)
     fits = _ntk_mixed_bytes(n, net.d0, net.d1, net.d2, "features") <= max_memory
-    product = _BlockNTK(net, X, layers, "features" if fits else "preactivations")
+    op = _ntk.ntk_operator(net, X, layers, store="features" if fits else "preactivations")
     if maxiter is None:
         maxiter = 10 * k + 100
     anorm = dmax
-    vec, gap, status, anorm, stalled = _mixed_refine(product, solve, Y, shift_user, tol, maxiter,
-                                                     anorm, rng)
-    calls, vectors = solve.calls, solve.vectors
-    del solve, F
-    Kv = product(vec[:, None])[:, 0]
+    # the bases are orthonormal: a product that is not finite comes from X or the net
+    with _shared.ntk_nonfinite_named(net, X, "the product K u"):
+        vec, gap, status, anorm, stalled = _mixed_refine(op, solve, Y, shift_user, tol, maxiter,
+                                                         anorm, rng)
+        calls, vectors = solve.calls, solve.vectors
+        del solve, F
+        Kv = op.matmat(vec[:, None])[:, 0]
     value, residual, anorm, floor, status = measured_pair(vec, Kv, status, tol, anorm)
     notes.append(f"float32 factor of K + {shift_user:.3g} I; {vectors} float32 solves in "
                  f"{calls} block solves")
     if stalled:
-        notes.append(f"the refinement stalled after {product.products} float64 products: the "
+        notes.append(f"the refinement stalled after {op.matvecs} float64 products: the "
                      "float32 NTK does not resolve the bottom of the spectrum (lambda_min / "
                      f"||K|| = {abs(value) / anorm:.1e}); shift-invert in float64 resolves it")
-    res = EigResult(value=value, vector=vec, residual=residual, matvecs=product.products,
+    res = EigResult(value=value, vector=vec, residual=residual, matvecs=op.matvecs,
                     converged=status == "tolerance", method="mixed",
                     error_bound=residual + floor, reason=status,
                     error_estimate=max(_kato_temple(residual, gap), floor))
