@@ -32,8 +32,8 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from ._eigen import EigResult, check_v0, iterative_extreme
-from ._features import (features, gram_overflow, gram_tile, inputs, jvp_from_features,
-                        ntk_nonfinite_named, vjp_from_features)
+from ._features import (blocks_from_flat, features, flat_from_blocks, gram_overflow, gram_tile,
+                        inputs, jvp_blocks, ntk_nonfinite_named, vjp_blocks)
 from ._validation import (check_finite, check_positive_float, check_positive_int,
                           check_result_finite, quiet_overflow)
 from .network import check_layers, check_net
@@ -157,12 +157,14 @@ def _shard_features(net, X, parallel):
 
 @quiet_overflow
 def _shard_vjp(net, X, feats, U, layers):
-    """Partial gradients ``J_s^T U_s`` of one shard: ``(P, k)`` for ``U_s`` of ``(n_s d2, k)``."""
-    H, G = feats
+    """Partial gradients ``J_s^T U_s`` of one shard: ``(k, P)`` for ``U_s`` of ``(n_s d2, k)``.
+
+    One block VJP for all ``k`` columns; row ``j`` is the flat gradient of
+    column ``j`` (ordered as ``net.parameters(layers)``).
+    """
     n, k = X.shape[0], U.shape[1]
-    cols = [vjp_from_features(net, X, H, G, np.ascontiguousarray(U[:, j].reshape(n, net.d2)),
-                              layers) for j in range(k)]
-    return np.stack(cols, axis=1)
+    g = vjp_blocks(net, X, feats, np.asarray(U).reshape(n, net.d2, k), layers)
+    return flat_from_blocks(net, g)
 
 
 def _sum_in_order(parts):
@@ -175,14 +177,9 @@ def _sum_in_order(parts):
 
 @quiet_overflow
 def _shard_jvp(net, X, feats, g, layers):
-    """``J_s g`` of one shard for each of the ``k`` columns of ``g``: ``(n_s d2, k)``."""
-    H, G = feats
-    n, k = X.shape[0], g.shape[1]
-    out = np.empty((n * net.d2, k))
-    for j in range(k):
-        parts = net.unflatten(np.ascontiguousarray(g[:, j]), layers, name="g")
-        out[:, j] = jvp_from_features(net, X, H, G, parts).reshape(-1)
-    return out
+    """``J_s g`` of one shard for each of the ``k`` rows of ``g`` (``(k, P)``): ``(n_s d2, k)``."""
+    out = jvp_blocks(net, X, feats, blocks_from_flat(net, g, layers), layers)
+    return out.reshape(X.shape[0] * net.d2, g.shape[0])
 
 
 def _transposed(tile):
