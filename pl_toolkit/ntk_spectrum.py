@@ -11,7 +11,6 @@ These routes know the network; the eigensolvers they use are the generic
 ones of :mod:`pl_toolkit.spectrum` (through :mod:`pl_toolkit._eigen`).
 """
 
-import ctypes
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -21,7 +20,8 @@ import scipy.linalg as sla
 
 from . import _features as _shared
 from . import ntk as _ntk
-from ._eigen import (ETA, EigResult, check_v0, cholesky_lower_inplace, default_ncv, dense_extreme,
+from ._eigen import (ETA, EigResult, blocked_cholesky_lower_inplace, blocked_cholesky_solve,
+                     check_v0, cholesky_lower_inplace, default_ncv, dense_extreme,
                      factor_norm_estimate, inverse_lanczos, iterative_extreme, measured_pair,
                      pow2_exponent, scale_lower_inplace, shift_invert_result, warn_unconverged)
 from ._features import ntk_nonfinite_error
@@ -244,131 +244,7 @@ def _ntk_mixed_bytes(n, d0, d1, d2, store="preactivations"):
     return max(forming, solving)
 
 
-# -- the float32 NTK and its Cholesky factor ---------------------------------
-def _capi(module, name):
-    """A ctypes function of SciPy's Cython BLAS/LAPACK (every argument a pointer)."""
-    cap = module.__pyx_capi__[name]
-    get_name = ctypes.pythonapi.PyCapsule_GetName
-    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
-    get_ptr = ctypes.pythonapi.PyCapsule_GetPointer
-    get_ptr.restype, get_ptr.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-    return ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * _CAPI_ARGS[name])(
-        get_ptr(cap, get_name(cap)))
-
-
-_CAPI_ARGS = {"spotrf": 5, "strsm": 11, "ssyrk": 10, "sgemm": 13}
-#: Most elements of ``F`` one BLAS call may span (first to last, leading
-#: dimension included).  Above ``2**31`` OpenBLAS's 32-bit index arithmetic
-#: overflows (a segmentation fault at ``n d2 = 50,000``), so the trailing
-#: update and the triangular solves are split into column blocks below it.
-BLAS_SPAN = 2 ** 30
-#: Panel width of the blocked float32 Cholesky factorization.
-CHOLESKY_PANEL = 2048
-
-
-def cholesky32_lower_inplace(F, panel=CHOLESKY_PANEL):
-    """Cholesky factor of the lower triangle of Fortran-ordered float32 ``F``, in place.
-
-    Right-looking blocked ``spotrf``: per panel of ``panel`` columns one
-    small ``spotrf``, one ``strsm`` for the column below it and one
-    ``ssyrk`` update of the trailing triangle, all through SciPy's Cython
-    BLAS and LAPACK on views of ``F`` (leading dimension ``N``), so nothing
-    is copied and the work is in the rank-``panel`` update, a GEMM.
-    Returns LAPACK's ``info``: 0 on success, ``k > 0`` if the leading minor
-    of order ``k`` is not positive definite (``F`` is then partly
-    overwritten).
-    """
-    from scipy.linalg import cython_blas, cython_lapack
-
-    N = F.shape[0]
-    if not (F.dtype == np.float32 and F.flags.f_contiguous and F.shape == (N, N)):
-        raise ValueError("F must be a square Fortran-ordered float32 array")
-    potrf = _capi(cython_lapack, "spotrf")
-    trsm, syrk = _capi(cython_blas, "strsm"), _capi(cython_blas, "ssyrk")
-    gemm = _capi(cython_blas, "sgemm")
-    base = F.ctypes.data
-
-    def at(i, j):
-        return ctypes.c_void_p(base + 4 * (i + j * N))
-
-    def i32(v):
-        return ctypes.byref(ctypes.c_int(v))
-
-    def f32(v):
-        return ctypes.byref(ctypes.c_float(v))
-
-    L, R, T, NT = (ctypes.c_char_p(s) for s in (b"L", b"R", b"T", b"N"))
-    info = ctypes.c_int(0)
-    for j in range(0, N, panel):
-        jb = min(panel, N - j)
-        potrf(L, i32(jb), at(j, j), i32(N), ctypes.byref(info))
-        if info.value:
-            return j + info.value
-        m = N - j - jb
-        if m:
-            trsm(R, L, T, NT, i32(m), i32(jb), f32(1.0), at(j, j), i32(N), at(j + jb, j),
-                 i32(N))
-            # the trailing triangle in column blocks of w columns, each call
-            # spanning at most BLAS_SPAN elements of F
-            w = max(1, min(m, BLAS_SPAN // N - 1))
-            for c in range(j + jb, N, w):
-                wc = min(w, N - c)
-                syrk(L, NT, i32(wc), i32(jb), f32(-1.0), at(c, j), i32(N), f32(1.0),
-                     at(c, c), i32(N))
-                below = N - c - wc
-                if below:
-                    gemm(NT, T, i32(below), i32(wc), i32(jb), f32(-1.0), at(c + wc, j),
-                         i32(N), at(c, j), i32(N), f32(1.0), at(c + wc, c), i32(N))
-    return 0
-
-
-def cholesky32_solve(F, B):
-    """``(L L^T)^{-1} B`` for the factor ``L`` in the lower triangle of ``F``, overwriting ``B``.
-
-    ``B`` is a Fortran-ordered float32 ``(N, k)`` array.  Blocked forward
-    and backward substitution: ``strsm`` on each diagonal block of at most
-    ``BLAS_SPAN / N`` columns and ``sgemm`` with the panel below it, so no
-    BLAS call spans more than ``BLAS_SPAN`` elements of ``F``; the flops are
-    those of LAPACK's ``spotrs`` (``2 N^2 k``).
-    """
-    from scipy.linalg import cython_blas
-
-    N, k = B.shape
-    if not (B.dtype == np.float32 and B.flags.f_contiguous):
-        raise ValueError("B must be a Fortran-ordered float32 array")
-    if N == 0 or k == 0:
-        return B
-    trsm, gemm = _capi(cython_blas, "strsm"), _capi(cython_blas, "sgemm")
-    fa, ba = F.ctypes.data, B.ctypes.data
-
-    def at(i, j):
-        return ctypes.c_void_p(fa + 4 * (i + j * N))
-
-    def bt(i):
-        return ctypes.c_void_p(ba + 4 * i)
-
-    def i32(v):
-        return ctypes.byref(ctypes.c_int(v))
-
-    def f32(v):
-        return ctypes.byref(ctypes.c_float(v))
-
-    L, T, NT = (ctypes.c_char_p(s) for s in (b"L", b"T", b"N"))
-    w = max(1, min(N, BLAS_SPAN // N - 1))
-    blocks = [(c, min(c + w, N)) for c in range(0, N, w)]
-    for c0, c1 in blocks:                       # L Y = B
-        trsm(L, L, NT, NT, i32(c1 - c0), i32(k), f32(1.0), at(c0, c0), i32(N), bt(c0), i32(N))
-        if c1 < N:
-            gemm(NT, NT, i32(N - c1), i32(k), i32(c1 - c0), f32(-1.0), at(c1, c0), i32(N),
-                 bt(c0), i32(N), f32(1.0), bt(c1), i32(N))
-    for c0, c1 in reversed(blocks):             # L^T X = Y
-        if c1 < N:
-            gemm(T, NT, i32(c1 - c0), i32(k), i32(N - c1), f32(-1.0), at(c1, c0), i32(N),
-                 bt(c1), i32(N), f32(1.0), bt(c0), i32(N))
-        trsm(L, L, T, NT, i32(c1 - c0), i32(k), f32(1.0), at(c0, c0), i32(N), bt(c0), i32(N))
-    return B
-
-
+# -- the float32 NTK and its Cholesky factor (pl_toolkit._eigen's blocked one) -
 def _mixed_shifts(N):
     """Diagonal shifts (in units of ``2**e >= max K_ii``) tried for the float32 factor, in order.
 
@@ -402,7 +278,7 @@ def _float32_factor(net, X, layers, shift):
     if shift:
         diag += np.float32(shift)
     del diag
-    info = cholesky32_lower_inplace(F)
+    info = blocked_cholesky_lower_inplace(F)
     if info or not np.all(np.isfinite(np.einsum("ii->i", F))):
         N = F.shape[0]
         del F
@@ -421,7 +297,7 @@ class _Solver32:
         B = np.atleast_2d(np.asarray(B).T).T
         self.calls += 1
         self.vectors += B.shape[1]
-        Y = cholesky32_solve(self.F, np.asfortranarray(B, dtype=np.float32))
+        Y = blocked_cholesky_solve(self.F, np.asfortranarray(B, dtype=np.float32))
         # (K / 2**e)^{-1} = 2**e K^{-1}: back to user units, exactly
         return np.ldexp(Y.astype(np.float64), -self.e)
 

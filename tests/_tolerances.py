@@ -170,11 +170,6 @@ def ntk_float32_tol(d0, d1):
     """``2 (d0 + d1 + 10) u32``: max |K32 - K64| / max |K64| allowed (see the entry above)."""
     return 2.0 * (d0 + d1 + 10) * EPS32 / 2.0
 
-# A float32 Cholesky factor (and solves with it) against the float64 ones of
-# a well-conditioned N x N matrix: backward error gamma_N u32 ||A||, carried to
-# the factor and the solution by cond(A); at N = 64, cond(A) <= 10 that is
-# below 64 * 6e-8 * 10 = 4e-5 relative to the largest entry.
-TOL[(np.float64, "float32_factor")] = (1e-4, 4e-5)
 
 # A piece of an elementary function evaluated by its own series (GELU's
 # Phi and pdf on the central interval) against mpmath, in units in the last

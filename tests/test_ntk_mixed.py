@@ -1,8 +1,9 @@
 """ntk_lambda_min(method="mixed"): the float32 NTK's factor inside a float64 iteration.
 
 Also the route chooser of method="auto" and the pieces of the mixed route:
-the float64 block product, the blocked float32 Cholesky factorization and
-the float32 factor's failure path.
+the float64 block product (the operator's) and the float32 factor's failure
+path; the blocked Cholesky factorization itself is tested in
+test_blocked_cholesky.py.
 """
 
 import warnings
@@ -14,7 +15,7 @@ from _tolerances import residual_tol, tol
 import pl_toolkit._features as _features
 import pl_toolkit.ntk_spectrum as ntk_spectrum
 from pl_toolkit import (ConvergenceWarning, ShallowNet, jacobian_singular_values, ntk_gram,
-                        ntk_lambda_min)
+                        ntk_lambda_min, ntk_operator)
 
 
 def ntk_problem(rng, n=120, d0=30, d1=60, d2=1, bias=False, seed=3):
@@ -30,7 +31,7 @@ def exact_lambda_min(net, X, layers=("W", "V")):
 
 
 # --------------------------------------------------------------------------
-# the pieces: block product and float32 Cholesky against plain NumPy
+# the block product against plain NumPy
 # --------------------------------------------------------------------------
 @pytest.mark.parametrize("d2,bias,layers", [(1, False, ("W", "V")), (3, True, ("W", "V")),
                                             (2, True, ("W",)), (1, True, ("V",)),
@@ -42,30 +43,10 @@ def test_block_product_matches_gram(rng, monkeypatch, d2, bias, layers, store):
     X = rng.standard_normal((23, 5))
     K = ntk_gram(net, X, layers=layers, backend="numpy")            # plain NumPy reference
     U = rng.standard_normal((K.shape[0], 4))
-    op = ntk_spectrum._BlockNTK(net, X, layers, store)
-    np.testing.assert_allclose(op(U), K @ U, **tol("kernel_vs_reference"))
-    np.testing.assert_allclose(op(U[:, :1]), K @ U[:, :1], **tol("kernel_vs_reference"))
-    assert op.products == 5
-
-
-@pytest.mark.parametrize("panel", [1, 7, 64])
-def test_cholesky32_matches_numpy(rng, panel):
-    B = rng.standard_normal((50, 80))
-    A = (B @ B.T / 80 + np.eye(50)).astype(np.float32)         # condition ~ 10
-    F = np.asfortranarray(A)
-    assert ntk_spectrum.cholesky32_lower_inplace(F, panel) == 0
-    L = np.tril(F).astype(np.float64)
-    ref = np.linalg.cholesky(A.astype(np.float64))
-    np.testing.assert_allclose(L, ref, **tol("same_math", np.float32))
-
-
-def test_cholesky32_reports_failure_and_refuses_layouts(rng):
-    A = np.eye(20, dtype=np.float32)
-    A[12, 12] = -1.0
-    assert ntk_spectrum.cholesky32_lower_inplace(np.asfortranarray(A), 5) == 13
-    for bad in (np.eye(4, dtype=np.float32), np.eye(4), np.asfortranarray(np.eye(4))):
-        with pytest.raises(ValueError, match="^F must be a square Fortran-ordered float32"):
-            ntk_spectrum.cholesky32_lower_inplace(bad)
+    op = ntk_operator(net, X, layers, store=store)
+    np.testing.assert_allclose(op @ U, K @ U, **tol("kernel_vs_reference"))
+    np.testing.assert_allclose(op @ U[:, :1], K @ U[:, :1], **tol("kernel_vs_reference"))
+    assert op.matvecs == 5
 
 
 # --------------------------------------------------------------------------
@@ -164,7 +145,7 @@ def test_singular_kernel_factor_is_shifted(rng, monkeypatch):
 
 def test_factor_failure_falls_back_or_raises(rng, monkeypatch):
     net, X = ntk_problem(rng, n=60)
-    monkeypatch.setattr(ntk_spectrum, "cholesky32_lower_inplace", lambda F: 7)
+    monkeypatch.setattr(ntk_spectrum, "blocked_cholesky_lower_inplace", lambda F: 7)
     with pytest.raises(ValueError, match="^the NTK is not numerically positive definite in "
                                          "float32"):
         ntk_lambda_min(net, X, method="mixed")
@@ -252,21 +233,3 @@ def test_mixed_bad_data(rng):
         ntk_lambda_min(net, X * 1e160, method="mixed")            # overflows float64 too
     with pytest.raises(ValueError, match=r"^net\b"):
         ntk_lambda_min(net.replace(W=net.W * 1e300), X, method="mixed")
-
-
-@pytest.mark.parametrize("span", [2 ** 30, 37 * 64, 5 * 64])
-def test_float32_factor_and_solve_in_bounded_blas_spans(rng, monkeypatch, span):
-    """Column blocks that keep each BLAS call below BLAS_SPAN give the same factor and solves."""
-    monkeypatch.setattr(ntk_spectrum, "BLAS_SPAN", span)
-    N = 64
-    G = rng.standard_normal((N, N))
-    A = (G @ G.T / N + np.eye(N)).astype(np.float32)
-    F = np.asfortranarray(A.copy())
-    assert ntk_spectrum.cholesky32_lower_inplace(F, panel=8) == 0
-    L = np.tril(F).astype(np.float64)
-    L_ref = np.linalg.cholesky(A.astype(np.float64))
-    np.testing.assert_allclose(L, L_ref, **tol("float32_factor"))
-    B = np.asfortranarray(rng.standard_normal((N, 3)).astype(np.float32))
-    X = ntk_spectrum.cholesky32_solve(F, B.copy(order="F"))
-    X_ref = np.linalg.solve(A.astype(np.float64), B.astype(np.float64))
-    np.testing.assert_allclose(X, X_ref, **tol("float32_factor"))
