@@ -120,17 +120,14 @@ FLOOR_SYRK_MAX = 8192
 
 
 def syrk(H):
-    """The lower triangle's products of ``H H^T`` (all of it up to ``FLOOR_SYRK_MAX`` rows)."""
+    """The products of ``H H^T``: one SYRK, or above ``FLOOR_SYRK_MAX`` rows its blocks."""
     n = H.shape[0]
-    if n <= FLOOR_SYRK_MAX:
-        return H @ H.T
-    w = 4096
+    w = n if n <= FLOOR_SYRK_MAX else 4096
     for c in range(0, n, w):
         Hc = H[c:c + w]
         Hc @ Hc.T
         if c + w < n:
             H[c + w:] @ Hc.T
-    return None
 
 
 def blas_floor_ops(X, W, dtype=np.float64):

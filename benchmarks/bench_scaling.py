@@ -82,7 +82,7 @@ MAX_N = {
     "lambda_min[lanczos]": (1000, "the crowded bottom bulk needs thousands of products"),
     "certified": (4000, "dense eigensolve plus shifted Cholesky (n^3)"),
     "lambda_min[davidson]": (4000, "172 products at n = 4000; past a 300 s timeout at n = 8000"),
-    "lambda_min[dense]": (8000, "n^3 eigensolve: 100 s at n = 8000, about 15 min at n = 16,000"),
+    "lambda_min[dense]": (8000, "n^3 eigensolve: 32 s at n = 8000, about 4 min at n = 16,000"),
     "lambda_min[auto]": (8000, "the route it picks is measured in that route's own row"),
     "lambda_min[shift-invert]": (16000, "n^3 / 3 float64 factor, several per run: past 10 min "
                                         "at n = 32,000"),
@@ -381,7 +381,7 @@ def merge(paths, out, plot_path):
     for c in configs[1:]:
         if any(c.get(k) != configs[0].get(k) for k in keep):
             usage_error("--merge: the runs measured different problems "
-                        f"({', '.join(f'{k}' for k in keep)} must agree)")
+                        f"({', '.join(keep)} must agree)")
     config = dict(configs[0])
     config["merged_from"] = configs
     config["n_grid"] = sorted({n for c in configs for n in c["n_grid"]})

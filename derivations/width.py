@@ -197,7 +197,7 @@ class WidthSetting:
     steps: tuple
 
 
-# ------------------------------------------------------------------ helpers
+# ------------------------------------------------------------------ building blocks
 def _check_names(setting, activation):
     if setting not in SETTINGS:
         raise ValueError(f"setting must be one of {SETTINGS}, got {setting!r}")

@@ -146,9 +146,15 @@ def _gelu_pdf_central(x):
 
 
 @scalar_kernel
+def _gelu_cdf_outside(x):
+    # Phi(x) by libm, for x off the central interval.
+    return 0.5 * math.erfc(-x / _SQRT2)
+
+
+@scalar_kernel
 def _gelu_pair_outside(x):
     # GELU and its derivative by libm, for x off the central interval.
-    cdf = 0.5 * math.erfc(-x / _SQRT2)
+    cdf = _gelu_cdf_outside(x)
     return x * cdf, cdf + x * _INV_SQRT_2PI * math.exp(-0.5 * x * x)
 
 
@@ -159,7 +165,7 @@ def _gelu_pair_outside(x):
 def gelu(x):
     if GELU_CENTRAL_LO <= x <= GELU_CENTRAL_HI:
         return x * _gelu_cdf_central(x)
-    return 0.5 * x * math.erfc(-x / _SQRT2)
+    return x * _gelu_cdf_outside(x)
 
 
 @scalar_kernel

@@ -27,7 +27,7 @@ _FORMAT = "pl_toolkit.Trajectory/1"
 
 
 # --------------------------------------------------------------------------
-# Immutable helpers
+# Immutable copies
 # --------------------------------------------------------------------------
 def _freeze(obj):
     """Deep-freeze JSON-like data: dicts -> read-only mappings, lists -> tuples."""

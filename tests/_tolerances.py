@@ -1,4 +1,4 @@
-"""The one tolerance table of the test suite, and helpers to use it.
+"""The one tolerance table of the test suite, and the functions that use it.
 
 Every numeric comparison in ``tests/`` takes its tolerance from ``TOL``,
 keyed by ``(dtype, kind)``.  Each entry says why it is as large as it is.
@@ -39,7 +39,7 @@ def tol(kind, dtype=np.float64):
     """Return ``dict(rtol=..., atol=...)`` for ``kind`` and ``dtype``."""
     rtol, atol = TOL[(np.dtype(dtype).type, kind)]
     if rtol is None:
-        raise KeyError(f"tolerance {kind!r} is scaled; use its helper")
+        raise KeyError(f"tolerance {kind!r} is scaled; use its own function")
     return dict(rtol=rtol, atol=atol)
 
 
@@ -106,7 +106,7 @@ TOL[(np.float64, "tracked_lanczos")] = (1e-5, 1e-12)
 
 # A peak-memory estimate against tracemalloc's measured peak.  The estimates
 # count the array buffers (n^2, n d1, tile d1, tile^2 numbers); tracemalloc
-# also sees Python objects, slices, tuples and length-d1 helper vectors, a
+# also sees Python objects, slices, tuples and length-d1 auxiliary vectors, a
 # few kilobytes in all (measured: 3 KB over an exact estimate of 17 MB).
 # 1% plus 256 KiB covers that, and is far below the 2 tile d1 numbers
 # (12-17% at the sizes the tests use) that a stale reference would add.

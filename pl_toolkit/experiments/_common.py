@@ -1,4 +1,4 @@
-"""Helpers shared by the experiment modules (private).
+"""Functions shared by the experiment modules (private).
 
 Output folders
 --------------

@@ -321,7 +321,7 @@ def test_main_width_only(capsys):
     assert "[he] omega1^2 = 2/d0" in capsys.readouterr().out
 
 
-def test_exponent_helper_on_a_threshold():
+def test_exponent_function_on_a_threshold():
     """The log-derivative reads exponents off the solved monomials (sanity of the tool)."""
     cond = theorem1_condition(S.n / S.d0, 2, sqrt(S.d1 / factorial(2)) / S.d0,
                               sqrt(S.d1 * S.n) / S.d0, sqrt(S.n / S.d0), Rational(1, 32))
